@@ -1,0 +1,103 @@
+package events
+
+import "time"
+
+// Adapter names.
+const (
+	AdapterPostgres = "postgres"
+	AdapterKafka    = "kafka"
+	AdapterConsul   = "consul"
+)
+
+var adapterNames = []string{AdapterPostgres, AdapterKafka, AdapterConsul}
+
+// AdapterID names one adapter target, e.g. "postgres/orders". Events about a target are keyed by
+// it, so they stay in order.
+func AdapterID(adapter, target string) string { return adapter + "/" + target }
+
+// AdapterHealthReported is recorded after every health probe of an adapter target.
+type AdapterHealthReported struct {
+	AdapterID string `json:"adapter_id"`
+	Adapter   string `json:"adapter"`
+	Target    string `json:"target"`
+	Healthy   bool   `json:"healthy"`
+	// Error is why the probe failed; empty when Healthy.
+	Error string `json:"error,omitempty"`
+	// LatencyMicros is the probe's round trip; for a failed probe, how long it took to fail.
+	LatencyMicros int64     `json:"latency_us"`
+	ProbedAt      time.Time `json:"probed_at"`
+}
+
+func (AdapterHealthReported) Kind() Kind    { return Kind{Name: "adapter_health_reported", Version: 1} }
+func (e AdapterHealthReported) Key() string { return e.AdapterID }
+func (e AdapterHealthReported) Validate() error {
+	var f fields
+	f.text("adapter_id", e.AdapterID)
+	f.oneOf("adapter", e.Adapter, adapterNames...)
+	f.text("target", e.Target)
+	f.nonNegative("latency_us", e.LatencyMicros)
+	f.time("probed_at", e.ProbedAt)
+	if !e.Healthy {
+		f.text("error", e.Error)
+	}
+	return f.err()
+}
+
+// Circuit-breaker states.
+const (
+	BreakerClosed   = "closed"
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half_open"
+)
+
+// CircuitBreakerStateChanged is recorded whenever an adapter target's circuit breaker moves.
+type CircuitBreakerStateChanged struct {
+	AdapterID string `json:"adapter_id"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	// ConsecutiveFailures counted by the breaker when it moved.
+	ConsecutiveFailures int64     `json:"consecutive_failures"`
+	ChangedAt           time.Time `json:"changed_at"`
+}
+
+func (CircuitBreakerStateChanged) Kind() Kind {
+	return Kind{Name: "circuit_breaker_state_changed", Version: 1}
+}
+func (e CircuitBreakerStateChanged) Key() string { return e.AdapterID }
+func (e CircuitBreakerStateChanged) Validate() error {
+	var f fields
+	f.text("adapter_id", e.AdapterID)
+	f.oneOf("from", e.From, BreakerClosed, BreakerOpen, BreakerHalfOpen)
+	f.oneOf("to", e.To, BreakerClosed, BreakerOpen, BreakerHalfOpen)
+	f.nonNegative("consecutive_failures", e.ConsecutiveFailures)
+	f.time("changed_at", e.ChangedAt)
+	return f.err()
+}
+
+// ConnectionPoolStatsReported is recorded after every probe of a target with a connection pool.
+type ConnectionPoolStatsReported struct {
+	AdapterID string `json:"adapter_id"`
+	Acquired  int64  `json:"acquired"`
+	Idle      int64  `json:"idle"`
+	Total     int64  `json:"total"`
+	Max       int64  `json:"max"`
+	// WaitCount is how many acquires so far had to wait for a connection (cumulative).
+	WaitCount  int64     `json:"wait_count"`
+	ReportedAt time.Time `json:"reported_at"`
+}
+
+func (ConnectionPoolStatsReported) Kind() Kind {
+	return Kind{Name: "connection_pool_stats_reported", Version: 1}
+}
+func (e ConnectionPoolStatsReported) Key() string { return e.AdapterID }
+func (e ConnectionPoolStatsReported) Validate() error {
+	var f fields
+	f.text("adapter_id", e.AdapterID)
+	f.nonNegative("acquired", e.Acquired)
+	f.nonNegative("idle", e.Idle)
+	f.nonNegative("total", e.Total)
+	f.positive("max", e.Max)
+	f.nonNegative("wait_count", e.WaitCount)
+	f.time("reported_at", e.ReportedAt)
+	return f.err()
+}

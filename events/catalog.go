@@ -1,0 +1,17 @@
+package events
+
+// Catalog returns a registry of every message type this version of omnibase-infra knows.
+func Catalog() *Registry {
+	return NewRegistry(
+		AdapterHealthReported{},
+		CircuitBreakerStateChanged{},
+		ConnectionPoolStatsReported{},
+		InfrastructureHealthDegraded{},
+		InfrastructureHealthCritical{},
+		CircuitBreakerOpened{},
+		FailoverRequired{},
+		ConnectionPoolExhausted{},
+		RecoveryInitiated{},
+		ProbeTarget{},
+	)
+}

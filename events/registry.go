@@ -1,0 +1,120 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Reasons a message cannot be decoded. DecodeError wraps exactly one of them; test with errors.Is.
+var (
+	ErrBadEnvelope     = errors.New("bad envelope")
+	ErrUnknownType     = errors.New("unknown message type")
+	ErrUnknownVersion  = errors.New("unknown schema version")
+	ErrInvalidPayload  = errors.New("invalid payload")
+	ErrPayloadTooLarge = errors.New("payload too large")
+)
+
+// DecodeError says why a message could not be decoded. Such a message can never be handled:
+// consumers send it to their poison topic with this error as the reason.
+type DecodeError struct {
+	Reason    error
+	Kind      Kind
+	MessageID string
+	Err       error
+}
+
+func (e *DecodeError) Error() string {
+	msg := fmt.Sprintf("message %s", e.MessageID)
+	if e.Kind.Name != "" {
+		msg += fmt.Sprintf(" (%s)", e.Kind)
+	}
+	msg += ": " + e.Reason.Error()
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrUnknownType) and the like work.
+func (e *DecodeError) Is(target error) bool { return target == e.Reason }
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Registry maps kinds to Go types. It is built once at start-up and read-only after that.
+type Registry struct {
+	types      map[Kind]reflect.Type
+	versions   map[string][]int
+	maxPayload int
+}
+
+// DefaultMaxPayload is the largest payload a Registry decodes unless told otherwise.
+const DefaultMaxPayload = 1 << 20
+
+// NewRegistry returns a registry of the given message types.
+func NewRegistry(prototypes ...Message) *Registry {
+	r := &Registry{
+		types:      make(map[Kind]reflect.Type),
+		versions:   make(map[string][]int),
+		maxPayload: DefaultMaxPayload,
+	}
+	for _, p := range prototypes {
+		t := reflect.TypeOf(p)
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		k := p.Kind()
+		r.types[k] = t
+		r.versions[k.Name] = append(r.versions[k.Name], k.Version)
+	}
+	return r
+}
+
+// Decode reads msg's envelope and decodes its payload into the registered Go type (a value,
+// not a pointer). Unknown fields, missing fields and invalid values are errors.
+func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {
+	env, err := ReadEnvelope(msg)
+	if err != nil {
+		return env, nil, err
+	}
+	fail := func(reason, err error) (Envelope, Message, error) {
+		return env, nil, &DecodeError{Reason: reason, Kind: env.Kind, MessageID: env.ID, Err: err}
+	}
+	t, ok := r.types[env.Kind]
+	if !ok {
+		if known := r.versions[env.Kind.Name]; len(known) > 0 {
+			return fail(ErrUnknownVersion, fmt.Errorf("known versions of %q: %v", env.Kind.Name, known))
+		}
+		return fail(ErrUnknownType, nil)
+	}
+	if len(msg.Payload) > r.maxPayload {
+		return fail(ErrPayloadTooLarge, fmt.Errorf("%d bytes, at most %d", len(msg.Payload), r.maxPayload))
+	}
+	ptr := reflect.New(t)
+	dec := json.NewDecoder(bytes.NewReader(msg.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(ptr.Interface()); err != nil {
+		return fail(ErrInvalidPayload, err)
+	}
+	if dec.More() {
+		return fail(ErrInvalidPayload, errors.New("trailing data after the JSON object"))
+	}
+	m := ptr.Elem().Interface().(Message)
+	if err := m.Validate(); err != nil {
+		return fail(ErrInvalidPayload, err)
+	}
+	return env, m, nil
+}
+
+// Kinds lists the registered kinds.
+func (r *Registry) Kinds() []Kind {
+	out := make([]Kind, 0, len(r.types))
+	for k := range r.types {
+		out = append(out, k)
+	}
+	return out
+}
