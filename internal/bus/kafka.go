@@ -1,0 +1,65 @@
+// Package bus builds the Watermill Kafka publishers and subscribers every role uses, configured
+// once: messages are keyed by the envelope's key (so order holds per key) and new consumer groups
+// start from the oldest offset (so nothing published before a consumer first joined is missed).
+package bus
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+// WARNING: watermill-kafka's default Sarama version (1.0) works, but Sarama older than v1.61 loops on
+// "invalid byteslice length" against the Kafka-protocol broker from 2.4 on; go.mod requires v1.61+.
+var saramaVersion = sarama.V2_8_0_0
+
+// marshaler keys every Kafka record by the envelope's key.
+var marshaler = kafka.NewWithPartitioningMarshaler(func(_ string, msg *message.Message) (string, error) {
+	return msg.Metadata.Get(events.MetaKey), nil
+})
+
+// NewPublisher returns a synchronous Kafka publisher.
+func NewPublisher(brokers []string, logger watermill.LoggerAdapter) (*kafka.Publisher, error) {
+	cfg := kafka.DefaultSaramaSyncPublisherConfig()
+	cfg.Version = saramaVersion
+	cfg.ClientID = "omnibase-infra"
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = false
+	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
+		Brokers:               brokers,
+		Marshaler:             marshaler,
+		OverwriteSaramaConfig: cfg,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("could not create Kafka publisher for %v: %w", brokers, err)
+	}
+	return pub, nil
+}
+
+// NewSubscriber returns a subscriber in consumerGroup.
+func NewSubscriber(brokers []string, consumerGroup string, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	cfg := kafka.DefaultSaramaSubscriberConfig()
+	cfg.Version = saramaVersion
+	cfg.ClientID = "omnibase-infra"
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
+		Brokers:               brokers,
+		Unmarshaler:           marshaler,
+		OverwriteSaramaConfig: cfg,
+		ConsumerGroup:         consumerGroup,
+		ReconnectRetrySleep:   500 * time.Millisecond,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("could not create Kafka subscriber for group %q on %v: %w", consumerGroup, brokers, err)
+	}
+	return sub, nil
+}

@@ -1,0 +1,152 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// RelayConfig configures a Relay.
+type RelayConfig struct {
+	// DB holds the outbox table. Required.
+	DB *pgxpool.Pool
+	// Publisher receives every committed row, on the row's destination topic: a Kafka publisher
+	// keyed by events.MetaKey. Required.
+	Publisher message.Publisher
+	// PoisonTopic receives rows that can never be delivered (a malformed envelope, a record Kafka
+	// refuses for good), with the reason in metadata. Required.
+	PoisonTopic string
+	// Router to add the relay's handler to, so one process runs one router. Optional: when nil the
+	// relay runs its own.
+	Router *message.Router
+	// ConsumerGroup is the relay's position in the outbox. Default "outbox-relay". Every relay
+	// process of one deployment must share it; watermill-sql then lets one of them deliver at a time.
+	ConsumerGroup string
+	// PollInterval is how long the relay waits when it found no new rows. Default 20ms: the outbox
+	// is on every hop of the loop, so its idle poll is latency.
+	PollInterval time.Duration
+	// MaxRetries of one delivery before the row is released for redelivery. Default 5, with
+	// exponential backoff from 100ms up to 5s.
+	MaxRetries int
+}
+
+func (c *RelayConfig) setDefaults() {
+	if c.ConsumerGroup == "" {
+		c.ConsumerGroup = "outbox-relay"
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 20 * time.Millisecond
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 5
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c RelayConfig) Validate() error {
+	var errs []error
+	if c.DB == nil {
+		errs = append(errs, errors.New("outbox relay: missing DB"))
+	}
+	if c.Publisher == nil {
+		errs = append(errs, errors.New("outbox relay: missing Publisher"))
+	}
+	if c.PoisonTopic == "" {
+		errs = append(errs, errors.New("outbox relay: missing PoisonTopic"))
+	}
+	if c.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("outbox relay: PollInterval %s is negative", c.PollInterval))
+	}
+	if c.MaxRetries < 0 {
+		errs = append(errs, fmt.Errorf("outbox relay: MaxRetries %d is negative", c.MaxRetries))
+	}
+	return errors.Join(errs...)
+}
+
+// Relay moves committed outbox rows to Kafka, at least once and in commit order. It is Watermill's
+// forwarder over a watermill-sql subscriber, with retry and poison-queue middleware.
+type Relay struct {
+	fwd *forwarder.Forwarder
+}
+
+// NewRelay builds a relay. With cfg.Router set, running that router runs the relay.
+func NewRelay(cfg RelayConfig, logger *slog.Logger) (*Relay, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	wlog := watermill.NewSlogLogger(logger)
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(cfg.DB), wsql.SubscriberConfig{
+		ConsumerGroup:  cfg.ConsumerGroup,
+		PollInterval:   cfg.PollInterval,
+		ResendInterval: time.Second,
+		RetryInterval:  time.Second,
+		SchemaAdapter:  wsql.DefaultPostgreSQLSchema{},
+		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
+	}, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("could not create outbox subscriber: %w", err)
+	}
+	poison, err := middleware.PoisonQueueWithFilter(cfg.Publisher, cfg.PoisonTopic, Undeliverable)
+	if err != nil {
+		return nil, fmt.Errorf("could not create relay poison queue: %w", err)
+	}
+	retry := middleware.Retry{
+		MaxRetries:      cfg.MaxRetries,
+		InitialInterval: 100 * time.Millisecond,
+		MaxInterval:     5 * time.Second,
+		Multiplier:      2,
+		Logger:          wlog,
+	}
+	fwd, err := forwarder.NewForwarder(sub, cfg.Publisher, wlog, forwarder.Config{
+		ForwarderTopic: ForwarderTopic,
+		// Poison outermost: a row is poisoned only once its retries are spent.
+		Middlewares:  []message.HandlerMiddleware{poison, retry.Middleware},
+		CloseTimeout: 30 * time.Second,
+		Router:       cfg.Router,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("could not create outbox forwarder: %w", err)
+	}
+	return &Relay{fwd: fwd}, nil
+}
+
+// Run runs the relay's own router until ctx ends. Not needed when a shared Router was given.
+func (r *Relay) Run(ctx context.Context) error { return r.fwd.Run(ctx) }
+
+// Close stops the relay's own router.
+func (r *Relay) Close() error { return r.fwd.Close() }
+
+// Running is closed once the relay runs.
+func (r *Relay) Running() chan struct{} { return r.fwd.Running() }
+
+// Undeliverable reports whether err means the row can never be delivered: retrying is pointless,
+// so the row goes to the poison topic. Everything else (Kafka unreachable, leader elections,
+// timeouts) is retried until it succeeds: nothing is dropped because Kafka was down.
+func Undeliverable(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax), errors.As(err, &typ):
+		return true
+	case errors.Is(err, sarama.ErrMessageSizeTooLarge),
+		errors.Is(err, sarama.ErrInvalidMessage),
+		errors.Is(err, sarama.ErrInvalidMessageSize),
+		errors.Is(err, sarama.ErrInvalidTopic):
+		return true
+	}
+	// forwarder's envelope validation error has no type of its own.
+	return strings.Contains(err.Error(), "message envelope is invalid")
+}
