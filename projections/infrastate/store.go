@@ -1,0 +1,104 @@
+package infrastate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+// load reads a target's state for update, or its initial state when it has none yet.
+func load(ctx context.Context, tx pgx.Tx, adapterID string) (TargetState, error) {
+	var data []byte
+	err := tx.QueryRow(ctx, `SELECT data FROM infrastructure_state WHERE adapter_id = $1 FOR UPDATE`, adapterID).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return NewState(adapterID), nil
+	}
+	if err != nil {
+		return TargetState{}, fmt.Errorf("could not load state of %s: %w", adapterID, err)
+	}
+	var s TargetState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return TargetState{}, fmt.Errorf("could not decode state of %s: %w", adapterID, err)
+	}
+	return s, nil
+}
+
+func store(ctx context.Context, tx pgx.Tx, s TargetState, eventID string) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("could not encode state of %s: %w", s.AdapterID, err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO infrastructure_state (adapter_id, adapter, target, status, data, last_event, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, now())
+		ON CONFLICT (adapter_id) DO UPDATE SET
+			status = excluded.status, data = excluded.data, last_event = excluded.last_event, updated_at = now()`,
+		s.AdapterID, s.Adapter, s.Target, string(s.Status), data, eventID)
+	if err != nil {
+		return fmt.Errorf("could not store state of %s: %w", s.AdapterID, err)
+	}
+	return nil
+}
+
+// recordIntent stores an intent; it reports false when the intent was stored before.
+func recordIntent(ctx context.Context, tx pgx.Tx, in events.IntentMessage) (bool, error) {
+	f := in.Fields()
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO infrastructure_intents (intent_id, kind, subject, reason, caused_by, raised_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (intent_id) DO NOTHING`,
+		f.ID, in.Kind().Name, f.Subject, f.Reason, f.CausedBy, f.RaisedAt)
+	if err != nil {
+		return false, fmt.Errorf("could not record intent %s for %s: %w", in.Kind().Name, f.Subject, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Row is one target's stored state, as `omni state` shows it.
+type Row struct {
+	TargetState
+	UpdatedAt string `json:"updated_at"`
+}
+
+// Querier is what reading the state needs: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// List returns every target's state, ordered by adapter id.
+func List(ctx context.Context, db Querier) ([]TargetState, error) {
+	rows, err := db.Query(ctx, `SELECT data FROM infrastructure_state ORDER BY adapter_id`)
+	if err != nil {
+		return nil, fmt.Errorf("could not read infrastructure state: %w", err)
+	}
+	states, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TargetState, error) {
+		var data []byte
+		var s TargetState
+		if err := r.Scan(&data); err != nil {
+			return s, err
+		}
+		return s, json.Unmarshal(data, &s)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("could not read infrastructure state: %w", err)
+	}
+	return states, nil
+}
+
+// Overall is the worst status of all targets; unknown when there are none.
+func Overall(states []TargetState) Status {
+	if len(states) == 0 {
+		return StatusUnknown
+	}
+	worst := StatusHealthy
+	for _, s := range states {
+		if s.Status.Severity() > worst.Severity() {
+			worst = s.Status
+		}
+	}
+	return worst
+}
