@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/postgres"
+	"github.com/omninode/omnibase-infra/internal/bus"
+	"github.com/omninode/omnibase-infra/migrations"
+	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/projections/infrastate"
+	"github.com/omninode/omnibase-infra/sagas"
+)
+
+// Run runs cfg.Roles until ctx ends, then shuts down gracefully: the router stops taking messages
+// and finishes the ones in flight. It returns the first error that stopped it.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	if !cfg.SkipMigrate {
+		if err := Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+			return err
+		}
+	}
+	db, err := Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	n, err := newNode(ctx, cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	return n.run(ctx)
+}
+
+// Connect opens a pool on the control database and checks it answers.
+func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	db, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.Ping(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("could not reach DATABASE_URL: %w", err)
+	}
+	return db, nil
+}
+
+// Migrate applies every pending migration.
+func Migrate(ctx context.Context, databaseURL string, logger *slog.Logger) error {
+	m, err := migrations.New(databaseURL)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	res, err := m.Up(ctx)
+	for _, r := range res {
+		logger.InfoContext(ctx, "migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return err
+}
+
+// node is one process's wiring.
+type node struct {
+	cfg      Config
+	db       *pgxpool.Pool
+	router   *message.Router
+	registry *prometheus.Registry
+	pub      message.Publisher
+	adapter  *postgres.Adapter
+	logger   *slog.Logger
+}
+
+func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Logger) (_ *node, err error) {
+	wlog := watermill.NewSlogLogger(logger)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("could not create router: %w", err)
+	}
+	router.AddMiddleware(middleware.Recoverer)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics.NewPrometheusMetricsBuilder(reg, "omni", "").AddPrometheusRouterMetrics(router)
+
+	pub, err := bus.NewPublisher(cfg.KafkaBrokers, wlog)
+	if err != nil {
+		return nil, err
+	}
+	n := &node{cfg: cfg, db: db, router: router, registry: reg, pub: pub, logger: logger}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	catalog := events.Catalog()
+
+	if cfg.has(RoleAdapters) {
+		n.adapter, err = postgres.New(postgres.Config{
+			Targets: cfg.ProbeTargets, Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, EventsTopic: cfg.Topics.Events,
+		}, db, catalog, logger.With("role", RoleAdapters))
+		if err != nil {
+			return nil, err
+		}
+		if err := n.consume(postgres.ConsumerName, cfg.Topics.Commands(events.AdapterPostgres), n.adapter.HandleCommand); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.has(RoleRelay) {
+		_, err := outbox.NewRelay(outbox.RelayConfig{
+			DB: db, Publisher: pub, PoisonTopic: cfg.Topics.Poison("outbox-relay"), Router: router,
+		}, logger.With("role", RoleRelay))
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.has(RoleProjection) {
+		h, err := infrastate.NewHandler(infrastate.HandlerConfig{
+			DB: db, Registry: catalog, IntentsTopic: cfg.Topics.Intents, Thresholds: cfg.Thresholds,
+		}, logger.With("role", RoleProjection))
+		if err != nil {
+			return nil, err
+		}
+		if err := n.consume(infrastate.ConsumerName, cfg.Topics.Events, h.Handle); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.has(RoleSagas) {
+		contract, err := sagas.LoadContract(cfg.ContractPath)
+		if err != nil {
+			return nil, err
+		}
+		intake, err := sagas.NewIntake(db, catalog, contract, logger.With("role", RoleSagas))
+		if err != nil {
+			return nil, err
+		}
+		if err := n.consume(sagas.IntakeConsumerName, cfg.Topics.Intents, intake.Handle); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// consume adds a Kafka consumer handler in its own consumer group, with the same error policy for
+// every consumer: transient errors are retried with backoff, then the message is redelivered;
+// permanent ones (events.Permanent) go to the group's poison topic with the reason.
+func (n *node) consume(group, topic string, handle message.NoPublishHandlerFunc) error {
+	wlog := watermill.NewSlogLogger(n.logger)
+	sub, err := bus.NewSubscriber(n.cfg.KafkaBrokers, group, wlog)
+	if err != nil {
+		return err
+	}
+	poison, err := middleware.PoisonQueueWithFilter(n.pub, n.cfg.Topics.Poison(group), events.Permanent)
+	if err != nil {
+		return fmt.Errorf("could not create poison queue of %s: %w", group, err)
+	}
+	retry := middleware.Retry{
+		MaxRetries: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 5 * time.Second, Multiplier: 2,
+		RandomizationFactor: 0.5, Logger: wlog,
+		ShouldRetry: func(p middleware.RetryParams) bool { return !events.Permanent(p.Err) },
+	}
+	h := n.router.AddConsumerHandler(group, topic, sub, handle)
+	h.AddMiddleware(poison, retry.Middleware)
+	return nil
+}
+
+func (n *node) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		if err := n.router.Run(gctx); err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+		return nil
+	})
+	if n.adapter != nil {
+		g.Go(func() error {
+			select {
+			case <-n.router.Running():
+			case <-gctx.Done():
+				return nil
+			}
+			return n.adapter.Run(gctx)
+		})
+	}
+	n.logger.InfoContext(ctx, "omni running", "roles", n.cfg.Roles, "http", "http://"+ln.Addr().String(),
+		"kafka", n.cfg.KafkaBrokers)
+	return g.Wait()
+}
+
+func (n *node) close() {
+	if n.adapter != nil {
+		n.adapter.Close()
+	}
+	if n.pub != nil {
+		_ = n.pub.Close()
+	}
+}
