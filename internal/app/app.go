@@ -128,12 +128,14 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 		}
 	}
 	if cfg.has(RoleRelay) {
+		const group = "outbox-relay"
 		_, err := outbox.NewRelay(outbox.RelayConfig{
-			DB: db, Publisher: pub, PoisonTopic: cfg.Topics.Poison("outbox-relay"), Router: router,
+			DB: db, Publisher: pub, PoisonTopic: cfg.Topics.Poison(group), Router: router, ConsumerGroup: group,
 		}, logger.With("role", RoleRelay))
 		if err != nil {
 			return nil, err
 		}
+		reg.MustRegister(outbox.NewLagCollector(db, group))
 	}
 	if cfg.has(RoleProjection) {
 		h, err := infrastate.NewHandler(infrastate.HandlerConfig{
