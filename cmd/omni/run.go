@@ -22,13 +22,13 @@ type runFlags struct {
 	skipMigrate   bool
 }
 
-func (r *runFlags) register(cmd *cobra.Command, defaultHTTP string) {
+func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Duration) {
 	f := cmd.Flags()
 	def := infrastate.DefaultThresholds()
 	f.StringVar(&r.roles, "roles", "adapters,relay,projection,sagas", "roles to run: any of adapters, relay, projection, sagas")
-	f.StringVar(&r.httpAddr, "http-addr", envOr("OMNI_HTTP_ADDR", defaultHTTP), "address of /healthz, /readyz and /metrics (env OMNI_HTTP_ADDR)")
+	f.StringVar(&r.httpAddr, "http-addr", envOr("OMNI_HTTP_ADDR", "127.0.0.1:8081"), "address of /healthz, /readyz and /metrics (env OMNI_HTTP_ADDR)")
 	f.StringArrayVar(&r.probeTargets, "probe-target", nil, "PostgreSQL target to probe, NAME=URL (repeatable; default: the control database as \"control\")")
-	f.DurationVar(&r.probeInterval, "probe-interval", 5*time.Second, "time between probes of a target")
+	f.DurationVar(&r.probeInterval, "probe-interval", defaultProbeInterval, "time between probes of a target")
 	f.DurationVar(&r.probeTimeout, "probe-timeout", 2*time.Second, "timeout of one probe")
 	f.IntVar(&r.thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "consecutive failed probes that make a target degraded")
 	f.IntVar(&r.thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "consecutive failed probes that make a target critical")
@@ -75,6 +75,6 @@ func newRunCmd(g *globals) *cobra.Command {
 			return app.Run(cmd.Context(), cfg, logger)
 		},
 	}
-	r.register(cmd, "127.0.0.1:8081")
+	r.register(cmd, 5*time.Second)
 	return cmd
 }
