@@ -126,7 +126,7 @@ func consulLeader(addr string) (string, error) {
 	}
 	leader, err := client.Status().Leader()
 	if err != nil {
-		return "", fmt.Errorf("Consul does not answer: %w", err)
+		return "", fmt.Errorf("could not reach Consul: %w", err)
 	}
 	return leader, nil
 }
