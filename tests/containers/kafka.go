@@ -1,0 +1,55 @@
+package containers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/omninode/omnibase-infra/tests/images"
+)
+
+// Kafka is a Kafka-protocol broker (franz-go's kfake) in a container. Topics are created on first
+// use with four partitions.
+type Kafka struct {
+	*Server
+	// Addr is the broker's HOST:PORT, the same inside and outside containers (host networking).
+	Addr string
+}
+
+// Brokers is the list of bootstrap addresses.
+func (k *Kafka) Brokers() []string { return []string{k.Addr} }
+
+// StartKafka starts a broker and waits until it answers metadata requests.
+func StartKafka(ctx context.Context) (*Kafka, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s, err := start(ctx, images.Kafka,
+		testcontainers.WithCmd("-addr", addr),
+		testcontainers.WithWaitStrategy(wait.ForLog("Kafka-protocol broker started").WithStartupTimeout(60*time.Second)),
+	)
+	if err != nil {
+		return nil, err
+	}
+	k := &Kafka{Server: s, Addr: addr}
+	return k, k.waitReady(ctx)
+}
+
+func (k *Kafka) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return poll(ctx, "Kafka-protocol broker at "+k.Addr+" answering", func(ctx context.Context) error {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr))
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		return cl.Ping(ctx)
+	})
+}

@@ -1,0 +1,97 @@
+package containers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5"
+	"github.com/moby/moby/api/types/container"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/omninode/omnibase-infra/tests/images"
+)
+
+// Postgres is a PostgreSQL 15 server in a container.
+type Postgres struct {
+	*Server
+	// Port it listens on at 127.0.0.1; it keeps it across Stop and Start.
+	Port int
+	// URL of its postgres database, as the postgres superuser.
+	URL string
+}
+
+// StartPostgres starts a PostgreSQL server and waits until it takes connections.
+func StartPostgres(ctx context.Context) (*Postgres, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(ctx, images.Postgres,
+		testcontainers.WithEnv(map[string]string{"PGPORT": strconv.Itoa(port)}),
+		// SIGINT is PostgreSQL's fast shutdown: a stop does not wait for clients to disconnect.
+		testcontainers.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGINT" }),
+		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
+			WithStartupTimeout(90*time.Second)),
+	)
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{Server: s, Port: port, URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+	return p, p.waitReady(ctx)
+}
+
+// Start starts the stopped server again, on the same port, and waits until it takes connections.
+func (p *Postgres) Start(ctx context.Context) error {
+	if err := p.ctr.Start(ctx); err != nil {
+		return fmt.Errorf("could not start PostgreSQL again: %w", err)
+	}
+	return p.waitReady(ctx)
+}
+
+func (p *Postgres) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return poll(ctx, "PostgreSQL on port "+strconv.Itoa(p.Port)+" taking connections", func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, p.URL)
+		if err != nil {
+			return err
+		}
+		return conn.Close(ctx)
+	})
+}
+
+// NewDatabase creates a database of the test's own on the server and returns its URL; it is
+// dropped when the test ends.
+func (p *Postgres) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := "t_" + strings.ToLower(watermill.NewShortUUID())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("could not create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := p.exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("could not drop database %s: %v", name, err)
+		}
+	})
+	return strings.Replace(p.URL, "/postgres?", "/"+name+"?", 1)
+}
+
+func (p *Postgres) exec(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
