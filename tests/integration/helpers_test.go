@@ -1,0 +1,121 @@
+package integration_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/tests/containers"
+)
+
+// newKafka starts a broker of the test's own, so topics and consumer groups never meet another test's.
+func newKafka(t *testing.T) *containers.Kafka {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k, err := containers.StartKafka(ctx)
+	t.Cleanup(func() {
+		if k != nil {
+			_ = k.Terminate(context.Background())
+		}
+	})
+	require.NoError(t, err)
+	return k
+}
+
+// newControlDB makes a fresh, migrated control database and a pool on it.
+func newControlDB(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	url := control.NewDatabase(t)
+	ctx := context.Background()
+	require.NoError(t, app.Migrate(ctx, url, testLogger(t)))
+	db, err := app.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	return url, db
+}
+
+// eventually polls cond until it holds or timeout passes, failing with what cond last said.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		ok, state, err := cond()
+		if err == nil && ok {
+			return
+		}
+		if err != nil {
+			last = "error: " + err.Error()
+		} else {
+			last = state
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startApp runs app.Run in the background until the test ends, and fails the test if it stops
+// with an error before that.
+func startApp(t *testing.T, cfg app.Config) {
+	t.Helper()
+	port, err := containers.FreePort()
+	require.NoError(t, err)
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg, testLogger(t)) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("omni stopped with: %v", err)
+			}
+		case <-time.After(45 * time.Second):
+			t.Errorf("omni did not stop within 45s of its context ending")
+		}
+	})
+}
+
+// consumeAll reads topic from its start with franz-go's own client (not the project's code path)
+// until no record arrives for quiet, or max records were read.
+func consumeAll(t *testing.T, brokers []string, topic string, quiet time.Duration, max int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(out) < max {
+		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		if errs := fetches.Errors(); len(errs) > 0 {
+			if errors.Is(errs[0].Err, context.DeadlineExceeded) {
+				break
+			}
+			require.NoError(t, errs[0].Err, "consuming %s", topic)
+		}
+		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,55 @@
+// Package integration_test runs omnibase-infra against real PostgreSQL, Kafka-protocol and Consul
+// servers in containers started by testcontainers-go.
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/omninode/omnibase-infra/tests/containers"
+)
+
+// control is the PostgreSQL server shared by the package; each test gets its own database on it.
+var control *containers.Postgres
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var err error
+	control, err = containers.StartPostgres(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "could not start the control PostgreSQL:", err)
+		return 1
+	}
+	defer func() {
+		if err := control.Terminate(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "could not terminate the control PostgreSQL:", err)
+		}
+	}()
+	return m.Run()
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if testing.Verbose() {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+// tWriter sends log lines to the test's log, so they show with the test that wrote them.
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}

@@ -1,0 +1,160 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/postgres"
+	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/projections/infrastate"
+	"github.com/omninode/omnibase-infra/sagas"
+	"github.com/omninode/omnibase-infra/tests/containers"
+)
+
+const targetID = "postgres/target"
+
+// probeArgs are the probe settings of the thin-path tests: fast probes, so a fault shows in seconds.
+var probeArgs = []string{"--probe-interval", "200ms", "--probe-timeout", "1s"}
+
+// newTarget starts the PostgreSQL server the adapters probe: a container of its own, so the test
+// can stop it without touching the control database.
+func newTarget(t *testing.T) *containers.Postgres {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := containers.StartPostgres(ctx)
+	t.Cleanup(func() {
+		if p != nil {
+			_ = p.Terminate(context.Background())
+		}
+	})
+	require.NoError(t, err)
+	return p
+}
+
+func TestThinPath_in_process(t *testing.T) {
+	kafka := newKafka(t)
+	url, db := newControlDB(t)
+	target := newTarget(t)
+	startApp(t, app.Config{
+		DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: app.AllRoles,
+		ProbeTargets:  []postgres.Target{{Name: "target", URL: target.URL}},
+		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
+	})
+	checkThinPath(t, db, kafka, target)
+}
+
+func TestThinPath_omni_image_in_a_container(t *testing.T) {
+	kafka := newKafka(t)
+	url, db := newControlDB(t)
+	target := newTarget(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	omni, err := containers.StartOmni(ctx, containers.OmniConfig{
+		Args: append([]string{"run", "--roles=adapters,relay,projection,sagas", "--probe-target", "target=" + target.URL}, probeArgs...),
+		Env:  map[string]string{"DATABASE_URL": url, "KAFKA_BROKERS": kafka.Addr},
+	})
+	t.Cleanup(func() {
+		if omni != nil {
+			if logs, err := omni.Logs(context.Background()); err == nil && t.Failed() {
+				t.Logf("omni container logs:\n%s", logs)
+			}
+			_ = omni.Terminate(context.Background())
+		}
+	})
+	require.NoError(t, err)
+	checkThinPath(t, db, kafka, target)
+
+	// SIGTERM: the router finishes what is in flight and the process exits.
+	require.NoError(t, omni.Stop(ctx))
+	logs, err := omni.Logs(ctx)
+	require.NoError(t, err)
+	require.Contains(t, logs, "All messages processed", "graceful shutdown on SIGTERM")
+}
+
+// checkThinPath drives the loop from a real fault: stop the probed database, see the state go
+// degraded then critical, the intents stored and published once and a saga started; start it
+// again and see the state recover.
+func checkThinPath(t *testing.T, db *pgxpool.Pool, kafka *containers.Kafka, target *containers.Postgres) {
+	ctx := context.Background()
+	waitStatus(t, db, infrastate.StatusHealthy, 60*time.Second)
+
+	require.NoError(t, target.Stop(ctx))
+	waitStatus(t, db, infrastate.StatusCritical, 60*time.Second)
+
+	kinds := kindsOf(t, db, targetID)
+	require.Equal(t, []string{"infrastructure_health_degraded", "infrastructure_health_critical"}, kinds,
+		"degraded, then critical, each raised once")
+
+	var saga sagas.Instance
+	eventually(t, 30*time.Second, "a health_check saga for the target", func() (bool, string, error) {
+		all, err := sagas.List(ctx, db)
+		if err != nil {
+			return false, "", err
+		}
+		for _, s := range all {
+			if s.Workflow == "health_check" && s.CorrelationKey == targetID {
+				saga = s
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("%d sagas", len(all)), nil
+	})
+	require.Equal(t, sagas.StatusRunning, saga.Status)
+	require.Equal(t, "read_state", saga.Step, "the workflow's first step is recorded")
+	eventually(t, 30*time.Second, "the critical intent joining the running saga", func() (bool, string, error) {
+		var started, joined int
+		err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE event = 'started'), count(*) FILTER (WHERE event = 'joined')
+			FROM saga_steps WHERE saga_id = $1`, saga.ID).Scan(&started, &joined)
+		return started == 1 && joined == 1, fmt.Sprintf("started %d, joined %d", started, joined), err
+	})
+	var running int
+	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM saga_instances WHERE workflow = 'health_check'
+		AND correlation_key = $1 AND status = 'running'`, targetID).Scan(&running))
+	require.Equal(t, 1, running, "two intents for one subject make one saga")
+
+	require.NoError(t, target.Start(ctx))
+	waitStatus(t, db, infrastate.StatusHealthy, 60*time.Second)
+	kinds = kindsOf(t, db, targetID)
+	require.Equal(t, []string{"infrastructure_health_degraded", "infrastructure_health_critical", "recovery_initiated"}, kinds)
+
+	// Every stored intent was published to infra.intents exactly once.
+	var stored []string
+	rows, err := db.Query(ctx, `SELECT intent_id FROM infrastructure_intents WHERE subject = $1`, targetID)
+	require.NoError(t, err)
+	stored, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	published := map[string]int{}
+	for _, r := range consumeAll(t, kafka.Brokers(), events.DefaultTopics().Intents, 3*time.Second, 1000) {
+		if string(r.Key) == targetID {
+			published[header(r, "_watermill_message_uuid")]++
+		}
+	}
+	require.Len(t, published, len(stored))
+	for _, id := range stored {
+		require.Equal(t, 1, published[id], "intent %s published once", id)
+	}
+}
+
+func waitStatus(t *testing.T, db *pgxpool.Pool, want infrastate.Status, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("%s to be %s", targetID, want), func() (bool, string, error) {
+		states, err := infrastate.List(context.Background(), db)
+		if err != nil {
+			return false, "", err
+		}
+		for _, s := range states {
+			if s.AdapterID == targetID {
+				return s.Status == want, fmt.Sprintf("%s after %d probes (%d failing)", s.Status, s.Probes, s.ConsecutiveFailures), nil
+			}
+		}
+		return false, "no state yet", nil
+	})
+}
