@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,11 +32,7 @@ func TestDev_runs_the_whole_loop_on_embedded_defaults(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	bin := filepath.Join(t.TempDir(), "omni")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/omni")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-
+	bin := omniBinary(t)
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	cmd := exec.CommandContext(ctx, bin, "dev", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port), "--probe-interval", "300ms")

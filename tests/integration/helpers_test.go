@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/tests/containers"
 )
 
@@ -64,9 +65,32 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 	}
 }
 
+// appConfig runs every role against the test's database and broker, probing fast.
+func appConfig(databaseURL string, brokers []string) app.Config {
+	return app.Config{DatabaseURL: databaseURL, KafkaBrokers: brokers, Roles: app.AllRoles,
+		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second}
+}
+
+// waitHealthy waits until the projection shows adapterID healthy.
+func waitHealthy(t *testing.T, db *pgxpool.Pool, adapterID string) {
+	t.Helper()
+	eventually(t, 60*time.Second, adapterID+" healthy", func() (bool, string, error) {
+		states, err := infrastate.List(context.Background(), db)
+		if err != nil {
+			return false, "", err
+		}
+		for _, s := range states {
+			if s.AdapterID == adapterID {
+				return s.Status == infrastate.StatusHealthy, string(s.Status), nil
+			}
+		}
+		return false, "no state yet", nil
+	})
+}
+
 // startApp runs app.Run in the background until the test ends, and fails the test if it stops
-// with an error before that.
-func startApp(t *testing.T, cfg app.Config) {
+// with an error before that. It returns the address of its HTTP endpoints.
+func startApp(t *testing.T, cfg app.Config) string {
 	t.Helper()
 	port, err := containers.FreePort()
 	require.NoError(t, err)
@@ -85,6 +109,7 @@ func startApp(t *testing.T, cfg app.Config) {
 			t.Errorf("omni did not stop within 45s of its context ending")
 		}
 	})
+	return cfg.HTTPAddr
 }
 
 // consumeAll reads topic from its start with franz-go's own client (not the project's code path)

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +37,36 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "could not terminate the control PostgreSQL:", err)
 		}
 	}()
+	defer func() {
+		if binDir != "" {
+			_ = os.RemoveAll(binDir)
+		}
+	}()
 	return m.Run()
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binErr    error
+)
+
+// omniBinary builds cmd/omni once per test run, as `make build` does, and returns its path.
+func omniBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "omni-bin-"); binErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "omni"), "../../cmd/omni").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %w: %s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "omni")
 }
 
 func testLogger(t testing.TB) *slog.Logger {
