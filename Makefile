@@ -29,7 +29,7 @@ test-race: images
 
 ## bench: outbox and relay throughput against their raw baselines, measured in the same run
 bench: images
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 3x -timeout 30m ./tests/bench/
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 6x -timeout 30m ./tests/bench/
 
 ## lint: gofmt, go vet, staticcheck
 lint:
