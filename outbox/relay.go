@@ -109,6 +109,9 @@ func NewRelay(cfg RelayConfig, logger *slog.Logger) (*Relay, error) {
 		MaxInterval:     5 * time.Second,
 		Multiplier:      2,
 		Logger:          wlog,
+		// A row that can never be delivered goes straight to the poison topic: retrying it would
+		// hold every row committed after it for the whole backoff.
+		ShouldRetry: func(p middleware.RetryParams) bool { return !Undeliverable(p.Err) },
 	}
 	fwd, err := forwarder.NewForwarder(sub, cfg.Publisher, wlog, forwarder.Config{
 		ForwarderTopic: ForwarderTopic,

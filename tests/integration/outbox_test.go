@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -96,4 +97,34 @@ func TestOutbox_rolled_back_transaction_publishes_nothing_committed_one_exactly_
 			require.NotContains(t, ids, id, "an event of the rolled-back transaction reached Kafka")
 		}
 	}
+}
+
+func TestOutbox_relay_sends_undeliverable_rows_to_the_poison_topic_and_delivers_the_rest(t *testing.T) {
+	kafka := newKafka(t)
+	_, db := newControlDB(t)
+	topic := "outbox-test." + watermill.NewShortUUID()
+	ctx := context.Background()
+
+	before := probeEvent(t, "postgres/a", 1)
+	require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, before) }))
+	// A row no relay can ever deliver: its envelope names no destination topic (as a row written by
+	// hand or by a broken writer would).
+	malformed := watermill.NewUUID()
+	_, err := db.Exec(ctx, `INSERT INTO watermill_outbox (uuid, payload, metadata, transaction_id)
+		VALUES ($1, '{"uuid": "x", "payload": "e30=", "metadata": {}}', '{}', pg_current_xact_id())`, malformed)
+	require.NoError(t, err)
+	after := probeEvent(t, "postgres/a", 2)
+	require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, after) }))
+
+	startRelay(t, db, kafka.Brokers())
+
+	var got []string
+	for _, r := range consumeAll(t, kafka.Brokers(), topic, 3*time.Second, 10) {
+		got = append(got, header(r, "_watermill_message_uuid"))
+	}
+	require.Equal(t, []string{before.UUID, after.UUID}, got, "the good rows, in order, past the bad one")
+
+	poisoned := consumeAll(t, kafka.Brokers(), "outbox-relay.poison", 3*time.Second, 10)
+	require.Len(t, poisoned, 1)
+	require.Contains(t, header(poisoned[0], middleware.ReasonForPoisonedKey), "envelope is invalid")
 }
