@@ -1,0 +1,214 @@
+package events_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/stretchr/testify/require"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+func intent(subject string) events.Intent {
+	return events.Intent{
+		ID: events.IntentID("test", subject, "cause-1"), Subject: subject, Reason: "seen in a test",
+		CausedBy: "cause-1", RaisedAt: t0,
+	}
+}
+
+// catalogExamples holds one valid message of every kind the catalog must know.
+func catalogExamples() []events.Message {
+	in := intent("postgres/orders")
+	return []events.Message{
+		healthReport(),
+		events.CircuitBreakerStateChanged{
+			AdapterID: "postgres/orders", From: events.BreakerClosed, To: events.BreakerOpen,
+			ConsecutiveFailures: 5, ChangedAt: t0,
+		},
+		events.ConnectionPoolStatsReported{
+			AdapterID: "postgres/orders", Acquired: 10, Idle: 0, Total: 10, Max: 10, WaitCount: 3, ReportedAt: t0,
+		},
+		events.InfrastructureHealthDegraded{Intent: in},
+		events.InfrastructureHealthCritical{Intent: in},
+		events.CircuitBreakerOpened{Intent: in},
+		events.FailoverRequired{Intent: in},
+		events.ConnectionPoolExhausted{Intent: in},
+		events.RecoveryInitiated{Intent: in},
+		events.ProbeTarget{Adapter: events.AdapterKafka, Target: "main"},
+	}
+}
+
+func TestCatalog_decodes_every_kind_back_into_its_type(t *testing.T) {
+	examples := catalogExamples()
+	registry := events.Catalog()
+	require.Len(t, registry.Kinds(), len(examples), "every registered kind has an example here")
+
+	for _, sent := range examples {
+		t.Run(sent.Kind().Name, func(t *testing.T) {
+			require.Contains(t, registry.Kinds(), sent.Kind())
+
+			env, got, err := registry.Decode(encode(t, sent))
+			require.NoError(t, err)
+			require.Equal(t, sent.Kind(), env.Kind)
+			require.Equal(t, sent.Key(), env.Key)
+			require.IsType(t, sent, got, "decoded into the registered value type")
+			require.Equal(t, sent, got)
+		})
+	}
+}
+
+// withPayload returns a well-formed message of kind adapter_health_reported/v1 carrying payload.
+func withPayload(t *testing.T, payload string) *message.Message {
+	t.Helper()
+	msg := encode(t, healthReport())
+	msg.Payload = []byte(payload)
+	return msg
+}
+
+const validHealthPayload = `{"adapter_id":"postgres/orders","adapter":"postgres","target":"orders","healthy":true,` +
+	`"latency_us":10,"probed_at":"2026-11-01T12:00:00Z"}`
+
+func TestRegistry_Decode_rejects(t *testing.T) {
+	tests := []struct {
+		name       string
+		msg        func(t *testing.T) *message.Message
+		wantReason error
+		wantErrs   []string
+	}{
+		{
+			name: "unknown_type",
+			msg: func(t *testing.T) *message.Message {
+				msg := encode(t, healthReport())
+				msg.Metadata.Set(events.MetaType, "adapter_exploded")
+				return msg
+			},
+			wantReason: events.ErrUnknownType,
+			wantErrs:   []string{"adapter_exploded/v1", "unknown message type"},
+		},
+		{
+			name: "unknown_schema_version",
+			msg: func(t *testing.T) *message.Message {
+				msg := encode(t, healthReport())
+				msg.Metadata.Set(events.MetaVersion, "2")
+				return msg
+			},
+			wantReason: events.ErrUnknownVersion,
+			wantErrs:   []string{"adapter_health_reported/v2", "unknown schema version", "known versions", "[1]"},
+		},
+		{
+			name: "not_json",
+			msg: func(t *testing.T) *message.Message {
+				return withPayload(t, "adapter_id=postgres/orders")
+			},
+			wantReason: events.ErrInvalidPayload,
+			wantErrs:   []string{"invalid payload", "invalid character"},
+		},
+		{
+			name: "wrong_json_type",
+			msg: func(t *testing.T) *message.Message {
+				return withPayload(t, strings.Replace(validHealthPayload, `"healthy":true`, `"healthy":"yes"`, 1))
+			},
+			wantReason: events.ErrInvalidPayload,
+			wantErrs:   []string{"healthy", "bool"},
+		},
+		{
+			name: "missing_required_field",
+			msg: func(t *testing.T) *message.Message {
+				return withPayload(t, strings.Replace(validHealthPayload, `"adapter_id":"postgres/orders",`, "", 1))
+			},
+			wantReason: events.ErrInvalidPayload,
+			wantErrs:   []string{`missing field "adapter_id"`},
+		},
+		{
+			name: "every_invalid_field_named",
+			msg: func(t *testing.T) *message.Message {
+				return withPayload(t, `{"adapter":"mysql","healthy":false,"latency_us":-1}`)
+			},
+			wantReason: events.ErrInvalidPayload,
+			wantErrs: []string{
+				`missing field "adapter_id"`, `field "adapter" is "mysql"`, `missing field "target"`,
+				`field "latency_us" is -1, must not be negative`, `missing field "probed_at"`, `missing field "error"`,
+			},
+		},
+		{
+			name: "unknown_field",
+			msg: func(t *testing.T) *message.Message {
+				return withPayload(t, strings.Replace(validHealthPayload, `"healthy":true`, `"healthy":true,"region":"eu"`, 1))
+			},
+			wantReason: events.ErrInvalidPayload,
+			wantErrs:   []string{`unknown field "region"`},
+		},
+		{
+			name: "trailing_data",
+			msg: func(t *testing.T) *message.Message {
+				return withPayload(t, validHealthPayload+validHealthPayload)
+			},
+			wantReason: events.ErrInvalidPayload,
+			wantErrs:   []string{"trailing data"},
+		},
+		{
+			name: "payload_too_large",
+			msg: func(t *testing.T) *message.Message {
+				padding := strings.Repeat(" ", events.DefaultMaxPayload)
+				return withPayload(t, validHealthPayload+padding)
+			},
+			wantReason: events.ErrPayloadTooLarge,
+			wantErrs:   []string{fmt.Sprintf("at most %d", events.DefaultMaxPayload)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := tt.msg(t)
+
+			_, m, err := events.Catalog().Decode(msg)
+			require.Nil(t, m)
+			require.ErrorIs(t, err, tt.wantReason)
+			var decodeErr *events.DecodeError
+			require.ErrorAs(t, err, &decodeErr)
+			require.Equal(t, msg.UUID, decodeErr.MessageID)
+			require.ErrorContains(t, err, msg.UUID, "the error names the message")
+			for _, want := range tt.wantErrs {
+				require.ErrorContains(t, err, want)
+			}
+			require.True(t, events.Permanent(err), "a message that cannot be decoded is never retried")
+			require.True(t, events.Permanent(fmt.Errorf("could not handle: %w", err)), "still permanent when wrapped")
+		})
+	}
+}
+
+func TestRegistry_Decode_accepts_a_payload_at_the_size_limit(t *testing.T) {
+	padding := strings.Repeat(" ", events.DefaultMaxPayload-len(validHealthPayload))
+	msg := withPayload(t, validHealthPayload+padding)
+	require.Len(t, msg.Payload, events.DefaultMaxPayload)
+
+	_, m, err := events.Catalog().Decode(msg)
+	require.NoError(t, err)
+	require.Equal(t, "postgres/orders", m.Key())
+}
+
+func TestRegistry_Decode_knows_only_its_own_types(t *testing.T) {
+	registry := events.NewRegistry(events.ProbeTarget{})
+	require.Equal(t, []events.Kind{{Name: "probe_target", Version: 1}}, registry.Kinds())
+
+	_, _, err := registry.Decode(encode(t, healthReport()))
+	require.ErrorIs(t, err, events.ErrUnknownType)
+
+	_, m, err := registry.Decode(encode(t, events.ProbeTarget{Adapter: events.AdapterConsul, Target: "dc1"}))
+	require.NoError(t, err)
+	require.Equal(t, events.ProbeTarget{Adapter: events.AdapterConsul, Target: "dc1"}, m)
+}
+
+func TestDecodeError_matches_only_its_reason(t *testing.T) {
+	err := error(&events.DecodeError{
+		Reason: events.ErrUnknownVersion, Kind: events.Kind{Name: "probe_target", Version: 9}, MessageID: "msg-9",
+		Err: errors.New("known versions of \"probe_target\": [1]"),
+	})
+
+	require.ErrorIs(t, err, events.ErrUnknownVersion)
+	require.NotErrorIs(t, err, events.ErrUnknownType)
+	require.NotErrorIs(t, err, events.ErrInvalidPayload)
+	require.EqualError(t, err, `message msg-9 (probe_target/v9): unknown schema version: known versions of "probe_target": [1]`)
+}
