@@ -2,12 +2,14 @@ package integration_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func TestDev_runs_the_whole_loop_on_embedded_defaults(t *testing.T) {
 	cmd.Env = append(cleanEnv(), "CONSUL_HTTP_ADDR="+consul.Addr)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
@@ -109,4 +111,23 @@ func cleanEnv() []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// lockedBuffer collects a process's output while the test reads it: exec writes from a goroutine
+// of its own.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
