@@ -94,6 +94,10 @@ func start(ctx context.Context, image images.Image, opts ...testcontainers.Conta
 	s := &Server{ctr: ctr}
 	if err != nil {
 		if ctr != nil {
+			// The container is removed here: keep what it printed, it usually says why.
+			if out, lerr := s.Logs(context.WithoutCancel(ctx)); lerr == nil && out != "" {
+				err = fmt.Errorf("%w; its last output:\n%s", err, tail(out, 2000))
+			}
 			err = errors.Join(err, ctr.Terminate(context.WithoutCancel(ctx)))
 		}
 		return nil, fmt.Errorf("could not start %s: %w", ref, err)
@@ -144,4 +148,12 @@ func poll(ctx context.Context, what string, check func(ctx context.Context) erro
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }

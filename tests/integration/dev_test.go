@@ -26,13 +26,7 @@ import (
 func TestDev_runs_the_whole_loop_on_embedded_defaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	consul, err := containers.StartConsul(ctx)
-	t.Cleanup(func() {
-		if consul != nil {
-			_ = consul.Terminate(context.Background())
-		}
-	})
-	require.NoError(t, err)
+	consul := started(t, containers.StartConsul)
 
 	bin := omniBinary(t)
 	port, err := containers.FreePort()

@@ -16,20 +16,28 @@ import (
 	"github.com/omninode/omnibase-infra/tests/containers"
 )
 
-// newKafka starts a broker of the test's own, so topics and consumer groups never meet another test's.
-func newKafka(t *testing.T) *containers.Kafka {
+// started runs start for the test and terminates what it started when the test ends, even when
+// start-up failed half-way.
+func started[T interface {
+	comparable
+	Terminate(context.Context) error
+}](t *testing.T, start func(context.Context) (T, error)) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	k, err := containers.StartKafka(ctx)
+	s, err := start(ctx)
 	t.Cleanup(func() {
-		if k != nil {
-			_ = k.Terminate(context.Background())
+		var none T
+		if s != none {
+			_ = s.Terminate(context.Background())
 		}
 	})
 	require.NoError(t, err)
-	return k
+	return s
 }
+
+// newKafka starts a broker of the test's own, so topics and consumer groups never meet another test's.
+func newKafka(t *testing.T) *containers.Kafka { return started(t, containers.StartKafka) }
 
 // newControlDB makes a fresh, migrated control database and a pool on it.
 func newControlDB(t *testing.T) (string, *pgxpool.Pool) {

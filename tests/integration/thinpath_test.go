@@ -25,19 +25,7 @@ var probeArgs = []string{"--probe-interval", "200ms", "--probe-timeout", "1s"}
 
 // newTarget starts the PostgreSQL server the adapters probe: a container of its own, so the test
 // can stop it without touching the control database.
-func newTarget(t *testing.T) *containers.Postgres {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	p, err := containers.StartPostgres(ctx)
-	t.Cleanup(func() {
-		if p != nil {
-			_ = p.Terminate(context.Background())
-		}
-	})
-	require.NoError(t, err)
-	return p
-}
+func newTarget(t *testing.T) *containers.Postgres { return started(t, containers.StartPostgres) }
 
 func TestThinPath_in_process(t *testing.T) {
 	kafka := newKafka(t)
@@ -55,24 +43,21 @@ func TestThinPath_omni_image_in_a_container(t *testing.T) {
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
 	target := newTarget(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	omni, err := containers.StartOmni(ctx, containers.OmniConfig{
-		Args: append([]string{"run", "--roles=adapters,relay,projection,sagas", "--probe-target", "target=" + target.URL}, probeArgs...),
-		Env:  map[string]string{"DATABASE_URL": url, "KAFKA_BROKERS": kafka.Addr},
+	omni := started(t, func(ctx context.Context) (*containers.Omni, error) {
+		return containers.StartOmni(ctx, containers.OmniConfig{
+			Args: append([]string{"run", "--roles=adapters,relay,projection,sagas", "--probe-target", "target=" + target.URL}, probeArgs...),
+			Env:  map[string]string{"DATABASE_URL": url, "KAFKA_BROKERS": kafka.Addr},
+		})
 	})
-	t.Cleanup(func() {
-		if omni != nil {
-			if logs, err := omni.Logs(context.Background()); err == nil && t.Failed() {
-				t.Logf("omni container logs:\n%s", logs)
-			}
-			_ = omni.Terminate(context.Background())
+	t.Cleanup(func() { // runs before started's: the logs are read before the container goes
+		if logs, err := omni.Logs(context.Background()); err == nil && t.Failed() {
+			t.Logf("omni container logs:\n%s", logs)
 		}
 	})
-	require.NoError(t, err)
 	checkThinPath(t, db, kafka, target)
 
 	// SIGTERM: the router finishes what is in flight and the process exits.
+	ctx := context.Background()
 	require.NoError(t, omni.Stop(ctx))
 	logs, err := omni.Logs(ctx)
 	require.NoError(t, err)
