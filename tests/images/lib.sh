@@ -13,12 +13,12 @@ import_rootfs() {
 # static_go_image PKG REF: builds PKG as a static binary and imports it into a FROM-scratch image
 # whose entrypoint is the binary, with an empty /tmp.
 static_go_image() {
-	local pkg=$1 ref=$2 name
+	local pkg=$1 ref=$2 name root status=0
 	name=$(basename "$pkg")
-	local root
 	root=$(mktemp -d)
-	trap 'rm -rf "$root"' RETURN
 	mkdir -p "$root/tmp" && chmod 1777 "$root/tmp"
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$root/$name" "$pkg"
-	import_rootfs "$root" "$ref" "[\"/$name\"]"
+	{ CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$root/$name" "$pkg" &&
+		import_rootfs "$root" "$ref" "[\"/$name\"]"; } || status=$?
+	rm -rf "$root"
+	return "$status"
 }
