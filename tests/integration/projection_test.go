@@ -16,6 +16,7 @@ import (
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/internal/bus"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
+	"github.com/omninode/omnibase-infra/tests/containers"
 )
 
 func failedProbe(t *testing.T, adapterID string, at time.Time) *message.Message {
@@ -56,12 +57,21 @@ func stateOf(t *testing.T, db *pgxpool.Pool, adapterID string, last time.Time) i
 	return s
 }
 
-func TestProjection_same_event_delivered_twice_changes_nothing(t *testing.T) {
+// t0 is when the projection tests' probes happened.
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// startProjection runs the projection role alone on a broker and database of the test's own.
+func startProjection(t *testing.T) (*containers.Kafka, *pgxpool.Pool) {
+	t.Helper()
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
 	startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleProjection}})
+	return kafka, db
+}
+
+func TestProjection_same_event_delivered_twice_changes_nothing(t *testing.T) {
+	kafka, db := startProjection(t)
 	const id = "postgres/dup"
-	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	first := failedProbe(t, id, t0)
 	second := failedProbe(t, id, t0.Add(time.Second))
 
@@ -76,11 +86,8 @@ func TestProjection_same_event_delivered_twice_changes_nothing(t *testing.T) {
 }
 
 func TestProjection_undecodable_event_goes_to_poison_topic_and_the_next_is_applied(t *testing.T) {
-	kafka := newKafka(t)
-	url, db := newControlDB(t)
-	startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleProjection}})
+	kafka, db := startProjection(t)
 	const id = "postgres/poisoned"
-	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 	unknown := failedProbe(t, id, t0)
 	unknown.UUID = watermill.NewUUID()
