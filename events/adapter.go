@@ -26,6 +26,9 @@ type AdapterHealthReported struct {
 	// LatencyMicros is the probe's round trip; for a failed probe, how long it took to fail.
 	LatencyMicros int64     `json:"latency_us"`
 	ProbedAt      time.Time `json:"probed_at"`
+	// Details are what the adapter measured besides reachability, e.g. "replica_lag_ms",
+	// "controller_id", "leader". Each adapter documents its own.
+	Details map[string]string `json:"details,omitempty"`
 }
 
 func (AdapterHealthReported) Kind() Kind    { return Kind{Name: "adapter_health_reported", Version: 1} }

@@ -74,6 +74,13 @@ func NewRegistry(prototypes ...Message) *Registry {
 	return r
 }
 
+// WithMaxPayload returns a copy of r that refuses payloads larger than n bytes.
+func (r *Registry) WithMaxPayload(n int) *Registry {
+	c := *r
+	c.maxPayload = n
+	return &c
+}
+
 // Decode reads msg's envelope and decodes its payload into the registered Go type (a value,
 // not a pointer). Unknown fields, missing fields and invalid values are errors.
 func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,7 +39,41 @@ func catalogExamples() []events.Message {
 		events.ConnectionPoolExhausted{Intent: in},
 		events.RecoveryInitiated{Intent: in},
 		events.ProbeTarget{Adapter: events.AdapterKafka, Target: "main"},
+		events.PostgresExecute{On: on("orders"), Statement: events.Statement{SQL: "DELETE FROM t WHERE id = $1", Args: args(`7`)}},
+		events.PostgresQuery{On: on("orders"), Statement: events.Statement{SQL: "SELECT $1::text", Args: args(`"x"`)}, MaxRows: 10},
+		events.PostgresTransaction{On: on("orders"), Statements: []events.Statement{{SQL: "SELECT 1"}, {SQL: "SELECT $1::int", Args: args(`2`)}}},
+		events.KafkaPublish{On: on("bus"), Topic: "t", RecordKey: "k", Headers: map[string]string{"h": "v"}, Payload: "hello"},
+		events.KafkaEnsureTopic{On: on("bus"), Topic: "t", Partitions: 3, ReplicationFactor: 1, Configs: map[string]string{"retention.ms": "1000"}},
+		events.KafkaDescribeCluster{On: on("bus")},
+		events.ConsulKVGet{On: on("agent"), KVKey: "a/b"},
+		events.ConsulKVPut{On: on("agent"), KVKey: "a/b", Value: "v"},
+		events.ConsulKVDelete{On: on("agent"), KVKey: "a/", Recurse: true},
+		events.ConsulKVCompareAndSet{On: on("agent"), KVKey: "a/b", Value: "v2", ModifyIndex: 12},
+		events.ConsulRegisterService{On: on("agent"), ServiceID: "web-1", Name: "web", Port: 8080,
+			Check: &events.ServiceCheck{Type: events.CheckTTL, TTL: "10s"}},
+		events.ConsulDeregisterService{On: on("agent"), ServiceID: "web-1"},
+		events.ConsulPassTTL{On: on("agent"), CheckID: "service:web-1"},
+		events.ConsulFailTTL{On: on("agent"), CheckID: "service:web-1", Note: "down"},
+		events.CommandSucceeded{CommandID: "c1", Command: "postgres_query/v1", AdapterID: "postgres/orders",
+			Result: []byte(`{"row_count":1}`), Attempts: 1, DurationMicros: 1200, CompletedAt: t0},
+		events.CommandFailed{CommandID: "c1", Command: "postgres_query/v1", AdapterID: "postgres/orders",
+			Error: "connection refused", Transient: true, Attempts: 3, FailedAt: t0},
+		events.CommandRejected{CommandID: "c1", Command: "postgres_qury/v1", Adapter: events.AdapterPostgres,
+			Reason: "unknown message type", RejectedAt: t0},
+		events.ConsulKVChanged{AdapterID: "consul/agent", KVKey: "a/b", Value: "v", ModifyIndex: 12, ObservedAt: t0},
+		events.ConsulServiceChanged{AdapterID: "consul/agent", Service: "web", ObservedAt: t0,
+			Instances: []events.ServiceInstance{{ServiceID: "web-1", Node: "n1", Port: 8080, Status: "passing"}}},
 	}
+}
+
+func on(target string) events.On { return events.On{Target: target} }
+
+func args(values ...string) []json.RawMessage {
+	out := make([]json.RawMessage, len(values))
+	for i, v := range values {
+		out[i] = json.RawMessage(v)
+	}
+	return out
 }
 
 func TestCatalog_decodes_every_kind_back_into_its_type(t *testing.T) {

@@ -42,4 +42,13 @@ func (f *fields) oneOf(name, value string, allowed ...string) {
 	*f = append(*f, fmt.Errorf("field %q is %q, want one of %q", name, value, allowed))
 }
 
+func (f *fields) duration(name, value string) {
+	if value == "" {
+		return
+	}
+	if d, err := time.ParseDuration(value); err != nil || d < 0 {
+		*f = append(*f, fmt.Errorf("field %q is %q, want a duration such as \"10s\"", name, value))
+	}
+}
+
 func (f fields) err() error { return errors.Join(f...) }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/omninode/omnibase-infra/handlers/consul"
+	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
@@ -12,14 +14,21 @@ import (
 
 // runFlags are the settings of a running node, shared by run and dev.
 type runFlags struct {
-	roles         string
-	httpAddr      string
-	probeTargets  []string
-	probeInterval time.Duration
-	probeTimeout  time.Duration
-	thresholds    infrastate.Thresholds
-	contract      string
-	skipMigrate   bool
+	roles          string
+	httpAddr       string
+	pgTargets      []string
+	kafkaTargets   []string
+	consulTargets  []string
+	watchPrefixes  []string
+	watchServices  []string
+	probeInterval  time.Duration
+	probeTimeout   time.Duration
+	commandTimeout time.Duration
+	breakerFails   uint32
+	breakerOpenFor time.Duration
+	thresholds     infrastate.Thresholds
+	contract       string
+	skipMigrate    bool
 }
 
 func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Duration) {
@@ -27,9 +36,18 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	def := infrastate.DefaultThresholds()
 	f.StringVar(&r.roles, "roles", "adapters,relay,projection,sagas", "roles to run: any of adapters, relay, projection, sagas")
 	f.StringVar(&r.httpAddr, "http-addr", envOr("OMNI_HTTP_ADDR", "127.0.0.1:8081"), "address of /healthz, /readyz and /metrics (env OMNI_HTTP_ADDR)")
-	f.StringArrayVar(&r.probeTargets, "probe-target", nil, "PostgreSQL target to probe, NAME=URL (repeatable; default: the control database as \"control\")")
+	f.StringArrayVar(&r.pgTargets, "postgres-target", nil, "PostgreSQL target, NAME=URL (repeatable; default: the control database as \"control\")")
+	f.StringArrayVar(&r.pgTargets, "probe-target", nil, "same as --postgres-target")
+	_ = f.MarkHidden("probe-target")
+	f.StringArrayVar(&r.kafkaTargets, "kafka-target", nil, "Kafka target, NAME=HOST:PORT[,HOST:PORT] (repeatable; default: --kafka-brokers as \"bus\")")
+	f.StringArrayVar(&r.consulTargets, "consul-target", nil, "Consul target, NAME=HOST:PORT (repeatable; default: --consul-addr as \"agent\", when set)")
+	f.StringArrayVar(&r.watchPrefixes, "consul-watch-prefix", nil, "Consul KV prefix to watch on every Consul target (repeatable)")
+	f.StringArrayVar(&r.watchServices, "consul-watch-service", nil, "Consul service to watch on every Consul target (repeatable)")
 	f.DurationVar(&r.probeInterval, "probe-interval", defaultProbeInterval, "time between probes of a target")
 	f.DurationVar(&r.probeTimeout, "probe-timeout", 2*time.Second, "timeout of one probe")
+	f.DurationVar(&r.commandTimeout, "command-timeout", 10*time.Second, "timeout of one adapter command, retries included")
+	f.Uint32Var(&r.breakerFails, "breaker-failures", 5, "failures in a row that open a target's circuit breaker")
+	f.DurationVar(&r.breakerOpenFor, "breaker-open-for", 10*time.Second, "how long a breaker stays open before it lets a trial call through")
 	f.IntVar(&r.thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "consecutive failed probes that make a target degraded")
 	f.IntVar(&r.thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "consecutive failed probes that make a target critical")
 	f.IntVar(&r.thresholds.HealthyAfter, "healthy-after", def.HealthyAfter, "consecutive successful probes that make a target healthy again")
@@ -45,14 +63,30 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	cfg := app.Config{
 		DatabaseURL: g.databaseURL, KafkaBrokers: g.brokers(), ConsulAddr: g.consulAddr, Roles: roles,
 		HTTPAddr: r.httpAddr, ProbeInterval: r.probeInterval, ProbeTimeout: r.probeTimeout,
-		Thresholds: r.thresholds, ContractPath: r.contract, SkipMigrate: r.skipMigrate,
+		CommandTimeout: r.commandTimeout, Thresholds: r.thresholds, ContractPath: r.contract, SkipMigrate: r.skipMigrate,
+		ConsulWatch: consul.Watch{KeyPrefixes: r.watchPrefixes, Services: r.watchServices},
 	}
-	for _, s := range r.probeTargets {
+	cfg.Breaker.Failures, cfg.Breaker.OpenFor = r.breakerFails, r.breakerOpenFor
+	for _, s := range r.pgTargets {
 		t, err := postgres.ParseTarget(s)
 		if err != nil {
 			return app.Config{}, err
 		}
-		cfg.ProbeTargets = append(cfg.ProbeTargets, t)
+		cfg.PostgresTargets = append(cfg.PostgresTargets, t)
+	}
+	for _, s := range r.kafkaTargets {
+		t, err := kafka.ParseTarget(s)
+		if err != nil {
+			return app.Config{}, err
+		}
+		cfg.KafkaTargets = append(cfg.KafkaTargets, t)
+	}
+	for _, s := range r.consulTargets {
+		t, err := consul.ParseTarget(s)
+		if err != nil {
+			return app.Config{}, err
+		}
+		cfg.ConsulTargets = append(cfg.ConsulTargets, t)
 	}
 	return cfg, nil
 }

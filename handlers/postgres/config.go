@@ -1,5 +1,5 @@
-// Package postgres is the PostgreSQL adapter: it probes its target databases on a schedule and on
-// command, and records each outcome as events through the outbox.
+// Package postgres is the PostgreSQL adapter's driver: it executes commands against its target
+// databases and probes them. handlers/effect runs it (breaker, retries, records, probe schedule).
 package postgres
 
 import (
@@ -23,22 +23,15 @@ type Target struct {
 type Config struct {
 	// Targets to probe. Required, at least one.
 	Targets []Target
-	// Interval between scheduled probes of each target. Default 5s.
-	Interval time.Duration
-	// Timeout of one probe, connecting included. Default 2s.
-	Timeout time.Duration
+	// ConnectTimeout of one connection attempt. Default 2s.
+	ConnectTimeout time.Duration
 	// MaxConns of each target's pool. Default 4.
 	MaxConns int32
-	// EventsTopic receives the adapter's events. Required.
-	EventsTopic string
 }
 
 func (c *Config) setDefaults() {
-	if c.Interval == 0 {
-		c.Interval = 5 * time.Second
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 2 * time.Second
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 2 * time.Second
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 4
@@ -66,11 +59,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("postgres adapter: target %q: invalid url: %w", t.Name, err))
 		}
 	}
-	if c.Interval < 0 || c.Timeout < 0 {
-		errs = append(errs, errors.New("postgres adapter: negative interval or timeout"))
-	}
-	if c.EventsTopic == "" {
-		errs = append(errs, errors.New("postgres adapter: missing EventsTopic"))
+	if c.ConnectTimeout < 0 {
+		errs = append(errs, errors.New("postgres adapter: negative connect timeout"))
 	}
 	return errors.Join(errs...)
 }
@@ -79,7 +69,7 @@ func (c Config) Validate() error {
 func ParseTarget(s string) (Target, error) {
 	name, url, ok := strings.Cut(s, "=")
 	if !ok || name == "" || url == "" {
-		return Target{}, fmt.Errorf("probe target %q: want NAME=URL", s)
+		return Target{}, fmt.Errorf("postgres target %q: want NAME=URL", s)
 	}
 	return Target{Name: name, URL: url}, nil
 }

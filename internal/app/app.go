@@ -19,6 +19,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/consul"
+	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/internal/bus"
 	"github.com/omninode/omnibase-infra/migrations"
@@ -89,7 +92,7 @@ type node struct {
 	router   *message.Router
 	registry *prometheus.Registry
 	pub      message.Publisher
-	adapter  *postgres.Adapter
+	adapters []*effect.Adapter
 	logger   *slog.Logger
 }
 
@@ -117,13 +120,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 	catalog := events.Catalog()
 
 	if cfg.has(RoleAdapters) {
-		n.adapter, err = postgres.New(postgres.Config{
-			Targets: cfg.ProbeTargets, Interval: cfg.ProbeInterval, Timeout: cfg.ProbeTimeout, EventsTopic: cfg.Topics.Events,
-		}, db, catalog, logger.With("role", RoleAdapters))
-		if err != nil {
-			return nil, err
-		}
-		if err := n.consume(postgres.ConsumerName, cfg.Topics.Commands(events.AdapterPostgres), n.adapter.HandleCommand); err != nil {
+		if err := n.addAdapters(db, catalog); err != nil {
 			return nil, err
 		}
 	}
@@ -162,6 +159,52 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 		}
 	}
 	return n, nil
+}
+
+// addAdapters builds the adapters that have targets and consumes their command topics.
+func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
+	logger := n.logger.With("role", RoleAdapters)
+	var drivers []effect.Driver
+	pg, err := postgres.New(postgres.Config{Targets: n.cfg.PostgresTargets}, logger)
+	if err != nil {
+		return err
+	}
+	drivers = append(drivers, pg)
+	if len(n.cfg.KafkaTargets) > 0 {
+		k, err := kafka.New(kafka.Config{Targets: n.cfg.KafkaTargets}, logger)
+		if err != nil {
+			pg.Close()
+			return err
+		}
+		drivers = append(drivers, k)
+	}
+	if len(n.cfg.ConsulTargets) > 0 {
+		c, err := consul.New(consul.Config{Targets: n.cfg.ConsulTargets, Watch: n.cfg.ConsulWatch}, logger)
+		if err != nil {
+			for _, d := range drivers {
+				d.Close()
+			}
+			return err
+		}
+		drivers = append(drivers, c)
+	}
+	for i, d := range drivers {
+		a, err := effect.New(d, n.cfg.effect(), db, catalog, logger)
+		if err != nil {
+			for _, d := range drivers[i:] {
+				d.Close()
+			}
+			return err
+		}
+		n.adapters = append(n.adapters, a)
+		if err := n.consume(a.ConsumerName(), n.cfg.Topics.Commands(a.Name()), a.HandleCommand); err != nil {
+			for _, d := range drivers[i+1:] {
+				d.Close()
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // consume adds a Kafka consumer handler in its own consumer group, with the same error policy for
@@ -212,14 +255,14 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
-	if n.adapter != nil {
+	for _, a := range n.adapters {
 		g.Go(func() error {
 			select {
 			case <-n.router.Running():
 			case <-gctx.Done():
 				return nil
 			}
-			return n.adapter.Run(gctx)
+			return a.Run(gctx)
 		})
 	}
 	n.logger.InfoContext(ctx, "omni running", "roles", n.cfg.Roles, "http", "http://"+ln.Addr().String(),
@@ -228,8 +271,8 @@ func (n *node) run(ctx context.Context) error {
 }
 
 func (n *node) close() {
-	if n.adapter != nil {
-		n.adapter.Close()
+	for _, a := range n.adapters {
+		a.Close()
 	}
 	if n.pub != nil {
 		_ = n.pub.Close()

@@ -13,6 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/consul"
+	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
@@ -57,18 +60,34 @@ type Config struct {
 	DatabaseURL string
 	// KafkaBrokers to publish to and consume from. Required.
 	KafkaBrokers []string
-	// ConsulAddr of a Consul agent; optional (the Consul adapter comes with the adapters issue).
+	// ConsulAddr of a Consul agent; optional. When set and ConsulTargets is empty, the Consul
+	// adapter acts on this agent as target "agent".
 	ConsulAddr string
 	// Roles to run. Required.
 	Roles []Role
 	// HTTPAddr serves /healthz, /readyz and /metrics. Default "127.0.0.1:8081".
 	HTTPAddr string
-	// ProbeTargets are the PostgreSQL databases the adapters role probes. Default: the control database, as "control".
-	ProbeTargets []postgres.Target
+	// PostgresTargets are the databases of the PostgreSQL adapter. Default: the control database, as "control".
+	PostgresTargets []postgres.Target
+	// KafkaTargets are the clusters of the Kafka adapter. Default: KafkaBrokers, as "bus".
+	KafkaTargets []kafka.Target
+	// ConsulTargets are the agents of the Consul adapter. Default: ConsulAddr as "agent" when set;
+	// with neither, the Consul adapter does not run.
+	ConsulTargets []consul.Target
+	// ConsulWatch is what the Consul adapter watches on every target.
+	ConsulWatch consul.Watch
 	// ProbeInterval between probes of a target. Default 5s.
 	ProbeInterval time.Duration
 	// ProbeTimeout of one probe. Default 2s.
 	ProbeTimeout time.Duration
+	// CommandTimeout bounds one adapter command, its retries included. Default 10s.
+	CommandTimeout time.Duration
+	// Breaker of every adapter target. Default: effect's defaults (5 failures, open 10s).
+	Breaker effect.Breaker
+	// Retry of adapter commands' transient errors. Default: effect's defaults (3 attempts).
+	Retry effect.Retry
+	// MaxCommandBytes is the largest command an adapter accepts. Default 1 MiB.
+	MaxCommandBytes int
 	// Thresholds of the projection's health hysteresis. Default infrastate.DefaultThresholds().
 	Thresholds infrastate.Thresholds
 	// Topics. Default events.DefaultTopics().
@@ -83,8 +102,14 @@ func (c *Config) setDefaults() {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = "127.0.0.1:8081"
 	}
-	if len(c.ProbeTargets) == 0 {
-		c.ProbeTargets = []postgres.Target{{Name: "control", URL: c.DatabaseURL}}
+	if len(c.PostgresTargets) == 0 {
+		c.PostgresTargets = []postgres.Target{{Name: "control", URL: c.DatabaseURL}}
+	}
+	if len(c.KafkaTargets) == 0 && len(c.KafkaBrokers) > 0 {
+		c.KafkaTargets = []kafka.Target{{Name: "bus", Brokers: c.KafkaBrokers}}
+	}
+	if len(c.ConsulTargets) == 0 && c.ConsulAddr != "" {
+		c.ConsulTargets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
 	}
 	if c.ProbeInterval == 0 {
 		c.ProbeInterval = 5 * time.Second
@@ -119,8 +144,8 @@ func (c Config) Validate() error {
 	if len(c.Roles) == 0 {
 		errs = append(errs, errors.New("--roles: no role given"))
 	}
-	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 {
-		errs = append(errs, errors.New("--probe-interval and --probe-timeout must not be negative"))
+	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 || c.CommandTimeout < 0 {
+		errs = append(errs, errors.New("--probe-interval, --probe-timeout and --command-timeout must not be negative"))
 	}
 	if err := c.Thresholds.Validate(); err != nil {
 		errs = append(errs, err)
@@ -129,6 +154,14 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// effect is the adapters' shared configuration.
+func (c Config) effect() effect.Config {
+	return effect.Config{
+		EventsTopic: c.Topics.Events, ProbeInterval: c.ProbeInterval, ProbeTimeout: c.ProbeTimeout,
+		CommandTimeout: c.CommandTimeout, MaxCommandBytes: c.MaxCommandBytes, Breaker: c.Breaker, Retry: c.Retry,
+	}
 }
 
 func (c Config) has(r Role) bool { return slices.Contains(c.Roles, r) }

@@ -133,6 +133,7 @@ func TestCLI_state_prints_the_projection_as_a_table_and_as_json(t *testing.T) {
 	url, db := newControlDB(t)
 	startApp(t, appConfig(url, kafka.Brokers()))
 	waitHealthy(t, db, "postgres/control")
+	waitHealthy(t, db, "kafka/bus")
 
 	out, stderr, code := omni(t, []string{"DATABASE_URL=" + url}, "state", "--json")
 	require.Equal(t, 0, code, stderr)
@@ -145,14 +146,17 @@ func TestCLI_state_prints_the_projection_as_a_table_and_as_json(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &state), out)
 	require.Equal(t, "healthy", state.Overall)
-	require.Len(t, state.Targets, 1)
-	require.Equal(t, "postgres/control", state.Targets[0].AdapterID)
-	require.Equal(t, "healthy", state.Targets[0].Status)
+	require.Len(t, state.Targets, 2, "the control database and the bus, by default")
+	for i, id := range []string{"kafka/bus", "postgres/control"} {
+		require.Equal(t, id, state.Targets[i].AdapterID)
+		require.Equal(t, "healthy", state.Targets[i].Status)
+	}
 
 	out, _, code = omni(t, []string{"DATABASE_URL=" + url}, "state")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "postgres/control")
-	require.Contains(t, out, "overall: healthy (1 targets)")
+	require.Contains(t, out, "kafka/bus")
+	require.Contains(t, out, "overall: healthy (2 targets)")
 }
 
 func TestHTTP_healthz_readyz_and_metrics(t *testing.T) {

@@ -33,8 +33,8 @@ func TestThinPath_in_process(t *testing.T) {
 	target := newTarget(t)
 	startApp(t, app.Config{
 		DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: app.AllRoles,
-		ProbeTargets:  []postgres.Target{{Name: "target", URL: target.URL}},
-		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second,
+		PostgresTargets: []postgres.Target{{Name: "target", URL: target.URL}},
+		ProbeInterval:   200 * time.Millisecond, ProbeTimeout: time.Second,
 	})
 	checkThinPath(t, db, kafka, target)
 }

@@ -1,0 +1,52 @@
+// Package effect is what the three adapters share: the Watermill handler of an adapter's command
+// topic and its probe schedule, a circuit breaker per target whose every state change is an
+// event, retries with backoff and jitter for transient errors only, a timeout per command,
+// deduplication of redelivered commands, rejection of bad ones, and the recording of every
+// outcome through the outbox. An adapter package only says how to talk to its system: a Driver.
+package effect
+
+import (
+	"context"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+// Driver does one adapter's effects against its real system.
+type Driver interface {
+	// Adapter is the adapter's name, one of events.Adapter*.
+	Adapter() string
+	// Targets are the names of the configured targets.
+	Targets() []string
+	// Commands are prototypes of the commands Execute takes (probe_target is the Adapter's own).
+	Commands() []events.Command
+	// Execute performs cmd against target and returns its result, which is recorded as JSON in
+	// the CommandSucceeded event. It is called with the command's timeout in ctx.
+	Execute(ctx context.Context, target string, cmd events.Command) (any, error)
+	// Probe checks target. An error means the target is unhealthy; Health is recorded either way.
+	Probe(ctx context.Context, target string) (Health, error)
+	// Transient reports whether err may go away by itself (connection refused, timeouts, a
+	// broker without a leader): only those are retried, and only those count against the
+	// target's circuit breaker.
+	Transient(err error) bool
+	// Close releases the driver's connections.
+	Close()
+}
+
+// Health is what a probe saw besides success or failure.
+type Health struct {
+	// Details go into AdapterHealthReported.Details.
+	Details map[string]string
+	// Events are recorded with the health report (for example pool statistics).
+	Events []events.Message
+}
+
+// Watcher is implemented by drivers that watch their system and record what changes. Watch runs
+// until ctx ends.
+type Watcher interface {
+	Watch(ctx context.Context, rec Recorder) error
+}
+
+// Recorder records events through the outbox.
+type Recorder interface {
+	Record(ctx context.Context, origin events.Origin, msgs ...events.Message) error
+}

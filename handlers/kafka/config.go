@@ -1,0 +1,69 @@
+// Package kafka is the Kafka adapter's driver: it publishes records, ensures topics and
+// describes clusters for its target clusters, and probes them. handlers/effect runs it.
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Target is one Kafka cluster the adapter acts on.
+type Target struct {
+	// Name identifies the target in events ("kafka/<Name>"). Required; no "/" in it.
+	Name string
+	// Brokers to bootstrap from, HOST:PORT. Required.
+	Brokers []string
+}
+
+// Config configures a Driver.
+type Config struct {
+	// Targets. Required, at least one.
+	Targets []Target
+}
+
+func (c *Config) setDefaults() {}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Targets) == 0 {
+		errs = append(errs, errors.New("kafka adapter: no targets"))
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Targets {
+		switch {
+		case t.Name == "":
+			errs = append(errs, fmt.Errorf("kafka adapter: target %d has no name", i))
+		case strings.Contains(t.Name, "/"):
+			errs = append(errs, fmt.Errorf("kafka adapter: target name %q contains \"/\"", t.Name))
+		case seen[t.Name]:
+			errs = append(errs, fmt.Errorf("kafka adapter: target %q given twice", t.Name))
+		}
+		seen[t.Name] = true
+		if len(t.Brokers) == 0 {
+			errs = append(errs, fmt.Errorf("kafka adapter: target %q has no brokers", t.Name))
+		}
+		for _, b := range t.Brokers {
+			if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {
+				errs = append(errs, fmt.Errorf("kafka adapter: target %q: broker %q is not HOST:PORT", t.Name, b))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseTarget reads a target given as NAME=HOST:PORT[,HOST:PORT...], as on the command line.
+func ParseTarget(s string) (Target, error) {
+	name, list, ok := strings.Cut(s, "=")
+	if !ok || name == "" || list == "" {
+		return Target{}, fmt.Errorf("kafka target %q: want NAME=HOST:PORT[,HOST:PORT...]", s)
+	}
+	t := Target{Name: name}
+	for _, b := range strings.Split(list, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			t.Brokers = append(t.Brokers, b)
+		}
+	}
+	return t, nil
+}
