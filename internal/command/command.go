@@ -1,0 +1,168 @@
+// Package command sends adapter commands and waits for what they caused: what `omni cmd` does,
+// and what the integration suite uses to drive the adapters as an operator would.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+// Send publishes cmd on its adapter's command topic and returns the command's id.
+func Send(pub message.Publisher, topics events.Topics, cmd events.Command, origin events.Origin) (string, error) {
+	msg, err := events.Encode(cmd, origin, time.Now())
+	if err != nil {
+		return "", err
+	}
+	adapter, _ := cmd.Addressee()
+	if err := pub.Publish(topics.Commands(adapter), msg); err != nil {
+		return "", fmt.Errorf("could not publish %s: %w", cmd.Kind(), err)
+	}
+	return msg.UUID, nil
+}
+
+// Caused is one event a command caused.
+type Caused struct {
+	Envelope events.Envelope
+	Event    events.Message
+}
+
+// Final reports whether c is a command's outcome, after which it causes nothing more.
+func (c Caused) Final() bool {
+	switch c.Event.(type) {
+	case events.CommandSucceeded, events.CommandFailed, events.CommandRejected:
+		return true
+	}
+	return false
+}
+
+// Watcher reads the events topic from the position it had when the Watcher was made, so events
+// caused by a command sent after that cannot be missed.
+type Watcher struct {
+	client   sarama.Client
+	consumer sarama.Consumer
+	topic    string
+	start    map[int32]int64
+	registry *events.Registry
+}
+
+// Watch marks the events topic's current end.
+func Watch(brokers []string, topic string) (*Watcher, error) {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.ClientID = "omni-cmd"
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, err)
+	}
+	w := &Watcher{client: client, topic: topic, start: map[int32]int64{}, registry: events.Catalog()}
+	partitions, err := client.Partitions(topic)
+	if err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		client.Close()
+		return nil, fmt.Errorf("could not list the partitions of %s: %w", topic, err)
+	}
+	for _, p := range partitions {
+		off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			client.Close()
+			return nil, fmt.Errorf("could not read the end of %s/%d: %w", topic, p, err)
+		}
+		w.start[p] = off
+	}
+	if w.consumer, err = sarama.NewConsumerFromClient(client); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("could not create a consumer: %w", err)
+	}
+	return w, nil
+}
+
+// Close releases the Watcher's connections.
+func (w *Watcher) Close() error {
+	err := w.consumer.Close()
+	return errors.Join(err, w.client.Close())
+}
+
+// Await returns the events commandID caused, in the order they were published per partition,
+// up to and including its outcome. It gives up when ctx ends, returning what it saw so far.
+func (w *Watcher) Await(ctx context.Context, commandID string) ([]Caused, error) {
+	if err := w.client.RefreshMetadata(w.topic); err != nil {
+		return nil, fmt.Errorf("could not refresh metadata of %s: %w", w.topic, err)
+	}
+	partitions, err := w.client.Partitions(w.topic)
+	if err != nil {
+		return nil, fmt.Errorf("could not list the partitions of %s: %w", w.topic, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	defer cancel()
+	records := make(chan *sarama.ConsumerMessage)
+	for _, p := range partitions {
+		start, ok := w.start[p]
+		if !ok {
+			start = sarama.OffsetOldest // a partition that did not exist when watching began
+		}
+		pc, err := w.consumer.ConsumePartition(w.topic, p, start)
+		if err != nil {
+			return nil, fmt.Errorf("could not consume %s/%d: %w", w.topic, p, err)
+		}
+		readers.Go(func() {
+			defer pc.Close()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case r := <-pc.Messages():
+					select {
+					case records <- r:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		})
+	}
+	var out []Caused
+	for {
+		select {
+		case <-ctx.Done():
+			return out, fmt.Errorf("no outcome of command %s yet: %w", commandID, ctx.Err())
+		case r := <-records:
+			msg := toMessage(r)
+			if msg.Metadata.Get(events.MetaCausationID) != commandID {
+				continue
+			}
+			env, m, err := w.registry.Decode(msg)
+			if err != nil {
+				return out, fmt.Errorf("could not decode an event of command %s: %w", commandID, err)
+			}
+			c := Caused{Envelope: env, Event: m}
+			out = append(out, c)
+			if c.Final() {
+				return out, nil
+			}
+		}
+	}
+}
+
+// toMessage reads a record as watermill-kafka wrote it: the message UUID and the metadata are
+// headers.
+func toMessage(r *sarama.ConsumerMessage) *message.Message {
+	msg := message.NewMessage("", r.Value)
+	for _, h := range r.Headers {
+		if string(h.Key) == kafka.UUIDHeaderKey {
+			msg.UUID = string(h.Value)
+			continue
+		}
+		msg.Metadata.Set(string(h.Key), string(h.Value))
+	}
+	return msg
+}

@@ -1,0 +1,98 @@
+package integration_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/stretchr/testify/require"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/internal/bus"
+	"github.com/omninode/omnibase-infra/internal/command"
+)
+
+// adapterConfig runs the adapters and the relay only: commands in, outcome events out on Kafka.
+// Probes are slow so that they stay out of the way of what a test sends.
+func adapterConfig(databaseURL string, brokers []string) app.Config {
+	return app.Config{DatabaseURL: databaseURL, KafkaBrokers: brokers, Roles: []app.Role{app.RoleAdapters, app.RoleRelay},
+		ProbeInterval: time.Minute, ProbeTimeout: time.Second, CommandTimeout: 5 * time.Second}
+}
+
+// commander sends commands the way `omni cmd` does and waits for what each caused.
+type commander struct {
+	t       *testing.T
+	brokers []string
+	pub     message.Publisher
+}
+
+func newCommander(t *testing.T, brokers []string) *commander {
+	t.Helper()
+	pub, err := bus.NewPublisher(brokers, watermill.NopLogger{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pub.Close() })
+	return &commander{t: t, brokers: brokers, pub: pub}
+}
+
+// publish sends a raw message on topic (for commands the project itself would never encode).
+func (c *commander) publish(topic string, msg *message.Message) {
+	c.t.Helper()
+	require.NoError(c.t, c.pub.Publish(topic, msg))
+}
+
+// run sends cmd and returns everything it caused, its outcome last.
+func (c *commander) run(cmd events.Command) []command.Caused {
+	c.t.Helper()
+	w := c.watch()
+	id, err := command.Send(c.pub, events.DefaultTopics(), cmd, events.NewOrigin())
+	require.NoError(c.t, err)
+	return c.await(w, id)
+}
+
+// watch marks the end of the events topic; await then reads what a command sent after it caused.
+func (c *commander) watch() *command.Watcher {
+	c.t.Helper()
+	w, err := command.Watch(c.brokers, events.DefaultTopics().Events)
+	require.NoError(c.t, err)
+	c.t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+func (c *commander) await(w *command.Watcher, id string) []command.Caused {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	caused, err := w.Await(ctx, id)
+	require.NoError(c.t, err, "events caused by command %s so far: %v", id, caused)
+	return caused
+}
+
+// outcome is the last of what a command caused: CommandSucceeded, CommandFailed or CommandRejected.
+func outcome(t *testing.T, caused []command.Caused) events.Message {
+	t.Helper()
+	require.NotEmpty(t, caused)
+	return caused[len(caused)-1].Event
+}
+
+// succeeded requires the command to have succeeded and decodes its result into out.
+func succeeded(t *testing.T, caused []command.Caused, out any) events.CommandSucceeded {
+	t.Helper()
+	ok, is := outcome(t, caused).(events.CommandSucceeded)
+	require.True(t, is, "want command_succeeded, got %#v", outcome(t, caused))
+	if out != nil {
+		require.NoError(t, json.Unmarshal(ok.Result, out), string(ok.Result))
+	}
+	return ok
+}
+
+// failed requires the command to have failed.
+func failed(t *testing.T, caused []command.Caused) events.CommandFailed {
+	t.Helper()
+	f, is := outcome(t, caused).(events.CommandFailed)
+	require.True(t, is, "want command_failed, got %#v", outcome(t, caused))
+	return f
+}
