@@ -2,7 +2,11 @@ package events
 
 // Catalog returns a registry of every message type this version of omnibase-infra knows.
 func Catalog() *Registry {
-	return NewRegistry(
+	var all []Message
+	for _, c := range Commands() {
+		all = append(all, c)
+	}
+	return NewRegistry(append(all,
 		AdapterHealthReported{},
 		CircuitBreakerStateChanged{},
 		ConnectionPoolStatsReported{},
@@ -12,6 +16,17 @@ func Catalog() *Registry {
 		FailoverRequired{},
 		ConnectionPoolExhausted{},
 		RecoveryInitiated{},
+		CommandSucceeded{},
+		CommandFailed{},
+		CommandRejected{},
+		ConsulKVChanged{},
+		ConsulServiceChanged{},
+	)...)
+}
+
+// Commands returns a prototype of every command.
+func Commands() []Command {
+	return []Command{
 		ProbeTarget{},
 		PostgresExecute{},
 		PostgresQuery{},
@@ -27,10 +42,5 @@ func Catalog() *Registry {
 		ConsulDeregisterService{},
 		ConsulPassTTL{},
 		ConsulFailTTL{},
-		CommandSucceeded{},
-		CommandFailed{},
-		CommandRejected{},
-		ConsulKVChanged{},
-		ConsulServiceChanged{},
-	)
+	}
 }

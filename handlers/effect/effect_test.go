@@ -1,0 +1,164 @@
+package effect
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+var (
+	errDown   = errors.New("connection refused")
+	errSyntax = errors.New("syntax error at or near \"SELEC\"")
+)
+
+func transient(err error) bool { return errors.Is(err, errDown) }
+
+func TestRetry_wait_grows_by_the_multiplier_up_to_the_max(t *testing.T) {
+	r := Retry{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, r.Wait(n))
+	}
+	require.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+		800 * time.Millisecond, time.Second, time.Second}, got)
+}
+
+func TestRetry_jitter_stays_within_its_band(t *testing.T) {
+	r := Retry{Jitter: 0.5}
+	for range 1000 {
+		d := r.jittered(100 * time.Millisecond)
+		require.GreaterOrEqual(t, d, 50*time.Millisecond)
+		require.LessOrEqual(t, d, 150*time.Millisecond)
+	}
+}
+
+func TestRetry_retries_transient_errors_only_and_stops_at_the_attempts(t *testing.T) {
+	r := Retry{Attempts: 4, Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 2, Jitter: 0.1}
+	cases := []struct {
+		name         string
+		errs         []error
+		wantAttempts int
+		wantErr      error
+	}{
+		{"success at once", []error{nil}, 1, nil},
+		{"transient then success", []error{errDown, errDown, nil}, 3, nil},
+		{"transient every time", []error{errDown, errDown, errDown, errDown, errDown}, 4, errDown},
+		{"permanent is not retried", []error{errSyntax, nil}, 1, errSyntax},
+		{"transient then permanent", []error{errDown, errSyntax, nil}, 2, errSyntax},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			n, err := r.Do(context.Background(), transient, func(context.Context) error {
+				calls++
+				return c.errs[calls-1]
+			})
+			require.Equal(t, c.wantAttempts, n)
+			require.Equal(t, c.wantAttempts, calls)
+			require.ErrorIs(t, err, c.wantErr)
+		})
+	}
+}
+
+func TestRetry_stops_waiting_when_the_context_ends(t *testing.T) {
+	r := Retry{Attempts: 10, Initial: time.Hour, Max: time.Hour, Multiplier: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	n, err := r.Do(ctx, transient, func(context.Context) error {
+		calls++
+		cancel()
+		return errDown
+	})
+	require.Equal(t, 1, n)
+	require.ErrorIs(t, err, errDown)
+}
+
+func newTestBreakers(failures uint32, openFor time.Duration) *breakers {
+	cfg := Breaker{Failures: failures, OpenFor: openFor, HalfOpenCalls: 1}
+	return newBreakers(cfg, events.AdapterConsul, []string{"agent"}, time.Now)
+}
+
+func transitions(changes []events.CircuitBreakerStateChanged) [][3]any {
+	var out [][3]any
+	for _, c := range changes {
+		out = append(out, [3]any{c.From, c.To, c.ConsecutiveFailures})
+	}
+	return out
+}
+
+func TestBreaker_opens_after_the_configured_failures_then_half_opens_and_closes(t *testing.T) {
+	b := newTestBreakers(3, 20*time.Millisecond)
+	all := func(error) bool { return true }
+	for range 3 {
+		require.ErrorIs(t, b.call("agent", all, func() error { return errDown }), errDown)
+	}
+	require.Equal(t, events.BreakerOpen, b.state("agent"))
+	calls := 0
+	err := b.call("agent", all, func() error { calls++; return nil })
+	require.ErrorIs(t, err, ErrBreakerOpen, "an open breaker refuses the call")
+	require.Zero(t, calls)
+	first := b.take()
+	require.Equal(t, [][3]any{{events.BreakerClosed, events.BreakerOpen, int64(3)}}, transitions(first))
+	require.Equal(t, "consul/agent", first[0].AdapterID)
+
+	time.Sleep(30 * time.Millisecond)
+	require.NoError(t, b.call("agent", all, func() error { calls++; return nil }))
+	require.Equal(t, 1, calls, "the trial call goes through")
+	require.Equal(t, events.BreakerClosed, b.state("agent"))
+	require.Equal(t, [][3]any{
+		{events.BreakerOpen, events.BreakerHalfOpen, int64(3)},
+		{events.BreakerHalfOpen, events.BreakerClosed, int64(0)},
+	}, transitions(b.take()))
+	require.Empty(t, b.take(), "taken changes are gone")
+}
+
+func TestBreaker_a_failed_trial_opens_it_again(t *testing.T) {
+	b := newTestBreakers(2, 20*time.Millisecond)
+	all := func(error) bool { return true }
+	for range 2 {
+		_ = b.call("agent", all, func() error { return errDown })
+	}
+	time.Sleep(30 * time.Millisecond)
+	require.ErrorIs(t, b.call("agent", all, func() error { return errDown }), errDown)
+	require.Equal(t, events.BreakerOpen, b.state("agent"))
+	require.Equal(t, [][3]any{
+		{events.BreakerClosed, events.BreakerOpen, int64(2)},
+		{events.BreakerOpen, events.BreakerHalfOpen, int64(2)},
+		{events.BreakerHalfOpen, events.BreakerOpen, int64(3)},
+	}, transitions(b.take()))
+}
+
+func TestBreaker_errors_that_are_not_the_targets_fault_do_not_open_it(t *testing.T) {
+	b := newTestBreakers(2, time.Hour)
+	for range 5 {
+		err := b.call("agent", transient, func() error { return errSyntax })
+		require.ErrorIs(t, err, errSyntax, "the error comes back unwrapped")
+	}
+	require.Equal(t, events.BreakerClosed, b.state("agent"))
+	require.Empty(t, b.take())
+	// and they break a run of failures: two in a row are needed
+	_ = b.call("agent", transient, func() error { return errDown })
+	_ = b.call("agent", transient, func() error { return errSyntax })
+	_ = b.call("agent", transient, func() error { return errDown })
+	require.Equal(t, events.BreakerClosed, b.state("agent"))
+}
+
+func TestBreaker_changes_given_back_come_before_newer_ones(t *testing.T) {
+	b := newTestBreakers(1, 20*time.Millisecond)
+	all := func(error) bool { return true }
+	_ = b.call("agent", all, func() error { return errDown })
+	failedToRecord := b.take()
+	time.Sleep(30 * time.Millisecond)
+	_ = b.call("agent", all, func() error { return nil })
+	b.putBack(failedToRecord)
+	require.Equal(t, [][3]any{
+		{events.BreakerClosed, events.BreakerOpen, int64(1)},
+		{events.BreakerOpen, events.BreakerHalfOpen, int64(1)},
+		{events.BreakerHalfOpen, events.BreakerClosed, int64(0)},
+	}, transitions(b.take()))
+}
