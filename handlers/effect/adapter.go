@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -332,7 +333,8 @@ func (a *Adapter) countsAgainst(err error) bool {
 // reject records why a command can never run and returns a permanent error for the poison queue.
 // When recording fails the error is not permanent, so the command is delivered again.
 func (a *Adapter) reject(ctx context.Context, log *slog.Logger, env events.Envelope, id, kind string, m events.Message, reason error) error {
-	rejected := events.CommandRejected{CommandID: id, Command: kind, Adapter: a.d.Adapter(), Reason: reason.Error(),
+	why := strings.TrimPrefix(reason.Error(), events.ErrRejected.Error()+": ")
+	rejected := events.CommandRejected{CommandID: id, Command: kind, Adapter: a.d.Adapter(), Reason: why,
 		RejectedAt: a.now()}
 	if cmd, ok := m.(events.Command); ok {
 		if adapter, target := cmd.Addressee(); adapter == a.d.Adapter() && slices.Contains(a.targets, target) {
@@ -346,7 +348,7 @@ func (a *Adapter) reject(ctx context.Context, log *slog.Logger, env events.Envel
 	if origin.CausationID == "" {
 		origin.CausationID = id
 	}
-	rec := &commandRecord{id: id, adapter: a.d.Adapter(), kind: kind, Status: statusRejected, Detail: reason.Error()}
+	rec := &commandRecord{id: id, adapter: a.d.Adapter(), kind: kind, Status: statusRejected, Detail: why}
 	if id == "" {
 		// Nothing to deduplicate on: record the rejection under a name of its own.
 		rec, rejected.CommandID = nil, "(missing message id)"
