@@ -26,6 +26,7 @@ type runFlags struct {
 	commandTimeout time.Duration
 	breakerFails   uint32
 	breakerOpenFor time.Duration
+	maxCommand     int
 	thresholds     infrastate.Thresholds
 	contract       string
 	skipMigrate    bool
@@ -46,6 +47,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&r.probeInterval, "probe-interval", defaultProbeInterval, "time between probes of a target")
 	f.DurationVar(&r.probeTimeout, "probe-timeout", 2*time.Second, "timeout of one probe")
 	f.DurationVar(&r.commandTimeout, "command-timeout", 10*time.Second, "timeout of one adapter command, retries included")
+	f.IntVar(&r.maxCommand, "max-command-bytes", 1<<20, "largest command payload an adapter accepts")
 	f.Uint32Var(&r.breakerFails, "breaker-failures", 5, "failures in a row that open a target's circuit breaker")
 	f.DurationVar(&r.breakerOpenFor, "breaker-open-for", 10*time.Second, "how long a breaker stays open before it lets a trial call through")
 	f.IntVar(&r.thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "consecutive failed probes that make a target degraded")
@@ -63,7 +65,7 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	cfg := app.Config{
 		DatabaseURL: g.databaseURL, KafkaBrokers: g.brokers(), ConsulAddr: g.consulAddr, Roles: roles,
 		HTTPAddr: r.httpAddr, ProbeInterval: r.probeInterval, ProbeTimeout: r.probeTimeout,
-		CommandTimeout: r.commandTimeout, Thresholds: r.thresholds, ContractPath: r.contract, SkipMigrate: r.skipMigrate,
+		CommandTimeout: r.commandTimeout, MaxCommandBytes: r.maxCommand, Thresholds: r.thresholds, ContractPath: r.contract, SkipMigrate: r.skipMigrate,
 		ConsulWatch: consul.Watch{KeyPrefixes: r.watchPrefixes, Services: r.watchServices},
 	}
 	cfg.Breaker.Failures, cfg.Breaker.OpenFor = r.breakerFails, r.breakerOpenFor
