@@ -19,8 +19,9 @@ import (
 // WARNING: renaming it needs a migration that renames both watermill_*outbox tables.
 const ForwarderTopic = "outbox"
 
-// Publish writes msgs for topic into the outbox inside tx. Nothing reaches Kafka unless tx commits;
-// the relay then delivers them in commit order, so messages of one key keep their order.
+// Publish writes msgs for topic into the outbox and appends them to the event log, inside tx.
+// Nothing reaches Kafka or the log unless tx commits; the relay then delivers them in commit
+// order, so messages of one key keep their order.
 func Publish(ctx context.Context, tx pgx.Tx, topic string, msgs ...*message.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -39,5 +40,5 @@ func Publish(ctx context.Context, tx pgx.Tx, topic string, msgs ...*message.Mess
 	if err := fwd.Publish(topic, msgs...); err != nil {
 		return fmt.Errorf("could not write %d message(s) for %s to the outbox: %w", len(msgs), topic, err)
 	}
-	return nil
+	return appendToLog(ctx, tx, topic, msgs)
 }

@@ -52,3 +52,8 @@ func Claim(ctx context.Context, tx pgx.Tx, consumer, messageID string) (bool, er
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// Querier runs queries: *pgxpool.Pool, *pgx.Conn and pgx.Tx are Queriers.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}

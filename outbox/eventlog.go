@@ -1,0 +1,94 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/pgtx"
+)
+
+// appendToLog appends msgs to the event log inside tx, in order. A message already logged (the
+// same id) is left as it is.
+func appendToLog(ctx context.Context, tx pgx.Tx, topic string, msgs []*message.Message) error {
+	batch := &pgx.Batch{}
+	for _, m := range msgs {
+		meta, err := json.Marshal(m.Metadata)
+		if err != nil {
+			return fmt.Errorf("could not encode metadata of %s: %w", m.UUID, err)
+		}
+		version, _ := strconv.Atoi(m.Metadata.Get(events.MetaVersion))
+		occurred, err := time.Parse(time.RFC3339Nano, m.Metadata.Get(events.MetaOccurredAt))
+		if err != nil {
+			return fmt.Errorf("message %s has no valid %q: %w", m.UUID, events.MetaOccurredAt, err)
+		}
+		batch.Queue(`INSERT INTO event_log (event_id, topic, kind, version, key, occurred_at, metadata, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
+			m.UUID, topic, m.Metadata.Get(events.MetaType), version, m.Metadata.Get(events.MetaKey), occurred, meta, []byte(m.Payload))
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("could not append %d message(s) for %s to the event log: %w", len(msgs), topic, err)
+	}
+	return nil
+}
+
+// LoggedEvent is one row of the event log.
+type LoggedEvent struct {
+	Seq   int64
+	Topic string
+	// Message is the message as it was published: id, metadata and payload.
+	Message  *message.Message
+	LoggedAt time.Time
+}
+
+// ReadLog returns up to limit events of topic logged after seq, in log order.
+func ReadLog(ctx context.Context, db pgtx.Querier, topic string, after int64, limit int) ([]LoggedEvent, error) {
+	rows, err := db.Query(ctx, `SELECT seq, event_id, metadata, payload, logged_at FROM event_log
+		WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3`, topic, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("could not read the event log of %s after %d: %w", topic, after, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LoggedEvent, error) {
+		var (
+			e       LoggedEvent
+			id      string
+			meta    message.Metadata
+			payload []byte
+		)
+		if err := r.Scan(&e.Seq, &id, &meta, &payload, &e.LoggedAt); err != nil {
+			return e, err
+		}
+		e.Topic = topic
+		e.Message = message.NewMessage(id, payload)
+		e.Message.Metadata = meta
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("could not read the event log of %s: %w", topic, err)
+	}
+	return out, nil
+}
+
+// TrimEventLog deletes the events logged before cutoff and returns how many. It is the only way
+// rows leave the log; with no retention configured it is never called.
+func TrimEventLog(ctx context.Context, db pgtx.Beginner, cutoff time.Time) (int64, error) {
+	var n int64
+	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('omni.event_log_trim', 'on', true)`); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM event_log WHERE logged_at < $1`, cutoff)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("could not trim the event log before %s: %w", cutoff.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
