@@ -4,22 +4,74 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
+// filterFlags are the filters `state` and `intents` share.
+type filterFlags struct {
+	target, status, kind, since string
+}
+
+func (ff *filterFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&ff.target, "target", "", "only this target: an adapter id (postgres/orders), an adapter (postgres) or a target name (orders)")
+	cmd.Flags().StringVar(&ff.since, "since", "", "only what changed since: a duration back from now (10m) or a time (RFC 3339)")
+}
+
+func (ff *filterFlags) filter(now time.Time) (infrastate.Filter, error) {
+	f := infrastate.Filter{Target: ff.target, Status: infrastate.Status(ff.status), Kind: ff.kind}
+	if ff.status != "" {
+		switch f.Status {
+		case infrastate.StatusUnknown, infrastate.StatusHealthy, infrastate.StatusDegraded, infrastate.StatusCritical:
+		default:
+			return f, fmt.Errorf("--status %q: want unknown, healthy, degraded or critical", ff.status)
+		}
+	}
+	if ff.kind != "" && !slices.Contains(intentKinds(), ff.kind) {
+		return f, fmt.Errorf("--kind %q: want one of %s", ff.kind, strings.Join(intentKinds(), ", "))
+	}
+	if ff.since != "" {
+		if d, err := time.ParseDuration(ff.since); err == nil && d >= 0 {
+			f.Since = now.Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, ff.since); err == nil {
+			f.Since = t
+		} else {
+			return f, fmt.Errorf("--since %q: want a duration such as 10m or a time such as 2026-11-23T10:00:00Z", ff.since)
+		}
+	}
+	return f, nil
+}
+
+func intentKinds() []string {
+	return []string{
+		events.InfrastructureHealthDegraded{}.Kind().Name, events.InfrastructureHealthCritical{}.Kind().Name,
+		events.CircuitBreakerOpened{}.Kind().Name, events.FailoverRequired{}.Kind().Name,
+		events.ConnectionPoolExhausted{}.Kind().Name, events.RecoveryInitiated{}.Kind().Name,
+	}
+}
+
 func newStateCmd(g *globals) *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		ff     filterFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "state",
 		Short: "Print the infrastructure state as the projection sees it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter(time.Now())
+			if err != nil {
+				return err
+			}
 			if err := g.requireDatabase(); err != nil {
 				return err
 			}
@@ -28,7 +80,7 @@ func newStateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			states, err := infrastate.List(cmd.Context(), db)
+			states, err := infrastate.ListFiltered(cmd.Context(), db, f)
 			if err != nil {
 				return err
 			}
@@ -44,6 +96,57 @@ func newStateCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
+	ff.register(cmd)
+	cmd.Flags().StringVar(&ff.status, "status", "", "only targets in this status: unknown, healthy, degraded or critical")
+	return cmd
+}
+
+func newIntentsCmd(g *globals) *cobra.Command {
+	var (
+		asJSON bool
+		ff     filterFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "intents",
+		Short: "Print the intents the projection raised, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter(time.Now())
+			if err != nil {
+				return err
+			}
+			if err := g.requireDatabase(); err != nil {
+				return err
+			}
+			db, err := app.Connect(cmd.Context(), g.databaseURL)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			intents, err := infrastate.ListIntents(cmd.Context(), db, f)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if intents == nil {
+					intents = []infrastate.IntentRow{}
+				}
+				return enc.Encode(intents)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RAISED\tINTENT\tSUBJECT\tREASON")
+			for _, in := range intents {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.RaisedAt.Local().Format(time.DateTime), in.Kind, in.Subject, truncate(in.Reason, 80))
+			}
+			fmt.Fprintf(tw, "\n%d intents\n", len(intents))
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
+	ff.register(cmd)
+	cmd.Flags().StringVar(&ff.kind, "kind", "", "only intents of this kind, e.g. infrastructure_health_critical")
 	return cmd
 }
 

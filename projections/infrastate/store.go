@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -69,9 +70,30 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+// Filter narrows what List and ListIntents return. Zero fields do not filter.
+type Filter struct {
+	// Target is an adapter id ("postgres/orders"), an adapter ("postgres") or a target's name ("orders").
+	Target string
+	// Status keeps the targets in this status (List only).
+	Status Status
+	// Kind keeps the intents of this kind (ListIntents only).
+	Kind string
+	// Since keeps the targets updated, or the intents raised, at or after it.
+	Since time.Time
+}
+
 // List returns every target's state, ordered by adapter id.
 func List(ctx context.Context, db Querier) ([]TargetState, error) {
-	rows, err := db.Query(ctx, `SELECT data FROM infrastructure_state ORDER BY adapter_id`)
+	return ListFiltered(ctx, db, Filter{})
+}
+
+// ListFiltered returns the states f selects, ordered by adapter id.
+func ListFiltered(ctx context.Context, db Querier, f Filter) ([]TargetState, error) {
+	rows, err := db.Query(ctx, `SELECT data FROM infrastructure_state
+		WHERE ($1 = '' OR adapter_id = $1 OR adapter = $1 OR target = $1)
+		  AND ($2 = '' OR status = $2)
+		  AND ($3::timestamptz IS NULL OR updated_at >= $3)
+		ORDER BY adapter_id`, f.Target, string(f.Status), since(f.Since))
 	if err != nil {
 		return nil, fmt.Errorf("could not read infrastructure state: %w", err)
 	}
@@ -87,6 +109,40 @@ func List(ctx context.Context, db Querier) ([]TargetState, error) {
 		return nil, fmt.Errorf("could not read infrastructure state: %w", err)
 	}
 	return states, nil
+}
+
+func since(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// IntentRow is one stored intent.
+type IntentRow struct {
+	ID       string    `json:"intent_id"`
+	Kind     string    `json:"kind"`
+	Subject  string    `json:"subject"`
+	Reason   string    `json:"reason"`
+	CausedBy string    `json:"caused_by"`
+	RaisedAt time.Time `json:"raised_at"`
+}
+
+// ListIntents returns the intents f selects, oldest first.
+func ListIntents(ctx context.Context, db Querier, f Filter) ([]IntentRow, error) {
+	rows, err := db.Query(ctx, `SELECT intent_id, kind, subject, reason, caused_by, raised_at FROM infrastructure_intents
+		WHERE ($1 = '' OR subject = $1 OR split_part(subject, '/', 1) = $1 OR split_part(subject, '/', 2) = $1)
+		  AND ($2 = '' OR kind = $2)
+		  AND ($3::timestamptz IS NULL OR raised_at >= $3)
+		ORDER BY raised_at, intent_id`, f.Target, f.Kind, since(f.Since))
+	if err != nil {
+		return nil, fmt.Errorf("could not read intents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[IntentRow])
+	if err != nil {
+		return nil, fmt.Errorf("could not read intents: %w", err)
+	}
+	return out, nil
 }
 
 // Overall is the worst status of all targets; unknown when there are none.
