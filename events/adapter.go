@@ -16,6 +16,8 @@ var adapterNames = []string{AdapterPostgres, AdapterKafka, AdapterConsul}
 func AdapterID(adapter, target string) string { return adapter + "/" + target }
 
 // AdapterHealthReported is recorded after every health probe of an adapter target.
+//
+// Version 2 added Details; version 1 messages are read through an upcaster (Details empty).
 type AdapterHealthReported struct {
 	AdapterID string `json:"adapter_id"`
 	Adapter   string `json:"adapter"`
@@ -31,7 +33,7 @@ type AdapterHealthReported struct {
 	Details map[string]string `json:"details,omitempty"`
 }
 
-func (AdapterHealthReported) Kind() Kind    { return Kind{Name: "adapter_health_reported", Version: 1} }
+func (AdapterHealthReported) Kind() Kind    { return Kind{Name: "adapter_health_reported", Version: 2} }
 func (e AdapterHealthReported) Key() string { return e.AdapterID }
 func (e AdapterHealthReported) Validate() error {
 	var f fields
@@ -44,6 +46,29 @@ func (e AdapterHealthReported) Validate() error {
 		f.text("error", e.Error)
 	}
 	return f.err()
+}
+
+// AdapterHealthReportedV1 is version 1 of AdapterHealthReported, as omnibase-infra wrote it
+// before the adapters reported details. Only read, never written.
+type AdapterHealthReportedV1 struct {
+	AdapterID     string    `json:"adapter_id"`
+	Adapter       string    `json:"adapter"`
+	Target        string    `json:"target"`
+	Healthy       bool      `json:"healthy"`
+	Error         string    `json:"error,omitempty"`
+	LatencyMicros int64     `json:"latency_us"`
+	ProbedAt      time.Time `json:"probed_at"`
+}
+
+func (AdapterHealthReportedV1) Kind() Kind    { return Kind{Name: "adapter_health_reported", Version: 1} }
+func (e AdapterHealthReportedV1) Key() string { return e.AdapterID }
+func (e AdapterHealthReportedV1) Validate() error {
+	return e.up().Validate()
+}
+
+func (e AdapterHealthReportedV1) up() AdapterHealthReported {
+	return AdapterHealthReported{AdapterID: e.AdapterID, Adapter: e.Adapter, Target: e.Target, Healthy: e.Healthy,
+		Error: e.Error, LatencyMicros: e.LatencyMicros, ProbedAt: e.ProbedAt}
 }
 
 // Circuit-breaker states.

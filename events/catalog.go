@@ -1,6 +1,14 @@
 package events
 
-// Catalog returns a registry of every message type this version of omnibase-infra knows.
+// Upcasters read the older versions of message types that omnibase-infra once wrote.
+func Upcasters() []Upcaster {
+	return []Upcaster{
+		{Old: AdapterHealthReportedV1{}, Up: func(m Message) Message { return m.(AdapterHealthReportedV1).up() }},
+	}
+}
+
+// Catalog returns a registry of every message type this version of omnibase-infra knows, and the
+// upcasters of their older versions.
 func Catalog() *Registry {
 	var all []Message
 	for _, c := range Commands() {
@@ -21,7 +29,7 @@ func Catalog() *Registry {
 		CommandRejected{},
 		ConsulKVChanged{},
 		ConsulServiceChanged{},
-	)...)
+	)...).WithUpcasters(Upcasters()...)
 }
 
 // Commands returns a prototype of every command.

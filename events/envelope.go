@@ -34,6 +34,9 @@ type Envelope struct {
 	OccurredAt  time.Time
 	// Key is the partition key (see Message.Key).
 	Key string
+	// UpcastFrom is the version the message was written in when Decode upcast it to Kind; zero
+	// when it was written in the current version.
+	UpcastFrom Kind
 }
 
 // Caused returns the envelope fields for a message caused by e: same correlation, e as cause.

@@ -38,7 +38,8 @@ func TestEnvelope_round_trip_keeps_payload_and_every_envelope_field(t *testing.T
 
 	require.Equal(t, sent, got, "payload")
 	require.Equal(t, "msg-1", env.ID)
-	require.Equal(t, events.Kind{Name: "adapter_health_reported", Version: 1}, env.Kind)
+	require.Equal(t, events.Kind{Name: "adapter_health_reported", Version: 2}, env.Kind)
+	require.Zero(t, env.UpcastFrom, "written in the current version")
 	require.Equal(t, "corr-1", env.CorrelationID)
 	require.Equal(t, "cause-1", env.CausationID)
 	require.True(t, occurredAt.Equal(env.OccurredAt), "occurred at %s, decoded %s", occurredAt, env.OccurredAt)
@@ -88,7 +89,7 @@ func TestEncode_refuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			msg, err := events.Encode(tt.m, tt.origin, t0)
 			require.ErrorContains(t, err, tt.wantErr)
-			require.ErrorContains(t, err, "adapter_health_reported/v1", "the error names the kind")
+			require.ErrorContains(t, err, "adapter_health_reported/v2", "the error names the kind")
 			require.Nil(t, msg)
 		})
 	}

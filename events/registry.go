@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -49,7 +51,18 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 type Registry struct {
 	types      map[Kind]reflect.Type
 	versions   map[string][]int
+	upcasters  map[Kind]Upcaster
 	maxPayload int
+}
+
+// Upcaster reads an older version of a message type. Decode decodes such a message strictly into
+// Old's Go type, validates it, and applies Up — repeatedly, when the result is itself an older
+// version — until it has the current version, so consumers only ever see current types.
+type Upcaster struct {
+	// Old is a prototype of the older version's Go type (its Kind names the older version).
+	Old Message
+	// Up converts a value of Old's type into the next version.
+	Up func(Message) Message
 }
 
 // DefaultMaxPayload is the largest payload a Registry decodes unless told otherwise.
@@ -60,18 +73,38 @@ func NewRegistry(prototypes ...Message) *Registry {
 	r := &Registry{
 		types:      make(map[Kind]reflect.Type),
 		versions:   make(map[string][]int),
+		upcasters:  make(map[Kind]Upcaster),
 		maxPayload: DefaultMaxPayload,
 	}
 	for _, p := range prototypes {
-		t := reflect.TypeOf(p)
-		if t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		k := p.Kind()
-		r.types[k] = t
-		r.versions[k.Name] = append(r.versions[k.Name], k.Version)
+		r.add(p)
 	}
 	return r
+}
+
+func (r *Registry) add(p Message) {
+	t := reflect.TypeOf(p)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	k := p.Kind()
+	r.types[k] = t
+	r.versions[k.Name] = append(r.versions[k.Name], k.Version)
+	slices.Sort(r.versions[k.Name])
+}
+
+// WithUpcasters returns a copy of r that also reads the older versions ups describe.
+func (r *Registry) WithUpcasters(ups ...Upcaster) *Registry {
+	c := *r
+	c.types, c.versions, c.upcasters = maps.Clone(r.types), maps.Clone(r.versions), maps.Clone(r.upcasters)
+	for name, v := range c.versions {
+		c.versions[name] = slices.Clone(v)
+	}
+	for _, u := range ups {
+		c.add(u.Old)
+		c.upcasters[u.Old.Kind()] = u
+	}
+	return &c
 }
 
 // WithMaxPayload returns a copy of r that refuses payloads larger than n bytes.
@@ -114,14 +147,34 @@ func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {
 	if err := m.Validate(); err != nil {
 		return fail(ErrInvalidPayload, err)
 	}
+	for seen := 0; ; seen++ {
+		u, old := r.upcasters[m.Kind()]
+		if !old {
+			break
+		}
+		if seen > len(r.upcasters) {
+			return fail(ErrUnknownVersion, fmt.Errorf("upcasters of %s loop", env.Kind))
+		}
+		from := m.Kind()
+		m = u.Up(m)
+		if err := m.Validate(); err != nil {
+			return fail(ErrInvalidPayload, fmt.Errorf("after upcasting %s to %s: %w", from, m.Kind(), err))
+		}
+	}
+	env.UpcastFrom, env.Kind = env.Kind, m.Kind()
+	if env.UpcastFrom == env.Kind {
+		env.UpcastFrom = Kind{}
+	}
 	return env, m, nil
 }
 
-// Kinds lists the registered kinds.
+// Kinds lists the registered current kinds (not the older versions upcasters read).
 func (r *Registry) Kinds() []Kind {
 	out := make([]Kind, 0, len(r.types))
 	for k := range r.types {
-		out = append(out, k)
+		if _, old := r.upcasters[k]; !old {
+			out = append(out, k)
+		}
 	}
 	return out
 }

@@ -95,7 +95,7 @@ func TestCatalog_decodes_every_kind_back_into_its_type(t *testing.T) {
 	}
 }
 
-// withPayload returns a well-formed message of kind adapter_health_reported/v1 carrying payload.
+// withPayload returns a well-formed message of kind adapter_health_reported/v2 carrying payload.
 func withPayload(t *testing.T, payload string) *message.Message {
 	t.Helper()
 	msg := encode(t, healthReport())
@@ -121,17 +121,17 @@ func TestRegistry_Decode_rejects(t *testing.T) {
 				return msg
 			},
 			wantReason: events.ErrUnknownType,
-			wantErrs:   []string{"adapter_exploded/v1", "unknown message type"},
+			wantErrs:   []string{"adapter_exploded/v2", "unknown message type"},
 		},
 		{
 			name: "unknown_schema_version",
 			msg: func(t *testing.T) *message.Message {
 				msg := encode(t, healthReport())
-				msg.Metadata.Set(events.MetaVersion, "2")
+				msg.Metadata.Set(events.MetaVersion, "7")
 				return msg
 			},
 			wantReason: events.ErrUnknownVersion,
-			wantErrs:   []string{"adapter_health_reported/v2", "unknown schema version", "known versions", "[1]"},
+			wantErrs:   []string{"adapter_health_reported/v7", "unknown schema version", "known versions", "[1 2]"},
 		},
 		{
 			name: "not_json",
@@ -246,4 +246,33 @@ func TestDecodeError_matches_only_its_reason(t *testing.T) {
 	require.NotErrorIs(t, err, events.ErrUnknownType)
 	require.NotErrorIs(t, err, events.ErrInvalidPayload)
 	require.EqualError(t, err, `message msg-9 (probe_target/v9): unknown schema version: known versions of "probe_target": [1]`)
+}
+
+// A version-1 health report, as omnibase-infra wrote it before version 2, decodes into the
+// current type; its own rules still apply, and a v2 field in a v1 message is refused.
+func TestRegistry_Decode_upcasts_older_versions_to_the_current_type(t *testing.T) {
+	v1 := `{"adapter_id":"postgres/orders","adapter":"postgres","target":"orders","healthy":false,` +
+		`"error":"connection refused","latency_us":1200,"probed_at":"2026-11-01T12:00:00.123456789Z"}`
+	msg := withPayload(t, v1)
+	msg.Metadata.Set(events.MetaVersion, "1")
+	env, m, err := events.Catalog().Decode(msg)
+	require.NoError(t, err)
+	require.Equal(t, events.Kind{Name: "adapter_health_reported", Version: 2}, env.Kind)
+	require.Equal(t, events.Kind{Name: "adapter_health_reported", Version: 1}, env.UpcastFrom)
+	want := healthReport()
+	want.Details = nil
+	require.Equal(t, want, m)
+
+	for name, payload := range map[string]string{
+		"a v2 field in v1": strings.Replace(v1, `"latency_us"`, `"details":{"a":"b"},"latency_us"`, 1),
+		"invalid as v1":    strings.Replace(v1, `"adapter":"postgres"`, `"adapter":"redis"`, 1),
+	} {
+		msg := withPayload(t, payload)
+		msg.Metadata.Set(events.MetaVersion, "1")
+		_, _, err := events.Catalog().Decode(msg)
+		require.ErrorIs(t, err, events.ErrInvalidPayload, name)
+		require.ErrorContains(t, err, "adapter_health_reported/v1", name)
+	}
+	require.NotContains(t, events.Catalog().Kinds(), events.Kind{Name: "adapter_health_reported", Version: 1},
+		"an old version is read, never listed as a kind to write")
 }

@@ -31,7 +31,7 @@ func TestCLI_cmd_sends_a_command_and_waits_for_its_outcome(t *testing.T) {
 	require.Equal(t, "command_succeeded/v1", last.Type)
 	require.Equal(t, "postgres/control", last.Key)
 	require.True(t, last.Payload.Result.Healthy)
-	require.Contains(t, lines[0], "adapter_health_reported/v1")
+	require.Contains(t, lines[0], "adapter_health_reported/v2")
 
 	// a command for a target the adapter does not have: rejected by the adapter, exit status 1
 	out, stderr, code = omni(t, env, "cmd", "postgres", "probe", "--target", "orders", "--wait")
