@@ -27,6 +27,7 @@ type runFlags struct {
 	breakerFails   uint32
 	breakerOpenFor time.Duration
 	maxCommand     int
+	retention      time.Duration
 	thresholds     infrastate.Thresholds
 	contract       string
 	skipMigrate    bool
@@ -47,6 +48,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&r.probeInterval, "probe-interval", defaultProbeInterval, "time between probes of a target")
 	f.DurationVar(&r.probeTimeout, "probe-timeout", 2*time.Second, "timeout of one probe")
 	f.DurationVar(&r.commandTimeout, "command-timeout", 10*time.Second, "timeout of one adapter command, retries included")
+	f.DurationVar(&r.retention, "event-log-retention", 0, "how long the event log keeps events (0: forever)")
 	f.IntVar(&r.maxCommand, "max-command-bytes", 1<<20, "largest command payload an adapter accepts")
 	f.Uint32Var(&r.breakerFails, "breaker-failures", 5, "failures in a row that open a target's circuit breaker")
 	f.DurationVar(&r.breakerOpenFor, "breaker-open-for", 10*time.Second, "how long a breaker stays open before it lets a trial call through")
@@ -65,7 +67,7 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	cfg := app.Config{
 		DatabaseURL: g.databaseURL, KafkaBrokers: g.brokers(), ConsulAddr: g.consulAddr, Roles: roles,
 		HTTPAddr: r.httpAddr, ProbeInterval: r.probeInterval, ProbeTimeout: r.probeTimeout,
-		CommandTimeout: r.commandTimeout, MaxCommandBytes: r.maxCommand, Thresholds: r.thresholds, ContractPath: r.contract, SkipMigrate: r.skipMigrate,
+		CommandTimeout: r.commandTimeout, MaxCommandBytes: r.maxCommand, EventLogRetention: r.retention, Thresholds: r.thresholds, ContractPath: r.contract, SkipMigrate: r.skipMigrate,
 		ConsulWatch: consul.Watch{KeyPrefixes: r.watchPrefixes, Services: r.watchServices},
 	}
 	cfg.Breaker.Failures, cfg.Breaker.OpenFor = r.breakerFails, r.breakerOpenFor

@@ -255,6 +255,11 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if n.cfg.has(RoleRelay) && n.cfg.EventLogRetention > 0 {
+		g.Go(func() error {
+			return outbox.KeepEventLog(gctx, n.db, n.cfg.EventLogRetention, n.logger.With("role", RoleRelay))
+		})
+	}
 	for _, a := range n.adapters {
 		g.Go(func() error {
 			select {

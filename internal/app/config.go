@@ -94,6 +94,9 @@ type Config struct {
 	Topics events.Topics
 	// ContractPath of the saga contract. Default: the contract built into the binary.
 	ContractPath string
+	// EventLogRetention is how long the relay role keeps events in the event log. Default 0:
+	// forever.
+	EventLogRetention time.Duration
 	// SkipMigrate leaves the schema alone at start. Default false: migrations run at start.
 	SkipMigrate bool
 }
@@ -143,6 +146,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Roles) == 0 {
 		errs = append(errs, errors.New("--roles: no role given"))
+	}
+	if c.EventLogRetention < 0 {
+		errs = append(errs, errors.New("--event-log-retention must not be negative"))
 	}
 	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 || c.CommandTimeout < 0 {
 		errs = append(errs, errors.New("--probe-interval, --probe-timeout and --command-timeout must not be negative"))

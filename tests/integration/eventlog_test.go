@@ -3,13 +3,16 @@ package integration_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/internal/pgtx"
 	"github.com/omninode/omnibase-infra/outbox"
 )
@@ -66,4 +69,36 @@ func TestEventLog_keeps_what_committed_and_nothing_else_append_only(t *testing.T
 	}))
 	_, err = db.Exec(ctx, `DELETE FROM event_log`)
 	require.ErrorContains(t, err, "append-only", "trimming did not leave the door open")
+}
+
+// With a retention, the relay role trims the log; without one, nothing leaves it.
+func TestEventLog_relay_role_keeps_only_the_configured_retention(t *testing.T) {
+	kafka := newKafka(t)
+	keptURL, kept := newControlDB(t)
+	trimmedURL, trimmed := newControlDB(t)
+	ctx := context.Background()
+	for _, db := range []*pgxpool.Pool{kept, trimmed} {
+		require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+			return outbox.Publish(ctx, tx, "infra.events", probeEvent(t, "postgres/a", 1))
+		}))
+	}
+	relayOnly := func(url string) app.Config {
+		cfg := appConfig(url, kafka.Brokers())
+		cfg.Roles = []app.Role{app.RoleRelay}
+		return cfg
+	}
+	cfg := relayOnly(trimmedURL)
+	cfg.EventLogRetention = time.Millisecond
+	startApp(t, cfg)
+	startApp(t, relayOnly(keptURL))
+
+	count := func(db *pgxpool.Pool) (n int) {
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM event_log`).Scan(&n))
+		return n
+	}
+	eventually(t, 10*time.Second, "the event log trimmed", func() (bool, string, error) {
+		n := count(trimmed)
+		return n == 0, fmt.Sprintf("%d events", n), nil
+	})
+	require.Equal(t, 1, count(kept), "no retention: kept forever")
 }
