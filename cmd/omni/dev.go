@@ -26,7 +26,7 @@ func newDevCmd(g *globals) *cobra.Command {
 		Long: `dev runs every role in one process. Without DATABASE_URL it starts a throwaway PostgreSQL
 from the local server binaries (removed on exit); without KAFKA_BROKERS an in-process
 Kafka-protocol broker; with CONSUL_HTTP_ADDR it checks that Consul answers. It probes the control
-database (and every --probe-target) and prints each change of the infrastructure state.`,
+database (and every --postgres-target) and prints each change of the infrastructure state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := g.logger()
