@@ -30,20 +30,34 @@ func load(ctx context.Context, tx pgx.Tx, adapterID string) (TargetState, error)
 }
 
 func store(ctx context.Context, tx pgx.Tx, s TargetState, eventID string) error {
+	return storeInto(ctx, tx, LiveTable, s, eventID)
+}
+
+// storeInto writes s into table, the live table or the replay's shadow.
+func storeInto(ctx context.Context, tx pgx.Tx, table string, s TargetState, eventID string) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("could not encode state of %s: %w", s.AdapterID, err)
 	}
 	_, err = tx.Exec(ctx, `
-		INSERT INTO infrastructure_state (adapter_id, adapter, target, status, data, last_event, updated_at)
+		INSERT INTO `+table+` (adapter_id, adapter, target, status, data, last_event, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, now())
 		ON CONFLICT (adapter_id) DO UPDATE SET
 			status = excluded.status, data = excluded.data, last_event = excluded.last_event, updated_at = now()`,
 		s.AdapterID, s.Adapter, s.Target, string(s.Status), data, eventID)
 	if err != nil {
-		return fmt.Errorf("could not store state of %s: %w", s.AdapterID, err)
+		return fmt.Errorf("could not store state of %s in %s: %w", s.AdapterID, table, err)
 	}
 	return nil
+}
+
+func rowToState(r pgx.CollectableRow) (TargetState, error) {
+	var data []byte
+	var s TargetState
+	if err := r.Scan(&data); err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(data, &s)
 }
 
 // recordIntent stores an intent; it reports false when the intent was stored before.
@@ -97,14 +111,7 @@ func ListFiltered(ctx context.Context, db Querier, f Filter) ([]TargetState, err
 	if err != nil {
 		return nil, fmt.Errorf("could not read infrastructure state: %w", err)
 	}
-	states, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TargetState, error) {
-		var data []byte
-		var s TargetState
-		if err := r.Scan(&data); err != nil {
-			return s, err
-		}
-		return s, json.Unmarshal(data, &s)
-	})
+	states, err := pgx.CollectRows(rows, rowToState)
 	if err != nil {
 		return nil, fmt.Errorf("could not read infrastructure state: %w", err)
 	}

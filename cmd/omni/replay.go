@@ -1,0 +1,159 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/projections/infrastate"
+)
+
+func newReplayCmd(g *globals) *cobra.Command {
+	var (
+		verify     bool
+		batchSize  int
+		thresholds infrastate.Thresholds
+	)
+	def := infrastate.DefaultThresholds()
+	cmd := &cobra.Command{
+		Use:   "replay",
+		Short: "Rebuild the infrastructure-state projection from the event log and swap it in",
+		Long: `Rebuild the infrastructure-state projection from the event log into a shadow table while
+the live projection keeps running, in exactly the order the live projection applied the events;
+then lock the live table, fold what it applied meanwhile, and swap the tables atomically.
+The replaced table stays as infrastructure_state_previous until the next swap.
+
+--verify compares the rebuilt state with the live one instead of swapping, prints every
+difference and exits with status 1 when there is any.
+
+An interrupted replay resumes where it stopped; a second replay while one runs is refused.
+Give the same hysteresis settings as the running projection.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := thresholds.Validate(); err != nil {
+				return err
+			}
+			if err := g.requireDatabase(); err != nil {
+				return err
+			}
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			db, err := app.Connect(cmd.Context(), g.databaseURL)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			bar := newProgressBar(cmd.ErrOrStderr(), time.Now())
+			res, err := infrastate.Replay(cmd.Context(), infrastate.ReplayConfig{
+				DB: db, Registry: events.Catalog(), Reducer: infrastate.Reducer{Thresholds: thresholds},
+				BatchSize: batchSize, Verify: verify, Progress: bar.update, Logger: logger,
+			})
+			bar.done()
+			if err != nil {
+				if errors.Is(err, infrastate.ErrReplayRunning) {
+					return err
+				}
+				return fmt.Errorf("replay stopped (run it again to resume): %w", err)
+			}
+			out := cmd.OutOrStdout()
+			resumed := ""
+			if res.Resumed {
+				resumed = ", resumed"
+			}
+			fmt.Fprintf(out, "replayed %d events from the event log%s\n", res.Folded, resumed)
+			if res.Missing > 0 {
+				fmt.Fprintf(out, "warning: %d events the live projection applied are not in the event log (older than the log or trimmed by its retention)\n", res.Missing)
+			}
+			if res.Swapped {
+				fmt.Fprintf(out, "swapped in: %s now holds the replayed state; the old one is %s\n", infrastate.LiveTable, infrastate.PreviousTable)
+				return nil
+			}
+			return printDifferences(out, res.Differences)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&verify, "verify", false, "compare the replayed state with the live one instead of swapping; exit 1 on any difference")
+	f.IntVar(&batchSize, "batch-size", 2000, "events folded per transaction")
+	f.IntVar(&thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "as given to the running projection")
+	f.IntVar(&thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "as given to the running projection")
+	f.IntVar(&thresholds.HealthyAfter, "healthy-after", def.HealthyAfter, "as given to the running projection")
+	return cmd
+}
+
+func printDifferences(out io.Writer, diffs []infrastate.Difference) error {
+	if len(diffs) == 0 {
+		fmt.Fprintln(out, "verified: the replayed state equals the live state")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tFIELD\tLIVE\tREPLAYED")
+	for _, d := range diffs {
+		field := d.Field
+		if field == "" {
+			field = "(the target)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.AdapterID, field, truncate(d.Live, 50), truncate(d.Replayed, 50))
+	}
+	_ = tw.Flush()
+	return fmt.Errorf("the replayed state differs from the live state in %d places", len(diffs))
+}
+
+// progressBar draws the replay's progress on one line, with its rate and time to go.
+type progressBar struct {
+	w     io.Writer
+	start time.Time
+	last  time.Time
+	drawn bool
+}
+
+func newProgressBar(w io.Writer, now time.Time) *progressBar { return &progressBar{w: w, start: now} }
+
+func (b *progressBar) update(p infrastate.Progress) {
+	now := time.Now()
+	if now.Sub(b.last) < 200*time.Millisecond && p.Folded < p.Total {
+		return
+	}
+	b.last = now
+	fmt.Fprint(b.w, "\r"+progressLine(p, now.Sub(b.start)))
+	b.drawn = true
+}
+
+func (b *progressBar) done() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}
+
+// progressLine renders p after elapsed: bar, counts, rate and ETA.
+func progressLine(p infrastate.Progress, elapsed time.Duration) string {
+	const width = 30
+	frac := 1.0
+	if p.Total > 0 {
+		frac = min(float64(p.Folded)/float64(p.Total), 1)
+	}
+	filled := int(frac * width)
+	bar := make([]byte, width)
+	for i := range bar {
+		bar[i] = '.'
+		if i < filled {
+			bar[i] = '#'
+		}
+	}
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(p.Folded) / s
+	}
+	eta := "-"
+	if rate > 0 && p.Total >= p.Folded {
+		eta = time.Duration(float64(p.Total-p.Folded) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	return fmt.Sprintf("[%s] %d/%d events %3.0f%%  %.0f events/s  ETA %s", bar, p.Folded, p.Total, frac*100, rate, eta)
+}
