@@ -20,7 +20,15 @@ CREATE TABLE projection_replays (
     updated_at       TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
+-- What a replay from Kafka read (omni replay --from kafka): the records of the events topic.
+CREATE TABLE replay_source (
+    event_id TEXT  PRIMARY KEY,
+    metadata JSONB NOT NULL,
+    payload  BYTEA NOT NULL
+);
+
 -- +goose Down
+DROP TABLE replay_source;
 DROP TABLE IF EXISTS infrastructure_state_replay, infrastructure_state_previous;
 DROP TABLE projection_replays;
 DROP INDEX processed_messages_order;

@@ -17,6 +17,7 @@ import (
 func newReplayCmd(g *globals) *cobra.Command {
 	var (
 		verify     bool
+		from       string
 		batchSize  int
 		thresholds infrastate.Thresholds
 	)
@@ -24,7 +25,8 @@ func newReplayCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay",
 		Short: "Rebuild the infrastructure-state projection from the event log and swap it in",
-		Long: `Rebuild the infrastructure-state projection from the event log into a shadow table while
+		Long: `Rebuild the infrastructure-state projection from the event log (or, with --from kafka, from
+the events topic's earliest offset) into a shadow table while
 the live projection keeps running, in exactly the order the live projection applied the events;
 then lock the live table, fold what it applied meanwhile, and swap the tables atomically.
 The replaced table stays as infrastructure_state_previous until the next swap.
@@ -38,6 +40,17 @@ Give the same hysteresis settings as the running projection.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := thresholds.Validate(); err != nil {
 				return err
+			}
+			var kafka *infrastate.KafkaSource
+			switch from {
+			case "log":
+			case "kafka":
+				if len(g.brokers()) == 0 {
+					return errors.New("--from kafka: KAFKA_BROKERS (--kafka-brokers) is not set")
+				}
+				kafka = &infrastate.KafkaSource{Brokers: g.brokers(), Topic: events.DefaultTopics().Events}
+			default:
+				return fmt.Errorf("--from %q: want log or kafka", from)
 			}
 			if err := g.requireDatabase(); err != nil {
 				return err
@@ -54,7 +67,7 @@ Give the same hysteresis settings as the running projection.`,
 			bar := newProgressBar(cmd.ErrOrStderr(), time.Now())
 			res, err := infrastate.Replay(cmd.Context(), infrastate.ReplayConfig{
 				DB: db, Registry: events.Catalog(), Reducer: infrastate.Reducer{Thresholds: thresholds},
-				BatchSize: batchSize, Verify: verify, Progress: bar.update, Logger: logger,
+				BatchSize: batchSize, Verify: verify, FromKafka: kafka, Progress: bar.update, Logger: logger,
 			})
 			bar.done()
 			if err != nil {
@@ -68,9 +81,13 @@ Give the same hysteresis settings as the running projection.`,
 			if res.Resumed {
 				resumed = ", resumed"
 			}
-			fmt.Fprintf(out, "replayed %d events from the event log%s\n", res.Folded, resumed)
+			source := "the event log"
+			if kafka != nil {
+				source = "Kafka topic " + kafka.Topic
+			}
+			fmt.Fprintf(out, "replayed %d events from %s%s\n", res.Folded, source, resumed)
 			if res.Missing > 0 {
-				fmt.Fprintf(out, "warning: %d events the live projection applied are not in the event log (older than the log or trimmed by its retention)\n", res.Missing)
+				fmt.Fprintf(out, "warning: %d events the live projection applied are not in %s (older than it, or trimmed by retention)\n", res.Missing, source)
 			}
 			if res.Swapped {
 				fmt.Fprintf(out, "swapped in: %s now holds the replayed state; the old one is %s\n", infrastate.LiveTable, infrastate.PreviousTable)
@@ -80,6 +97,7 @@ Give the same hysteresis settings as the running projection.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&from, "from", "log", "where the events come from: log (the event log in PostgreSQL) or kafka (the events topic from its earliest offset)")
 	f.BoolVar(&verify, "verify", false, "compare the replayed state with the live one instead of swapping; exit 1 on any difference")
 	f.IntVar(&batchSize, "batch-size", 2000, "events folded per transaction")
 	f.IntVar(&thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "as given to the running projection")

@@ -57,3 +57,8 @@ func Claim(ctx context.Context, tx pgx.Tx, consumer, messageID string) (bool, er
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
+
+// Executor sends batches: *pgxpool.Pool, *pgx.Conn and pgx.Tx are Executors.
+type Executor interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/bus"
 	"github.com/omninode/omnibase-infra/internal/pgtx"
 )
 
@@ -41,9 +42,18 @@ type ReplayConfig struct {
 	BatchSize int
 	// Verify compares the rebuilt state with the live one instead of swapping it in.
 	Verify bool
+	// FromKafka, when set, reads the events from this Kafka topic's earliest offset instead of
+	// the event log.
+	FromKafka *KafkaSource
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 	Logger   *slog.Logger
+}
+
+// KafkaSource is a topic to replay from.
+type KafkaSource struct {
+	Brokers []string
+	Topic   string
 }
 
 // Progress is how far a replay is.
@@ -114,8 +124,14 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	}
 	defer func() { _, _ = lockConn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, replayLock) }()
 
-	r := &replay{cfg: cfg, states: map[string]TargetState{}, dirty: map[string]string{}}
+	r := &replay{cfg: cfg, states: map[string]TargetState{}, dirty: map[string]string{}, source: "event_log"}
+	if cfg.FromKafka != nil {
+		r.source = "replay_source"
+	}
 	if res.Resumed, err = r.begin(ctx); err != nil {
+		return res, err
+	}
+	if err := r.importKafka(ctx, cfg.DB); err != nil {
 		return res, err
 	}
 	if err := r.count(ctx, &res); err != nil {
@@ -138,6 +154,10 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 		}
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+LiveTable+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("could not lock %s: %w", LiveTable, err)
+		}
+		// What the live projection applied since the import is on the topic by now.
+		if err := r.importKafka(ctx, tx); err != nil {
+			return err
 		}
 		for {
 			n, err := r.batchIn(ctx, tx, false)
@@ -173,7 +193,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 }
 
 type replay struct {
-	cfg    ReplayConfig
+	cfg ReplayConfig
+	// source is the table the events are read from: event_log, or replay_source for Kafka.
+	source string
+	// read is where the Kafka import stopped, per partition.
+	read   map[int32]int64
 	last   position
 	folded int64
 	total  int64
@@ -209,11 +233,12 @@ func (r *replay) begin(ctx context.Context) (bool, error) {
 	r.last = position{xid: "0"}
 	return false, pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
 		for _, stmt := range []string{
+			`TRUNCATE replay_source`,
 			`DROP TABLE IF EXISTS ` + ShadowTable,
 			`CREATE TABLE ` + ShadowTable + ` (LIKE ` + LiveTable + ` INCLUDING ALL)`,
 			`DELETE FROM projection_replays WHERE projection = '` + ConsumerName + `'`,
 			`INSERT INTO projection_replays (projection, shadow_table, source, last_transaction, last_seq)
-				VALUES ('` + ConsumerName + `', '` + ShadowTable + `', 'event_log', '0', 0)`,
+				VALUES ('` + ConsumerName + `', '` + ShadowTable + `', '` + r.source + `', '0', 0)`,
 		} {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("could not prepare %s: %w", ShadowTable, err)
@@ -226,15 +251,53 @@ func (r *replay) begin(ctx context.Context) (bool, error) {
 // count reads how many events there are to fold and how many the log lacks.
 func (r *replay) count(ctx context.Context, res *ReplayResult) error {
 	err := r.cfg.DB.QueryRow(ctx, `SELECT count(l.event_id), count(*) FILTER (WHERE l.event_id IS NULL)
-		FROM processed_messages pm LEFT JOIN event_log l ON l.event_id = pm.message_id
+		FROM processed_messages pm LEFT JOIN `+r.source+` l ON l.event_id = pm.message_id
 		WHERE pm.consumer = $1`, ConsumerName).Scan(&r.total, &res.Missing)
 	if err != nil {
 		return fmt.Errorf("could not count the events to replay: %w", err)
 	}
 	if res.Missing > 0 {
-		r.cfg.Logger.WarnContext(ctx, "events the live projection applied are not in the event log; the replay cannot reflect them",
+		r.cfg.Logger.WarnContext(ctx, "events the live projection applied are not in the source; the replay cannot reflect them",
+			"source", r.source,
 			"missing", res.Missing)
 	}
+	return nil
+}
+
+// importKafka copies the topic's records not read yet into replay_source.
+func (r *replay) importKafka(ctx context.Context, db pgtx.Executor) error {
+	src := r.cfg.FromKafka
+	if src == nil {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	flush := func() error {
+		if batch.Len() == 0 {
+			return nil
+		}
+		err := db.SendBatch(ctx, batch).Close()
+		batch = &pgx.Batch{}
+		if err != nil {
+			return fmt.Errorf("could not store records of %s: %w", src.Topic, err)
+		}
+		return nil
+	}
+	ends, n, err := bus.ReadTopic(ctx, src.Brokers, src.Topic, r.read, func(msg *message.Message) error {
+		batch.Queue(`INSERT INTO replay_source (event_id, metadata, payload) VALUES ($1, $2, $3)
+			ON CONFLICT (event_id) DO NOTHING`, msg.UUID, msg.Metadata, []byte(msg.Payload))
+		if batch.Len() >= 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("could not read %s from Kafka: %w", src.Topic, err)
+	}
+	r.read = ends
+	r.cfg.Logger.InfoContext(ctx, "read the events topic", "topic", src.Topic, "records", n)
 	return nil
 }
 
@@ -253,7 +316,7 @@ func (r *replay) batch(ctx context.Context, db *pgxpool.Pool, settledOnly bool) 
 func (r *replay) batchIn(ctx context.Context, tx pgx.Tx, settledOnly bool) (int, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT pm.transaction_id::text, pm.seq, l.event_id, l.metadata, l.payload
-		FROM processed_messages pm JOIN event_log l ON l.event_id = pm.message_id
+		FROM processed_messages pm JOIN `+r.source+` l ON l.event_id = pm.message_id
 		WHERE pm.consumer = $1 AND (pm.transaction_id, pm.seq) > ($2::text::xid8, $3)
 		  AND (NOT $4 OR pm.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
 		ORDER BY pm.transaction_id, pm.seq

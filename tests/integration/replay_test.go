@@ -137,6 +137,13 @@ func TestReplay_rebuilds_the_live_state_verifies_and_swaps_while_live_runs(t *te
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "verified")
 	require.NotContains(t, liveRows(t, db)["postgres/db3"], "99999", "the wrong state was replaced")
+
+	// The same from the Kafka topic's earliest offset instead of the log.
+	kenv := append(env, "KAFKA_BROKERS="+strings.Join(kafka.Brokers(), ","))
+	out, stderr, code = omni(t, kenv, "replay", "--from", "kafka", "--verify")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	require.Contains(t, out, "replayed 900 events from Kafka topic infra.events")
+	require.Contains(t, out, "verified")
 }
 
 // An interrupted replay resumes from its last batch; a second replay while one runs is refused.
