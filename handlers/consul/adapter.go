@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -14,13 +17,20 @@ import (
 
 // Driver talks to the configured Consul agents.
 type Driver struct {
-	cfg     Config
-	names   []string
-	clients map[string]*api.Client
-	logger  *slog.Logger
+	cfg        Config
+	names      []string
+	clients    map[string]*api.Client
+	transports []*http.Transport
+	logger     *slog.Logger
 }
 
-var _ effect.Driver = (*Driver)(nil)
+var (
+	_ effect.Driver  = (*Driver)(nil)
+	_ effect.Watcher = (*Driver)(nil)
+)
+
+// errNoLeader is a probe's error when the agent answers but knows no cluster leader.
+var errNoLeader = errors.New("consul agent knows no cluster leader")
 
 // New builds the driver. Clients connect lazily, so an agent that is down at start-up is
 // reported unhealthy rather than failing the start.
@@ -35,37 +45,91 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 		ac.Address = t.Addr
 		cl, err := api.NewClient(ac)
 		if err != nil {
-			return nil, fmt.Errorf("consul target %q: %w", t.Name, err)
+			d.Close()
+			return nil, fmt.Errorf("could not create client for consul target %q: %w", t.Name, err)
 		}
 		d.clients[t.Name] = cl
+		d.transports = append(d.transports, ac.Transport)
 		d.names = append(d.names, t.Name)
 	}
 	return d, nil
 }
 
-func (d *Driver) Adapter() string            { return events.AdapterConsul }
-func (d *Driver) Targets() []string          { return d.names }
-func (d *Driver) Commands() []events.Command { return nil }
-func (d *Driver) Close()                     {}
+func (d *Driver) Adapter() string   { return events.AdapterConsul }
+func (d *Driver) Targets() []string { return d.names }
 
-// Execute runs one command against target.
+// Commands are the Consul adapter's commands.
+func (d *Driver) Commands() []events.Command {
+	return []events.Command{
+		events.ConsulKVGet{}, events.ConsulKVPut{}, events.ConsulKVDelete{}, events.ConsulKVCompareAndSet{},
+		events.ConsulRegisterService{}, events.ConsulDeregisterService{}, events.ConsulPassTTL{}, events.ConsulFailTTL{},
+	}
+}
+
+// Close drops the idle connections to the agents.
+func (d *Driver) Close() {
+	for _, t := range d.transports {
+		if t != nil {
+			t.CloseIdleConnections()
+		}
+	}
+}
+
+// Execute runs one command against target's agent.
 func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (any, error) {
-	return nil, fmt.Errorf("consul adapter cannot execute %s yet", cmd.Kind())
+	cl, ok := d.clients[target]
+	if !ok {
+		return nil, fmt.Errorf("consul target %q is not configured", target)
+	}
+	switch c := cmd.(type) {
+	case events.ConsulKVGet:
+		return kvGet(ctx, cl.KV(), c)
+	case events.ConsulKVPut:
+		return kvPut(ctx, cl.KV(), c)
+	case events.ConsulKVDelete:
+		return kvDelete(ctx, cl.KV(), c)
+	case events.ConsulKVCompareAndSet:
+		return kvCompareAndSet(ctx, cl.KV(), c)
+	case events.ConsulRegisterService:
+		return registerService(ctx, cl.Agent(), c)
+	case events.ConsulDeregisterService:
+		return deregisterService(ctx, cl.Agent(), c)
+	case events.ConsulPassTTL:
+		return updateTTL(ctx, cl.Agent(), c.CheckID, c.Note, api.HealthPassing)
+	case events.ConsulFailTTL:
+		return updateTTL(ctx, cl.Agent(), c.CheckID, c.Note, api.HealthCritical)
+	}
+	return nil, fmt.Errorf("the consul adapter cannot execute %s", cmd.Kind())
 }
 
-// Probe asks the agent for the cluster's leader.
+// Probe asks the agent for the cluster's leader and its peers. Its details:
+//
+//   - "leader": the leader's server address (HOST:PORT of its RPC port);
+//   - "peers": how many Raft peers the cluster has;
+//   - "round_trip_us": the round trip of the leader query, in microseconds.
+//
+// An agent that answers without a leader is unhealthy.
 func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error) {
-	leader, err := d.clients[target].Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
+	status := d.clients[target].Status()
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	start := time.Now()
+	leader, err := status.LeaderWithQueryOptions(q)
+	rtt := time.Since(start)
 	if err != nil {
-		return effect.Health{}, err
+		return effect.Health{}, fmt.Errorf("could not ask consul for its leader: %w", err)
 	}
+	details := map[string]string{"round_trip_us": strconv.FormatInt(rtt.Microseconds(), 10)}
 	if leader == "" {
-		return effect.Health{}, errors.New("no leader")
+		return effect.Health{Details: details}, errNoLeader
 	}
-	return effect.Health{Details: map[string]string{"leader": leader}}, nil
+	details["leader"] = leader
+	peers, err := status.PeersWithQueryOptions(q)
+	if err != nil {
+		return effect.Health{Details: details}, fmt.Errorf("could not ask consul for its peers: %w", err)
+	}
+	details["peers"] = strconv.Itoa(len(peers))
+	return effect.Health{Details: details}, nil
 }
 
-// Transient reports whether err may go away by itself.
-func (d *Driver) Transient(err error) bool {
-	return err != nil && !errors.Is(err, context.Canceled)
-}
+// Transient reports whether err may go away by itself: see transient.
+func (d *Driver) Transient(err error) bool { return transient(err) }

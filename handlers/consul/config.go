@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Target is one Consul agent the adapter acts on.
@@ -20,7 +21,7 @@ type Target struct {
 // Watch is what the adapter watches on every target through blocking queries, recording each
 // change as an event.
 type Watch struct {
-	// KeyPrefixes whose keys are watched (ConsulKVChanged).
+	// KeyPrefixes whose keys are watched (ConsulKVChanged). "" watches the whole store.
 	KeyPrefixes []string
 	// Services whose instances and health are watched (ConsulServiceChanged).
 	Services []string
@@ -32,9 +33,26 @@ type Config struct {
 	Targets []Target
 	// Watch is what to watch on every target. Default: nothing.
 	Watch Watch
+	// WatchWait is how long one blocking query waits for a change before Consul answers anyway.
+	// Default 5m; at most 10m (Consul's limit).
+	WatchWait time.Duration
+	// WatchRetryMin is the first wait after a watch query failed (the agent is down); the wait
+	// doubles with each failure in a row up to WatchRetryMax. Defaults 1s and 30s.
+	WatchRetryMin time.Duration
+	WatchRetryMax time.Duration
 }
 
-func (c *Config) setDefaults() {}
+func (c *Config) setDefaults() {
+	if c.WatchWait == 0 {
+		c.WatchWait = 5 * time.Minute
+	}
+	if c.WatchRetryMin == 0 {
+		c.WatchRetryMin = time.Second
+	}
+	if c.WatchRetryMax == 0 {
+		c.WatchRetryMax = 30 * time.Second
+	}
+}
 
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
@@ -57,7 +75,37 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("consul adapter: target %q has no address", t.Name))
 		}
 	}
+	if dup := duplicate(c.Watch.KeyPrefixes); dup != nil {
+		errs = append(errs, fmt.Errorf("consul adapter: watched key prefix %q given twice", *dup))
+	}
+	if dup := duplicate(c.Watch.Services); dup != nil {
+		errs = append(errs, fmt.Errorf("consul adapter: watched service %q given twice", *dup))
+	}
+	for _, s := range c.Watch.Services {
+		if s == "" {
+			errs = append(errs, errors.New("consul adapter: a watched service has no name"))
+		}
+	}
+	if c.WatchWait < 0 || c.WatchWait > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("consul adapter: WatchWait is %s, want 0 to 10m", c.WatchWait))
+	}
+	if c.WatchRetryMin < 0 || c.WatchRetryMax < 0 || c.WatchRetryMin > c.WatchRetryMax {
+		errs = append(errs, fmt.Errorf("consul adapter: watch retry waits %s to %s: want 0 < min <= max",
+			c.WatchRetryMin, c.WatchRetryMax))
+	}
 	return errors.Join(errs...)
+}
+
+// duplicate is the first value given twice in list, or nil.
+func duplicate(list []string) *string {
+	seen := map[string]bool{}
+	for i, s := range list {
+		if seen[s] {
+			return &list[i]
+		}
+		seen[s] = true
+	}
+	return nil
 }
 
 // ParseTarget reads a target given as NAME=HOST:PORT, as on the command line.
