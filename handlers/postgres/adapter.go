@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -33,17 +32,17 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	}
 	d := &Driver{cfg: cfg, pools: map[string]*pgxpool.Pool{}, logger: logger}
 	for _, t := range cfg.Targets {
-		pc, err := pgxpool.ParseConfig(t.URL)
+		pc, err := cfg.poolConfig(t)
 		if err != nil {
 			d.Close()
-			return nil, fmt.Errorf("invalid url of postgres target %q: %w", t.Name, err)
+			return nil, err
 		}
-		pc.MaxConns = cfg.MaxConns
-		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+		// The context only lends its values to the pool's first connections: pgxpool ignores its
+		// cancellation, and New has none to give.
 		pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 		if err != nil {
 			d.Close()
-			return nil, fmt.Errorf("could not create pool for postgres target %q: %w", t.Name, err)
+			return nil, fmt.Errorf("could not create the pool of postgres target %q: %w", t.Name, err)
 		}
 		d.pools[t.Name] = pool
 		d.names = append(d.names, t.Name)
@@ -55,7 +54,9 @@ func (d *Driver) Adapter() string   { return events.AdapterPostgres }
 func (d *Driver) Targets() []string { return d.names }
 
 // Commands are the PostgreSQL adapter's commands.
-func (d *Driver) Commands() []events.Command { return nil }
+func (d *Driver) Commands() []events.Command {
+	return []events.Command{events.PostgresExecute{}, events.PostgresQuery{}, events.PostgresTransaction{}}
+}
 
 // Close closes the target pools.
 func (d *Driver) Close() {
@@ -64,25 +65,40 @@ func (d *Driver) Close() {
 	}
 }
 
-// Execute runs one command against target.
+// Execute runs one command against target. Its results are ExecResult, QueryResult and
+// TransactionResult.
 func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (any, error) {
-	return nil, fmt.Errorf("postgres adapter cannot execute %s yet", cmd.Kind())
-}
-
-// Probe pings target and reports its pool's statistics.
-func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error) {
-	pool := d.pools[target]
-	err := pool.Ping(ctx)
-	st := pool.Stat()
-	stats := events.ConnectionPoolStatsReported{
-		AdapterID: events.AdapterID(events.AdapterPostgres, target), Acquired: int64(st.AcquiredConns()),
-		Idle: int64(st.IdleConns()), Total: int64(st.TotalConns()), Max: int64(st.MaxConns()),
-		WaitCount: st.EmptyAcquireCount(), ReportedAt: time.Now(),
+	pool, ok := d.pools[target]
+	if !ok {
+		return nil, fmt.Errorf("postgres target %q is not configured", target)
 	}
-	return effect.Health{Events: []events.Message{stats}}, err
+	var result any
+	var err error
+	switch c := cmd.(type) {
+	case events.PostgresExecute:
+		result, err = execute(ctx, pool, c.Statement)
+	case events.PostgresQuery:
+		result, err = query(ctx, pool, c.Statement, effectiveMaxRows(c.MaxRows, d.cfg.MaxRows), d.cfg.MaxResultBytes)
+	case events.PostgresTransaction:
+		result, err = transaction(ctx, pool, c.Statements)
+	default:
+		return nil, fmt.Errorf("the postgres adapter cannot execute %s", cmd.Kind())
+	}
+	if err != nil {
+		return nil, withContextErr(ctx, err)
+	}
+	return result, nil
 }
 
-// Transient reports whether err is about reaching the server rather than about the statement.
-func (d *Driver) Transient(err error) bool {
-	return err != nil && !errors.Is(err, context.Canceled)
+// withContextErr makes the error of a statement that ctx stopped say so: the server answers a
+// cancelled statement with its own error (57014 query_canceled), which the runner would not
+// recognise as a timeout.
+func withContextErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }
+
+// Transient reports whether err may go away by itself: see transient.
+func (d *Driver) Transient(err error) bool { return transient(err) }

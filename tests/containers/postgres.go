@@ -46,6 +46,35 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	return p, p.waitReady(ctx)
 }
 
+// StartPostgresStandby starts a hot standby of primary in a container of the same image: a copy
+// of primary taken with pg_basebackup -R (primary's default pg_hba.conf trusts replication from
+// 127.0.0.1), streaming primary's WAL from then on. It waits until the standby takes read-only
+// connections. Its URL is of its postgres database.
+func StartPostgresStandby(ctx context.Context, primary *Postgres) (*Postgres, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	// The same settings as the image's entrypoint; a standby needs max_connections at least the
+	// primary's.
+	script := fmt.Sprintf(`set -e
+PGDATA=/var/lib/postgresql/data
+pg_basebackup -h 127.0.0.1 -p %d -U postgres -D "$PGDATA" -R -X stream --checkpoint=fast
+exec postgres -D "$PGDATA" -p %d -c listen_addresses='*' -c unix_socket_directories=/tmp \
+	-c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`, primary.Port, port)
+	s, err := start(ctx, images.Postgres,
+		testcontainers.WithEntrypoint("/bin/sh", "-c", script),
+		testcontainers.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGINT" }),
+		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept read-only connections").
+			WithStartupTimeout(90*time.Second)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("could not start a standby of PostgreSQL on port %d: %w", primary.Port, err)
+	}
+	p := &Postgres{Server: s, Port: port, URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+	return p, p.waitReady(ctx)
+}
+
 // Start starts the stopped server again, on the same port, and waits until it takes connections.
 func (p *Postgres) Start(ctx context.Context) error {
 	if err := p.ctr.Start(ctx); err != nil {
