@@ -28,6 +28,9 @@ type runFlags struct {
 	breakerOpenFor time.Duration
 	maxCommand     int
 	retention      time.Duration
+	pgMaxConns     int32
+	pgMaxRows      int64
+	pgMaxResult    int
 	thresholds     infrastate.Thresholds
 	contract       string
 	skipMigrate    bool
@@ -48,6 +51,9 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&r.probeInterval, "probe-interval", defaultProbeInterval, "time between probes of a target")
 	f.DurationVar(&r.probeTimeout, "probe-timeout", 2*time.Second, "timeout of one probe")
 	f.DurationVar(&r.commandTimeout, "command-timeout", 10*time.Second, "timeout of one adapter command, retries included")
+	f.Int32Var(&r.pgMaxConns, "postgres-max-conns", 4, "connections of each PostgreSQL target's pool")
+	f.Int64Var(&r.pgMaxRows, "postgres-max-rows", 1000, "most rows a PostgreSQL query command may return")
+	f.IntVar(&r.pgMaxResult, "postgres-max-result-bytes", 256<<10, "largest PostgreSQL query result, as JSON")
 	f.DurationVar(&r.retention, "event-log-retention", 0, "how long the event log keeps events (0: forever)")
 	f.IntVar(&r.maxCommand, "max-command-bytes", 1<<20, "largest command payload an adapter accepts")
 	f.Uint32Var(&r.breakerFails, "breaker-failures", 5, "failures in a row that open a target's circuit breaker")
@@ -71,6 +77,7 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 		ConsulWatch: consul.Watch{KeyPrefixes: r.watchPrefixes, Services: r.watchServices},
 	}
 	cfg.Breaker.Failures, cfg.Breaker.OpenFor = r.breakerFails, r.breakerOpenFor
+	cfg.Postgres = postgres.Config{MaxConns: r.pgMaxConns, MaxRows: r.pgMaxRows, MaxResultBytes: r.pgMaxResult}
 	for _, s := range r.pgTargets {
 		t, err := postgres.ParseTarget(s)
 		if err != nil {

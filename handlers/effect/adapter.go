@@ -296,7 +296,11 @@ func (a *Adapter) execute(ctx context.Context, log *slog.Logger, id, kind, targe
 	adapterID := events.AdapterID(a.d.Adapter(), target)
 	start := a.now()
 	var result any
-	attempts, err := a.cfg.Retry.Do(cctx, a.d.Transient, func(ctx context.Context) error {
+	retry := a.d.Transient
+	if r, ok := a.d.(Retrier); ok {
+		retry = func(err error) bool { return a.d.Transient(err) && r.Retryable(cmd, err) }
+	}
+	attempts, err := a.cfg.Retry.Do(cctx, retry, func(ctx context.Context) error {
 		return a.breakers.call(target, a.countsAgainst, func() error {
 			var err error
 			result, err = a.d.Execute(ctx, target, cmd)

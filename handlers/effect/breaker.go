@@ -2,6 +2,7 @@ package effect
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,7 @@ func (b *breakers) call(target string, counts func(error) bool, fn func() error)
 		return h.err
 	}
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return ErrBreakerOpen
+		return fmt.Errorf("%w for %s since %d failures in a row", ErrBreakerOpen, tb.cb.Name(), tb.failures.Load())
 	}
 	return err
 }

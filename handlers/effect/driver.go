@@ -32,6 +32,14 @@ type Driver interface {
 	Close()
 }
 
+// Retrier is implemented by drivers for which a transient error does not always mean the effect
+// did not happen: a connection lost while a statement was in flight may go away by itself (so it
+// counts against the breaker) and yet the statement may have been applied. The runner retries a
+// transient error only when Retryable says a new try cannot apply the effect twice.
+type Retrier interface {
+	Retryable(cmd events.Command, err error) bool
+}
+
 // Health is what a probe saw besides success or failure.
 type Health struct {
 	// Details go into AdapterHealthReported.Details.

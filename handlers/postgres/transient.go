@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
 // transient reports whether err may go away by itself, so that the command is retried and counts
@@ -64,4 +66,15 @@ func transientCode(code string) bool {
 		return true
 	}
 	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53")
+}
+
+// Retryable reports whether a new try of a command that failed with the transient err cannot
+// apply its statements twice: the server answered with an error (the statement, or the whole
+// transaction, was rolled back), the connection was never made, or pgx knows nothing was sent.
+// A connection lost while a statement was in flight is transient but not retryable: the
+// statement may have been applied.
+func (d *Driver) Retryable(_ events.Command, err error) bool {
+	var pgErr *pgconn.PgError
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &pgErr) || errors.As(err, &connectErr) || pgconn.SafeToRetry(err)
 }

@@ -165,7 +165,9 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 	logger := n.logger.With("role", RoleAdapters)
 	var drivers []effect.Driver
-	pg, err := postgres.New(postgres.Config{Targets: n.cfg.PostgresTargets}, logger)
+	pgCfg := n.cfg.Postgres
+	pgCfg.Targets = n.cfg.PostgresTargets
+	pg, err := postgres.New(pgCfg, logger)
 	if err != nil {
 		return err
 	}

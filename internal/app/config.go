@@ -69,6 +69,9 @@ type Config struct {
 	HTTPAddr string
 	// PostgresTargets are the databases of the PostgreSQL adapter. Default: the control database, as "control".
 	PostgresTargets []postgres.Target
+	// Postgres holds the PostgreSQL adapter's limits (its Targets field is ignored: see
+	// PostgresTargets). Default: the adapter's defaults.
+	Postgres postgres.Config
 	// KafkaTargets are the clusters of the Kafka adapter. Default: KafkaBrokers, as "bus".
 	KafkaTargets []kafka.Target
 	// ConsulTargets are the agents of the Consul adapter. Default: ConsulAddr as "agent" when set;
