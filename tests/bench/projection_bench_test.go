@@ -1,0 +1,179 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/internal/pgtx"
+	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/projections/infrastate"
+)
+
+// BenchmarkProjection measures the live projection (Kafka in, one PostgreSQL transaction per
+// event: inbox row, state row, intents, outbox) against the raw ceiling of the same transaction
+// shape written with plain pgx, and the replay of the same events from the event log against
+// the live rate.
+func BenchmarkProjection(b *testing.B) {
+	const n, workers = 3000, 4 // workers: the broker's partitions per topic, the live projection's concurrency
+	ctx := context.Background()
+	var liveRate, rawRate, replayRate float64
+	for b.Loop() {
+		db := freshDB(b)
+		url := db.Config().ConnString()
+		topics := events.DefaultTopics()
+		topics.Events = "bench.events." + watermill.NewShortUUID()
+		msgs := make([]*message.Message, n+1)
+		for i := range msgs {
+			msgs[i] = probe(b, i)
+		}
+		// The events as adapters would have written them: in the outbox's log, for the replay.
+		require.NoError(b, pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topics.Events, msgs...) }))
+
+		// Live: the projection joins its group on a warm-up event, then takes the rest.
+		actx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- app.Run(actx, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleProjection},
+				Topics: topics, HTTPAddr: "127.0.0.1:0", SkipMigrate: true}, quiet)
+		}()
+		produce(b, topics.Events, msgs[:1])
+		waitProcessed(b, db, 1)
+		start := time.Now()
+		produce(b, topics.Events, msgs[1:])
+		waitProcessed(b, db, n+1)
+		liveRate = n / time.Since(start).Seconds()
+		cancel()
+		require.NoError(b, <-done)
+
+		// Replay of the same events from the log.
+		start = time.Now()
+		res, err := infrastate.Replay(ctx, infrastate.ReplayConfig{DB: db, Registry: events.Catalog(),
+			Reducer: infrastate.Reducer{Thresholds: infrastate.DefaultThresholds()}})
+		require.NoError(b, err)
+		require.EqualValues(b, n+1, res.Folded)
+		replayRate = float64(res.Folded) / time.Since(start).Seconds()
+
+		// The raw ceiling: the live handler's transaction shape with plain pgx, same concurrency.
+		rawRate = rawProjection(b, freshDB(b), msgs[1:], workers)
+	}
+	b.ReportMetric(liveRate, "live_events/s")
+	b.ReportMetric(rawRate, "raw_pgx_events/s")
+	b.ReportMetric(replayRate, "replay_events/s")
+	b.ReportMetric(liveRate/rawRate, "live/raw")
+	b.ReportMetric(replayRate/liveRate, "replay/live")
+	fmt.Printf("projection: live %.0f events/s; raw pgx of the same transaction shape %.0f events/s, ratio %.2f; replay %.0f events/s, %.1f× live (%d events, %d partitions)\n",
+		liveRate, rawRate, liveRate/rawRate, replayRate, replayRate/liveRate, n, workers)
+}
+
+func probe(b *testing.B, i int) *message.Message {
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)
+	target := fmt.Sprintf("t%d", i%16)
+	h := events.AdapterHealthReported{AdapterID: "postgres/" + target, Adapter: events.AdapterPostgres, Target: target,
+		Healthy: i%7 != 0, LatencyMicros: int64(100 + i%900), ProbedAt: at}
+	if !h.Healthy {
+		h.Error = "connection refused"
+	}
+	msg, err := events.Encode(h, events.NewOrigin(), at)
+	require.NoError(b, err)
+	return msg
+}
+
+// produce writes msgs to topic as watermill-kafka would (UUID and metadata in headers), batched.
+func produce(b *testing.B, topic string, msgs []*message.Message) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka.Brokers()...), kgo.AllowAutoTopicCreation())
+	require.NoError(b, err)
+	defer cl.Close()
+	recs := make([]*kgo.Record, 0, len(msgs))
+	for _, m := range msgs {
+		r := &kgo.Record{Topic: topic, Key: []byte(m.Metadata.Get(events.MetaKey)), Value: m.Payload,
+			Headers: []kgo.RecordHeader{{Key: "_watermill_message_uuid", Value: []byte(m.UUID)}}}
+		for k, v := range m.Metadata {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+		}
+		recs = append(recs, r)
+	}
+	require.NoError(b, cl.ProduceSync(context.Background(), recs...).FirstErr())
+}
+
+func waitProcessed(b *testing.B, db *pgxpool.Pool, n int) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var got int
+		require.NoError(b, db.QueryRow(context.Background(), `SELECT count(*) FROM processed_messages WHERE consumer = $1`,
+			infrastate.ConsumerName).Scan(&got))
+		if got >= n {
+			return
+		}
+		require.True(b, time.Now().Before(deadline), "projection applied %d of %d", got, n)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// rawProjection applies msgs with the live handler's transaction shape — inbox row, the target's
+// row read for update, folded, written back — with plain pgx over workers connections, keyed so
+// that one target's events stay in order on one worker, as they do on one partition.
+func rawProjection(b *testing.B, db *pgxpool.Pool, msgs []*message.Message, workers int) float64 {
+	ctx := context.Background()
+	reducer := infrastate.Reducer{Thresholds: infrastate.DefaultThresholds()}
+	queues := make([][]*message.Message, workers)
+	for i, m := range msgs {
+		queues[(i%16)%workers] = append(queues[(i%16)%workers], m)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, q := range queues {
+		wg.Go(func() {
+			for _, msg := range q {
+				env, m, err := events.Catalog().Decode(msg)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, `INSERT INTO processed_messages (consumer, message_id) VALUES ('raw', $1)`, env.ID); err != nil {
+						return err
+					}
+					s := infrastate.NewState(m.Key())
+					var data []byte
+					err := tx.QueryRow(ctx, `SELECT data FROM infrastructure_state WHERE adapter_id = $1 FOR UPDATE`, m.Key()).Scan(&data)
+					if err == nil {
+						if err := json.Unmarshal(data, &s); err != nil {
+							return err
+						}
+					} else if err != pgx.ErrNoRows {
+						return err
+					}
+					s, _ = reducer.Reduce(s, env, m)
+					data, err = json.Marshal(s)
+					if err != nil {
+						return err
+					}
+					_, err = tx.Exec(ctx, `INSERT INTO infrastructure_state (adapter_id, adapter, target, status, data, last_event)
+						VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (adapter_id) DO UPDATE SET status = excluded.status,
+						data = excluded.data, last_event = excluded.last_event, updated_at = now()`,
+						s.AdapterID, s.Adapter, s.Target, string(s.Status), data, env.ID)
+					return err
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(len(msgs)) / time.Since(start).Seconds()
+}
