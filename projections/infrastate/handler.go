@@ -83,21 +83,7 @@ func (h *Handler) Handle(msg *message.Message) error {
 	var raised []events.IntentMessage
 	err = pgtx.Run(ctx, h.cfg.DB, func(tx pgx.Tx) error {
 		raised = nil
-		fresh, err := pgtx.Claim(ctx, tx, ConsumerName, env.ID)
-		if err != nil || !fresh {
-			return err
-		}
-		before, err := load(ctx, tx, m.Key())
-		if err != nil {
-			return err
-		}
-		after, intents := h.reducer.Reduce(before, env, m)
-		if after != before {
-			if err := store(ctx, tx, after, env.ID); err != nil {
-				return err
-			}
-		}
-		return h.raise(ctx, tx, env, intents, &raised)
+		return h.apply(ctx, tx, env, m, &raised)
 	})
 	if err != nil {
 		return fmt.Errorf("could not apply %s %s to %s: %w", env.Kind, env.ID, m.Key(), err)
@@ -108,6 +94,25 @@ func (h *Handler) Handle(msg *message.Message) error {
 			"correlation_id", env.CorrelationID, "causation_id", env.ID)
 	}
 	return nil
+}
+
+// apply applies one event inside tx: inbox row (a duplicate ends here), state, intents.
+func (h *Handler) apply(ctx context.Context, tx pgx.Tx, env events.Envelope, m events.Message, raised *[]events.IntentMessage) error {
+	fresh, err := pgtx.Claim(ctx, tx, ConsumerName, env.ID)
+	if err != nil || !fresh {
+		return err
+	}
+	before, err := load(ctx, tx, m.Key())
+	if err != nil {
+		return err
+	}
+	after, intents := h.reducer.Reduce(before, env, m)
+	if !statesEqual(after, before) {
+		if err := store(ctx, tx, after, env.ID); err != nil {
+			return err
+		}
+	}
+	return h.raise(ctx, tx, env, intents, raised)
 }
 
 func (h *Handler) raise(ctx context.Context, tx pgx.Tx, env events.Envelope, intents []events.IntentMessage, raised *[]events.IntentMessage) error {
