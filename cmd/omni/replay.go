@@ -121,7 +121,7 @@ func printDifferences(out io.Writer, diffs []infrastate.Difference) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.AdapterID, field, truncate(d.Live, 50), truncate(d.Replayed, 50))
 	}
 	_ = tw.Flush()
-	return fmt.Errorf("the replayed state differs from the live state in %d places", len(diffs))
+	return fmt.Errorf("the replayed state differs from the live state: %d differences", len(diffs))
 }
 
 // progressBar draws the replay's progress on one line, with its rate and time to go.
