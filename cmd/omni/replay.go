@@ -121,6 +121,9 @@ func printDifferences(out io.Writer, diffs []infrastate.Difference) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.AdapterID, field, truncate(d.Live, 50), truncate(d.Replayed, 50))
 	}
 	_ = tw.Flush()
+	if len(diffs) == 1 {
+		return errors.New("the replayed state differs from the live state: 1 difference")
+	}
 	return fmt.Errorf("the replayed state differs from the live state: %d differences", len(diffs))
 }
 
