@@ -84,3 +84,27 @@ func TestProjection_projector_killed_with_SIGKILL_and_restarted_loses_nothing_an
 	require.Contains(t, out, "verified")
 	t.Logf("killed after %d of %d events", killedAt, total)
 }
+
+// Two projector processes in one consumer group share the partitions: together they apply every
+// event once, and the state is the fold of the log.
+func TestProjection_two_projectors_share_the_partitions_safely(t *testing.T) {
+	kafka := newKafka(t)
+	url, db := newControlDB(t)
+	projection := app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleRelay, app.RoleProjection}}
+	startApp(t, projection)
+	projection.Roles = []app.Role{app.RoleProjection}
+	projection.SkipMigrate = true
+	startApp(t, projection)
+
+	s := newStream(t, db, 4)
+	s.write(1200)
+	waitApplied(t, db, 1200)
+	var applied, distinct int
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT message_id) FROM processed_messages
+		WHERE consumer = $1`, infrastate.ConsumerName).Scan(&applied, &distinct))
+	require.Equal(t, 1200, applied)
+	require.Equal(t, 1200, distinct)
+	out, stderr, code := omni(t, []string{"DATABASE_URL=" + url}, "replay", "--verify")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	require.Contains(t, out, "verified")
+}
