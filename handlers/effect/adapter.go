@@ -291,7 +291,7 @@ func (a *Adapter) accepts(m events.Message) error {
 // execute runs cmd with the command timeout, retries and the breaker, and returns its outcome
 // event.
 func (a *Adapter) execute(ctx context.Context, log *slog.Logger, id, kind, target string, cmd events.Command) events.Message {
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.CommandTimeout)
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, commandIDKey{}, id), a.cfg.CommandTimeout)
 	defer cancel()
 	adapterID := events.AdapterID(a.d.Adapter(), target)
 	start := a.now()

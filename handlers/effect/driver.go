@@ -58,3 +58,13 @@ type Watcher interface {
 type Recorder interface {
 	Record(ctx context.Context, origin events.Origin, msgs ...events.Message) error
 }
+
+type commandIDKey struct{}
+
+// CommandID is the id of the command being executed, in the context Execute is called with; a
+// driver whose effect cannot be made idempotent hands it on (the Kafka adapter sets it as a record
+// header) so that consumers can deduplicate.
+func CommandID(ctx context.Context) string {
+	id, _ := ctx.Value(commandIDKey{}).(string)
+	return id
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Target is one Kafka cluster the adapter acts on.
@@ -20,15 +21,29 @@ type Target struct {
 type Config struct {
 	// Targets. Required, at least one.
 	Targets []Target
+	// Producers in each target's pool: how many publishes to one cluster run at once. Default 2.
+	Producers int
+	// Timeout of one request to a broker (dial, read, write, produce, admin). Default 5s.
+	Timeout time.Duration
 }
 
-func (c *Config) setDefaults() {}
+func (c *Config) setDefaults() {
+	if c.Producers == 0 {
+		c.Producers = 2
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+}
 
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
 	var errs []error
 	if len(c.Targets) == 0 {
 		errs = append(errs, errors.New("kafka adapter: no targets"))
+	}
+	if c.Producers < 0 || c.Timeout < 0 {
+		errs = append(errs, errors.New("kafka adapter: negative Producers or Timeout"))
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {

@@ -1,0 +1,178 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/kafka"
+	"github.com/omninode/omnibase-infra/tests/containers"
+)
+
+func onBus() events.On { return events.On{Target: "bus"} }
+
+// Publish lands on the broker as asked, read back by franz-go's own client, not the project's.
+func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
+	broker := newKafka(t)
+	url, _ := newControlDB(t)
+	startApp(t, adapterConfig(url, broker.Brokers()))
+	c := newCommander(t, broker.Brokers())
+
+	caused := c.run(events.KafkaPublish{On: onBus(), Topic: "orders", RecordKey: "order-7",
+		Headers: map[string]string{"source": "test"}, Payload: `{"total":42}`})
+	var res struct {
+		Topic     string `json:"topic"`
+		Partition int32  `json:"partition"`
+		Offset    int64  `json:"offset"`
+	}
+	done := succeeded(t, caused, &res)
+	require.Equal(t, "kafka/bus", done.AdapterID)
+	require.Equal(t, "orders", res.Topic)
+
+	c.run(events.KafkaPublish{On: onBus(), Topic: "orders", RecordKey: "bin", Payload: "AAEC/w==", Base64: true})
+
+	records := consumeAll(t, broker.Brokers(), "orders", 3*time.Second, 2)
+	require.Len(t, records, 2)
+	var first *kgo.Record
+	for _, r := range records {
+		if string(r.Key) == "order-7" {
+			first = r
+		} else {
+			require.Equal(t, []byte{0, 1, 2, 255}, r.Value, "base64 payloads are decoded")
+		}
+	}
+	require.NotNil(t, first)
+	require.Equal(t, `{"total":42}`, string(first.Value))
+	require.Equal(t, "test", header(first, "source"))
+	require.Equal(t, done.CommandID, header(first, kafka.CommandIDHeader), "consumers can deduplicate on the command id")
+	require.Equal(t, res.Partition, first.Partition)
+	require.Equal(t, res.Offset, first.Offset)
+
+	bad := failed(t, c.run(events.KafkaPublish{On: onBus(), Topic: "orders", Payload: "not base64!", Base64: true}))
+	require.False(t, bad.Transient)
+	require.Equal(t, 1, bad.Attempts)
+	require.Contains(t, bad.Error, "payload is not base64")
+}
+
+func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t *testing.T) {
+	broker := newKafka(t)
+	url, _ := newControlDB(t)
+	startApp(t, adapterConfig(url, broker.Brokers()))
+	c := newCommander(t, broker.Brokers())
+	ensure := events.KafkaEnsureTopic{On: onBus(), Topic: "payments", Partitions: 3, ReplicationFactor: 1,
+		Configs: map[string]string{"retention.ms": "3600000"}}
+
+	var res struct {
+		Topic   string `json:"topic"`
+		Created bool   `json:"created"`
+	}
+	succeeded(t, c.run(ensure), &res)
+	require.True(t, res.Created)
+	succeeded(t, c.run(ensure), &res)
+	require.False(t, res.Created, "already as asked: a no-op")
+
+	// The broker itself says what it has, through franz-go.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Brokers()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	require.Equal(t, map[string]int{"payments": 3}, metadata(t, cl, "payments"))
+
+	conflict := ensure
+	conflict.Partitions = 6
+	conflict.Configs = map[string]string{"retention.ms": "60000"}
+	f := failed(t, c.run(conflict))
+	require.False(t, f.Transient)
+	require.Equal(t, 1, f.Attempts)
+	require.Contains(t, f.Error, "it has 3 partitions, the command wants 6")
+	require.Contains(t, f.Error, `config retention.ms is "3600000", the command wants "60000"`)
+}
+
+// metadata returns the partition count of each topic asked for, as the broker reports it.
+func metadata(t *testing.T, cl *kgo.Client, topics ...string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsgMetadata(topics)
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, tp := range resp.Topics {
+		out[*tp.Topic] = len(tp.Partitions)
+	}
+	return out
+}
+
+func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
+	broker := newKafka(t)
+	url, _ := newControlDB(t)
+	startApp(t, adapterConfig(url, broker.Brokers()))
+	c := newCommander(t, broker.Brokers())
+
+	var res struct {
+		Brokers []struct {
+			ID   int32  `json:"id"`
+			Addr string `json:"addr"`
+		} `json:"brokers"`
+		ControllerID int32 `json:"controller_id"`
+	}
+	succeeded(t, c.run(events.KafkaDescribeCluster{On: onBus()}), &res)
+	require.Len(t, res.Brokers, 1)
+	require.Equal(t, broker.Addr, res.Brokers[0].Addr)
+	require.Equal(t, res.Brokers[0].ID, res.ControllerID)
+
+	c.run(events.KafkaPublish{On: onBus(), Topic: "t", Payload: "x"})
+	caused := c.run(events.ProbeTarget{Adapter: events.AdapterKafka, Target: "bus"})
+	succeeded(t, caused, nil)
+	health, ok := caused[0].Event.(events.AdapterHealthReported)
+	require.True(t, ok, "%#v", caused[0].Event)
+	require.True(t, health.Healthy)
+	require.Equal(t, strconv.Itoa(int(res.ControllerID)), health.Details["controller_id"])
+	require.Equal(t, "1", health.Details["brokers"])
+	require.NotEmpty(t, health.Details["metadata_latency_us"])
+	require.Equal(t, "0", health.Details["producer_errors"])
+	require.NotEmpty(t, health.Details["producer_publishes"])
+}
+
+// A cluster nobody listens for: the publish fails as transient after its retries, and the probe
+// says the target is unhealthy.
+func TestKafkaAdapter_unreachable_cluster_fails_transiently_and_probes_unhealthy(t *testing.T) {
+	broker := newKafka(t)
+	url, _ := newControlDB(t)
+	port, err := containers.FreePort()
+	require.NoError(t, err)
+	cfg := adapterConfig(url, broker.Brokers())
+	cfg.KafkaTargets = []kafka.Target{{Name: "bus", Brokers: broker.Brokers()}, {Name: "down", Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}}}
+	cfg.Breaker.Failures = 100 // the breaker is the Consul adapter's test's subject; here, the errors
+	startApp(t, cfg)
+	c := newCommander(t, broker.Brokers())
+
+	f := failed(t, c.run(events.KafkaPublish{On: events.On{Target: "down"}, Topic: "t", Payload: "x"}))
+	require.True(t, f.Transient, f.Error)
+	require.Equal(t, 3, f.Attempts, "retried: %s", f.Error)
+	require.Equal(t, "kafka/down", f.AdapterID)
+
+	caused := c.run(events.ProbeTarget{Adapter: events.AdapterKafka, Target: "down"})
+	health, ok := caused[0].Event.(events.AdapterHealthReported)
+	require.True(t, ok, "%#v", caused[0].Event)
+	require.False(t, health.Healthy)
+	require.NotEmpty(t, health.Error)
+	require.Equal(t, "3", health.Details["producer_errors"], "each failed attempt counts in the error rate")
+	require.Equal(t, "1.000", health.Details["producer_error_rate"])
+}
+
+func kmsgMetadata(topics []string) *kmsg.MetadataRequest {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
