@@ -272,12 +272,18 @@ func (c *cluster) topic(admin sarama.ClusterAdmin, topic string, wanted map[stri
 	if len(wanted) == 0 {
 		return shape, nil
 	}
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic}},
+		sarama.DescribeConfigsOptions{})
+	if err == nil && len(results) == 1 && results[0].ErrorCode != sarama.ErrNoError {
+		err = fmt.Errorf("%w: %s", results[0].ErrorCode, results[0].ErrorMsg)
+	}
 	if err != nil {
 		return topicShape{}, fmt.Errorf("could not describe the configs of topic %s: %w", topic, err)
 	}
-	for _, e := range entries {
-		shape.Configs[e.Name] = e.Value
+	for _, r := range results {
+		for _, e := range r.Configs {
+			shape.Configs[e.Name] = e.Value
+		}
 	}
 	return shape, nil
 }
