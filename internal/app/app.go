@@ -173,7 +173,7 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 	}
 	drivers = append(drivers, pg)
 	if len(n.cfg.KafkaTargets) > 0 {
-		k, err := kafka.New(kafka.Config{Targets: n.cfg.KafkaTargets}, logger)
+		k, err := kafka.New(kafka.Config{Targets: n.cfg.KafkaTargets, Producers: n.cfg.KafkaProducers}, logger)
 		if err != nil {
 			pg.Close()
 			return err

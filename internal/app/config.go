@@ -72,6 +72,8 @@ type Config struct {
 	// Postgres holds the PostgreSQL adapter's limits (its Targets field is ignored: see
 	// PostgresTargets). Default: the adapter's defaults.
 	Postgres postgres.Config
+	// KafkaProducers is the size of each Kafka target's producer pool. Default 2.
+	KafkaProducers int
 	// KafkaTargets are the clusters of the Kafka adapter. Default: KafkaBrokers, as "bus".
 	KafkaTargets []kafka.Target
 	// ConsulTargets are the agents of the Consul adapter. Default: ConsulAddr as "agent" when set;
