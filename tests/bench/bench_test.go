@@ -72,7 +72,8 @@ func freshDB(b *testing.B) *pgxpool.Pool {
 	require.NoError(b, err)
 	b.Cleanup(db.Close)
 	_, err = db.Exec(ctx, `CREATE TABLE effects (id TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now());
-		CREATE TABLE raw_outbox (LIKE watermill_outbox INCLUDING ALL)`)
+		CREATE TABLE raw_outbox (LIKE watermill_outbox INCLUDING ALL);
+		CREATE TABLE raw_event_log (LIKE event_log INCLUDING ALL)`)
 	require.NoError(b, err)
 	return db
 }
@@ -124,13 +125,17 @@ func handlerShapes(b *testing.B, db *pgxpool.Pool, txs, workers, perTx int,
 	return float64(txs*perTx) / time.Since(start).Seconds()
 }
 
-// rawInsert writes the same rows the outbox writes (the enveloped message in raw_outbox), with one
-// plain multi-row INSERT: the ceiling of what the outbox could do in the same transaction.
+// rawInsert writes the same rows the outbox writes — the message in raw_outbox and its event-log
+// row in raw_event_log — with plain batched INSERTs: the ceiling of what the outbox could do in
+// the same transaction.
 func rawInsert(ctx context.Context, tx pgx.Tx, msgs []*message.Message) error {
 	batch := &pgx.Batch{}
 	for _, m := range msgs {
 		batch.Queue(`INSERT INTO raw_outbox (uuid, payload, metadata, transaction_id) VALUES ($1, $2, $3, pg_current_xact_id())`,
 			m.UUID, m.Payload, map[string]string(m.Metadata))
+		batch.Queue(`INSERT INTO raw_event_log (event_id, topic, kind, version, key, occurred_at, metadata, payload)
+			VALUES ($1, 'bench.events', $2, 1, $3, now(), $4, $5)`,
+			m.UUID, m.Metadata.Get(events.MetaType), m.Metadata.Get(events.MetaKey), map[string]string(m.Metadata), []byte(m.Payload))
 	}
 	return tx.SendBatch(ctx, batch).Close()
 }
