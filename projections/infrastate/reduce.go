@@ -2,6 +2,8 @@ package infrastate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -20,17 +22,32 @@ func NewState(adapterID string) TargetState {
 }
 
 // Reduce folds one event into s and returns the new state and the intents the transition raises.
-// Events that do not concern target state return s unchanged.
+// It never modifies s: the slices and maps of the result are its own.
+//
+// Stale events. Each event family has its own clock in the state: a probe's ProbedAt is compared
+// with LastProbedAt, a breaker move's ChangedAt with BreakerSince, a pool report's ReportedAt with
+// Pool.ReportedAt. An event whose time is not after its family's clock is stale: older than what
+// the state reflects, or as old — a redelivery of the event the state reflects, under its own
+// message id or another. A stale event returns s unchanged and raises nothing. Every event that is
+// folded moves its family's clock to its own time (a breaker move to the state the breaker is
+// already in is not folded at all), so an event folded once is stale whenever it comes again,
+// however late and whatever came in between. Families are judged apart — a pool report is not
+// stale because a newer probe was folded — because one family's clock says nothing about
+// another's: an adapter stamps the pool report and the breaker move of a probe while it runs,
+// before the probe's own ProbedAt, and records them after it.
+//
+// Events that do not concern target state (commands, command outcomes, Consul watch events,
+// intents) return s unchanged and raise nothing.
 func (r Reducer) Reduce(s TargetState, env events.Envelope, m events.Message) (TargetState, []events.IntentMessage) {
 	before := s
 	switch e := m.(type) {
 	case events.AdapterHealthReported:
 		if !e.ProbedAt.After(s.LastProbedAt) {
-			return s, nil // stale or duplicate: never move backwards
+			return s, nil
 		}
 		s = r.foldHealth(s, e)
 	case events.CircuitBreakerStateChanged:
-		if !e.ChangedAt.After(s.BreakerSince) {
+		if !e.ChangedAt.After(s.BreakerSince) || e.To == s.Breaker {
 			return s, nil
 		}
 		s.Breaker, s.BreakerSince = e.To, e.ChangedAt
@@ -38,22 +55,26 @@ func (r Reducer) Reduce(s TargetState, env events.Envelope, m events.Message) (T
 		if !e.ReportedAt.After(s.Pool.ReportedAt) {
 			return s, nil
 		}
-		s.Pool = PoolState{
-			Acquired: e.Acquired, Idle: e.Idle, Total: e.Total, Max: e.Max, WaitCount: e.WaitCount,
-			// Exhausted: every connection is taken and someone had to wait since the last report.
-			Exhausted:  e.Acquired >= e.Max && e.WaitCount > s.Pool.WaitCount,
-			ReportedAt: e.ReportedAt,
-		}
+		s.Pool = foldPool(s.Pool, e)
 	default:
 		return s, nil
 	}
-	return s, transitions(before, s, env)
+	return transitions(before, s, env)
 }
 
+// foldHealth applies the hysteresis: DegradedAfter and CriticalAfter consecutive failures move a
+// target down, HealthyAfter consecutive successes bring a degraded or critical one back. The first
+// success of an unknown target makes it healthy at once; a critical target stays critical until
+// it is healthy again.
 func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported) TargetState {
 	s.Probes++
 	s.LastProbedAt = e.ProbedAt
 	s.LastLatencyMicros = e.LatencyMicros
+	s.LastDetails = nil
+	if len(e.Details) > 0 {
+		s.LastDetails = maps.Clone(e.Details)
+	}
+	s.Latency = r.latency(s.Latency.Samples, e)
 	if e.Healthy {
 		s.ConsecutiveSuccesses++
 		s.ConsecutiveFailures = 0
@@ -75,10 +96,76 @@ func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported) Targe
 	return s
 }
 
-// transitions compares the state before and after one event and raises the intents of the rules
-// table (README, "Intents"). Only edges raise intents, never levels, so a target that stays
-// critical for an hour raised infrastructure_health_critical once.
-func transitions(before, after TargetState, env events.Envelope) []events.IntentMessage {
+// latency is the window that ends at probe e: the samples probed after e.ProbedAt-LatencyWindow,
+// e's own when it succeeded, at most LatencySamples of them (the newest). Only successful probes
+// are samples: a failed probe's latency is how long it took to fail — a timeout or an instant
+// refusal — which says how the target fails, not how fast it serves. A failed probe still moves the
+// window on, so a target failing for longer than the window has no latency statistics.
+func (r Reducer) latency(samples []LatencySample, e events.AdapterHealthReported) LatencyState {
+	from := e.ProbedAt.Add(-r.Thresholds.window())
+	// Samples are in probe order (stale probes are never folded): the expired ones are a prefix.
+	start := 0
+	for start < len(samples) && !samples[start].At.After(from) {
+		start++
+	}
+	kept := make([]LatencySample, 0, len(samples)-start+1)
+	kept = append(kept, samples[start:]...)
+	if e.Healthy {
+		kept = append(kept, LatencySample{At: e.ProbedAt, Micros: e.LatencyMicros})
+	}
+	if n := r.Thresholds.samples(); len(kept) > n {
+		kept = slices.Clone(kept[len(kept)-n:])
+	}
+	if len(kept) == 0 {
+		return LatencyState{} // nil samples, as the state reads back from JSON
+	}
+	values := make([]int64, len(kept))
+	var sum int64
+	for i, k := range kept {
+		values[i] = k.Micros
+		sum += k.Micros
+	}
+	slices.Sort(values)
+	n := int64(len(values))
+	rank := (95*n + 99) / 100 // ceil(0.95 n), 1-based
+	return LatencyState{
+		Samples:   kept,
+		MinMicros: values[0],
+		AvgMicros: (sum + n/2) / n,
+		MaxMicros: values[n-1],
+		P95Micros: values[rank-1],
+	}
+}
+
+// foldPool takes the newest pool report. WaitCount is cumulative; a count lower than the previous
+// one means the counter restarted (the adapter did), and all of it is new.
+func foldPool(p PoolState, e events.ConnectionPoolStatsReported) PoolState {
+	waited := e.WaitCount - p.WaitCount
+	if e.WaitCount < p.WaitCount {
+		waited = e.WaitCount
+	}
+	full := e.Acquired >= e.Max
+	var utilisation float64
+	if e.Max > 0 {
+		utilisation = float64(e.Acquired) / float64(e.Max)
+	}
+	return PoolState{
+		Acquired: e.Acquired, Idle: e.Idle, Total: e.Total, Max: e.Max, WaitCount: e.WaitCount,
+		Utilisation: utilisation,
+		// An episode starts when every connection is taken and someone had to wait since the last
+		// report, and lasts while every connection stays taken.
+		Exhausted:  full && (waited > 0 || p.Exhausted),
+		ReportedAt: e.ReportedAt,
+	}
+}
+
+// transitions compares the state before and after one event, raises the intents of the rules
+// table (README, "Intents") and records the once-per-episode ones in after.Raised. Only edges
+// raise intents, never levels, so a target that stays critical for an hour raised
+// infrastructure_health_critical once; and an edge that repeats inside one episode (a breaker
+// that re-opens after a failed half-open trial, a recovering target that fails and succeeds
+// again) does not raise its intent twice.
+func transitions(before, after TargetState, env events.Envelope) (TargetState, []events.IntentMessage) {
 	var out []events.IntentMessage
 	raise := func(name, reason string) events.Intent {
 		return events.Intent{
@@ -100,20 +187,37 @@ func transitions(before, after TargetState, env events.Envelope) []events.Intent
 			out = append(out, events.InfrastructureHealthCritical{Intent: raise("infrastructure_health_critical", failing())})
 		}
 	}
-	if before.Status == StatusCritical && after.ConsecutiveSuccesses == 1 && before.ConsecutiveSuccesses == 0 {
+
+	// A critical episode lasts from entering critical until healthy again.
+	inCritical := before.Status == StatusCritical && after.Status == StatusCritical
+	if !inCritical {
+		after.Raised.RecoveryInitiated, after.Raised.FailoverRequired = false, false
+	}
+	succeeded := after.ConsecutiveSuccesses > before.ConsecutiveSuccesses
+	if before.Status == StatusCritical && succeeded && !before.Raised.RecoveryInitiated {
 		out = append(out, events.RecoveryInitiated{Intent: raise("recovery_initiated", "first successful probe after critical")})
+		after.Raised.RecoveryInitiated = inCritical
 	}
-	if after.Breaker == events.BreakerOpen && before.Breaker != events.BreakerOpen {
+
+	// A breaker episode lasts from leaving closed until closed again.
+	if after.Breaker == events.BreakerClosed {
+		after.Raised.CircuitBreakerOpened = false
+	}
+	if after.Breaker == events.BreakerOpen && before.Breaker != events.BreakerOpen && !after.Raised.CircuitBreakerOpened {
 		out = append(out, events.CircuitBreakerOpened{Intent: raise("circuit_breaker_opened", "circuit breaker opened")})
+		after.Raised.CircuitBreakerOpened = true
 	}
+
 	wasFailover := before.Status == StatusCritical && before.Breaker == events.BreakerOpen
 	isFailover := after.Status == StatusCritical && after.Breaker == events.BreakerOpen
-	if isFailover && !wasFailover {
+	if isFailover && !wasFailover && !after.Raised.FailoverRequired {
 		out = append(out, events.FailoverRequired{Intent: raise("failover_required", "critical with its circuit breaker open")})
+		after.Raised.FailoverRequired = true
 	}
+
 	if after.Pool.Exhausted && !before.Pool.Exhausted {
 		reason := fmt.Sprintf("all %d connections acquired, %d waits so far", after.Pool.Max, after.Pool.WaitCount)
 		out = append(out, events.ConnectionPoolExhausted{Intent: raise("connection_pool_exhausted", reason)})
 	}
-	return out
+	return after, out
 }

@@ -19,7 +19,9 @@ const (
 	StatusCritical Status = "critical"
 )
 
-// Severity orders statuses from best to worst, for the overall status.
+// Severity orders statuses from best to worst, for the overall status. A target nothing is known
+// about yet is worse than a healthy one (nobody can vouch for it) and better than a degraded one
+// (nothing says it fails); a status this version does not know counts as unknown.
 func (s Status) Severity() int {
 	switch s {
 	case StatusHealthy:
@@ -36,38 +38,97 @@ func (s Status) Severity() int {
 
 // TargetState is everything the projection knows about one adapter target. It is stored as JSON
 // in infrastructure_state.data; its fields are plain values so the fold stays pure.
+//
+// Each event family has its own clock in the state — LastProbedAt for probes, BreakerSince for the
+// circuit breaker, Pool.ReportedAt for the pool — and an event not newer than its family's clock
+// is stale (see Reducer.Reduce).
 type TargetState struct {
 	AdapterID string `json:"adapter_id"`
 	Adapter   string `json:"adapter"`
 	Target    string `json:"target"`
 	Status    Status `json:"status"`
 
-	ConsecutiveFailures  int    `json:"consecutive_failures"`
-	ConsecutiveSuccesses int    `json:"consecutive_successes"`
-	Probes               int64  `json:"probes"`
-	LastLatencyMicros    int64  `json:"last_latency_us"`
-	LastError            string `json:"last_error,omitempty"`
-	// LastProbedAt is the newest probe folded; an older one is stale and ignored.
+	ConsecutiveFailures  int   `json:"consecutive_failures"`
+	ConsecutiveSuccesses int   `json:"consecutive_successes"`
+	Probes               int64 `json:"probes"`
+	// LastLatencyMicros is the newest probe's latency, failed or not.
+	LastLatencyMicros int64  `json:"last_latency_us"`
+	LastError         string `json:"last_error,omitempty"`
+	// LastDetails are the newest probe's details (AdapterHealthReported.Details).
+	LastDetails map[string]string `json:"last_details,omitempty"`
+	// LastProbedAt is the newest probe folded: the clock of the probe family.
 	LastProbedAt time.Time `json:"last_probed_at"`
+	// Latency is over the successful probes of the latency window.
+	Latency LatencyState `json:"latency"`
 
+	// Breaker is the circuit breaker's state; BreakerSince is when it entered it, and the clock of
+	// the breaker family.
 	Breaker      string    `json:"breaker"`
 	BreakerSince time.Time `json:"breaker_since"`
 
 	Pool PoolState `json:"pool"`
+
+	// Raised remembers the once-per-episode intents already raised.
+	Raised Raised `json:"raised"`
+}
+
+// LatencyState is the latency of a target's successful probes in the window that ends at its
+// newest probe (see Thresholds.LatencyWindow). All zero when the window holds no sample.
+type LatencyState struct {
+	// Samples are the window's successful probes, oldest first, at most Thresholds.LatencySamples.
+	Samples   []LatencySample `json:"samples,omitempty"`
+	MinMicros int64           `json:"min_us"`
+	// AvgMicros is the mean, rounded to the nearest microsecond.
+	AvgMicros int64 `json:"avg_us"`
+	MaxMicros int64 `json:"max_us"`
+	// P95Micros is the nearest-rank 95th percentile: the smallest sample that at least 95% of
+	// the samples do not exceed.
+	P95Micros int64 `json:"p95_us"`
+}
+
+// LatencySample is one successful probe's latency.
+type LatencySample struct {
+	At     time.Time `json:"at"`
+	Micros int64     `json:"us"`
 }
 
 // PoolState is the newest connection-pool report of a target.
 type PoolState struct {
-	Acquired   int64     `json:"acquired"`
-	Idle       int64     `json:"idle"`
-	Total      int64     `json:"total"`
-	Max        int64     `json:"max"`
-	WaitCount  int64     `json:"wait_count"`
+	Acquired  int64 `json:"acquired"`
+	Idle      int64 `json:"idle"`
+	Total     int64 `json:"total"`
+	Max       int64 `json:"max"`
+	WaitCount int64 `json:"wait_count"`
+	// Utilisation is Acquired/Max, 0 when Max is not positive.
+	Utilisation float64 `json:"utilisation"`
+	// Exhausted is true for the whole of an exhaustion episode: from a report with every
+	// connection acquired and an acquire that waited since the previous report, until a report
+	// with a connection free.
 	Exhausted  bool      `json:"exhausted"`
 	ReportedAt time.Time `json:"reported_at"`
 }
 
-// Thresholds are the hysteresis of health: how many consecutive probes move a target.
+// Raised records which once-per-episode intents the current episodes raised already, so that a
+// flapping signal inside one episode raises none of them twice.
+type Raised struct {
+	// RecoveryInitiated: recovery_initiated was raised in the current critical episode.
+	RecoveryInitiated bool `json:"recovery_initiated,omitempty"`
+	// FailoverRequired: failover_required was raised in the current critical episode.
+	FailoverRequired bool `json:"failover_required,omitempty"`
+	// CircuitBreakerOpened: circuit_breaker_opened was raised since the breaker was last closed.
+	CircuitBreakerOpened bool `json:"circuit_breaker_opened,omitempty"`
+}
+
+// Defaults of the latency window.
+const (
+	DefaultLatencyWindow  = 5 * time.Minute
+	DefaultLatencySamples = 512
+)
+
+// Thresholds are how the fold judges a target: the hysteresis of health (how many consecutive
+// probes move it) and the latency window.
+//
+// WARNING: a replay must use the live projection's thresholds, or it folds a different state.
 type Thresholds struct {
 	// DegradedAfter consecutive failed probes make a healthy target degraded. Default 1.
 	DegradedAfter int
@@ -75,11 +136,19 @@ type Thresholds struct {
 	CriticalAfter int
 	// HealthyAfter consecutive successful probes make a degraded or critical target healthy. Default 2.
 	HealthyAfter int
+	// LatencyWindow is how far back from its newest probe a target's latency statistics reach.
+	// Optional; zero means DefaultLatencyWindow (5m).
+	LatencyWindow time.Duration
+	// LatencySamples caps the samples a state keeps in its window (the newest are kept), so its
+	// row stays small however often the target is probed. Optional; zero means
+	// DefaultLatencySamples (512).
+	LatencySamples int
 }
 
 // DefaultThresholds are used unless configured otherwise.
 func DefaultThresholds() Thresholds {
-	return Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2}
+	return Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2,
+		LatencyWindow: DefaultLatencyWindow, LatencySamples: DefaultLatencySamples}
 }
 
 // Validate reports every problem.
@@ -94,5 +163,25 @@ func (t Thresholds) Validate() error {
 	if t.HealthyAfter < 1 {
 		errs = append(errs, fmt.Errorf("healthy-after is %d, must be at least 1", t.HealthyAfter))
 	}
+	if t.LatencyWindow < 0 {
+		errs = append(errs, fmt.Errorf("latency-window is %s, must not be negative", t.LatencyWindow))
+	}
+	if t.LatencySamples < 0 {
+		errs = append(errs, fmt.Errorf("latency-samples is %d, must not be negative", t.LatencySamples))
+	}
 	return errors.Join(errs...)
+}
+
+func (t Thresholds) window() time.Duration {
+	if t.LatencyWindow == 0 {
+		return DefaultLatencyWindow
+	}
+	return t.LatencyWindow
+}
+
+func (t Thresholds) samples() int {
+	if t.LatencySamples == 0 {
+		return DefaultLatencySamples
+	}
+	return t.LatencySamples
 }

@@ -2,6 +2,7 @@ package infrastate_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -16,6 +17,21 @@ func TestThresholds_Validate(t *testing.T) {
 	}{
 		{name: "defaults", thresholds: infrastate.DefaultThresholds()},
 		{name: "all_one", thresholds: infrastate.Thresholds{DegradedAfter: 1, CriticalAfter: 1, HealthyAfter: 1}},
+		{name: "latency_window_unset_means_the_default", thresholds: infrastate.Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2}},
+		{
+			name:       "latency_window_configured",
+			thresholds: infrastate.Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2, LatencyWindow: time.Minute, LatencySamples: 16},
+		},
+		{
+			name:       "latency_window_negative",
+			thresholds: infrastate.Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2, LatencyWindow: -time.Second},
+			wantErrs:   []string{"latency-window is -1s, must not be negative"},
+		},
+		{
+			name:       "latency_samples_negative",
+			thresholds: infrastate.Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2, LatencySamples: -1},
+			wantErrs:   []string{"latency-samples is -1, must not be negative"},
+		},
 		{
 			name:       "degraded_after_zero",
 			thresholds: infrastate.Thresholds{DegradedAfter: 0, CriticalAfter: 3, HealthyAfter: 2},
@@ -33,11 +49,13 @@ func TestThresholds_Validate(t *testing.T) {
 		},
 		{
 			name:       "every_problem_reported",
-			thresholds: infrastate.Thresholds{DegradedAfter: -1, CriticalAfter: -2, HealthyAfter: -3},
+			thresholds: infrastate.Thresholds{DegradedAfter: -1, CriticalAfter: -2, HealthyAfter: -3, LatencyWindow: -1, LatencySamples: -4},
 			wantErrs: []string{
 				"degraded-after is -1, must be at least 1",
 				"critical-after is -2, must be at least degraded-after (-1)",
 				"healthy-after is -3, must be at least 1",
+				"latency-window is -1ns, must not be negative",
+				"latency-samples is -4, must not be negative",
 			},
 		},
 	}
@@ -56,7 +74,9 @@ func TestThresholds_Validate(t *testing.T) {
 }
 
 func TestDefaultThresholds_are_the_documented_ones(t *testing.T) {
-	require.Equal(t, infrastate.Thresholds{DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2}, infrastate.DefaultThresholds())
+	require.Equal(t, infrastate.Thresholds{
+		DegradedAfter: 1, CriticalAfter: 3, HealthyAfter: 2, LatencyWindow: 5 * time.Minute, LatencySamples: 512,
+	}, infrastate.DefaultThresholds())
 }
 
 func TestOverall_is_the_worst_status_of_any_target(t *testing.T) {
@@ -72,10 +92,14 @@ func TestOverall_is_the_worst_status_of_any_target(t *testing.T) {
 		want     infrastate.Status
 	}{
 		{name: "no_targets", statuses: nil, want: unknown},
+		{name: "all_unknown", statuses: []infrastate.Status{unknown, unknown}, want: unknown},
 		{name: "one_healthy", statuses: []infrastate.Status{healthy}, want: healthy},
 		{name: "all_healthy", statuses: []infrastate.Status{healthy, healthy, healthy}, want: healthy},
 		{name: "unknown_is_worse_than_healthy", statuses: []infrastate.Status{healthy, unknown, healthy}, want: unknown},
 		{name: "degraded_is_worse_than_unknown", statuses: []infrastate.Status{unknown, degraded, healthy}, want: degraded},
+		{name: "degraded_is_worse_than_healthy", statuses: []infrastate.Status{healthy, degraded, healthy}, want: degraded},
+		{name: "critical_is_worse_than_degraded", statuses: []infrastate.Status{degraded, critical, degraded}, want: critical},
+		{name: "critical_is_worse_than_unknown", statuses: []infrastate.Status{unknown, critical}, want: critical},
 		{name: "critical_is_worst", statuses: []infrastate.Status{critical, degraded, unknown, healthy}, want: critical},
 		{name: "critical_last", statuses: []infrastate.Status{healthy, degraded, critical}, want: critical},
 	}
@@ -88,4 +112,12 @@ func TestOverall_is_the_worst_status_of_any_target(t *testing.T) {
 			require.Equal(t, tt.want, infrastate.Overall(states))
 		})
 	}
+}
+
+func TestStatus_Severity_orders_healthy_unknown_degraded_critical(t *testing.T) {
+	order := []infrastate.Status{infrastate.StatusHealthy, infrastate.StatusUnknown, infrastate.StatusDegraded, infrastate.StatusCritical}
+	for i := 1; i < len(order); i++ {
+		require.Less(t, order[i-1].Severity(), order[i].Severity(), "%s before %s", order[i-1], order[i])
+	}
+	require.Equal(t, infrastate.StatusUnknown.Severity(), infrastate.Status("resting").Severity(), "a status this version does not know counts as unknown")
 }
