@@ -35,7 +35,7 @@ The replaced table stays as infrastructure_state_previous until the next swap.
 difference and exits with status 1 when there is any.
 
 An interrupted replay resumes where it stopped; a second replay while one runs is refused.
-Give the same hysteresis settings as the running projection.`,
+Give the same hysteresis and latency settings as the running projection.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := thresholds.Validate(); err != nil {
@@ -103,6 +103,8 @@ Give the same hysteresis settings as the running projection.`,
 	f.IntVar(&thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "as given to the running projection")
 	f.IntVar(&thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "as given to the running projection")
 	f.IntVar(&thresholds.HealthyAfter, "healthy-after", def.HealthyAfter, "as given to the running projection")
+	f.DurationVar(&thresholds.LatencyWindow, "latency-window", def.LatencyWindow, "as given to the running projection")
+	f.IntVar(&thresholds.LatencySamples, "latency-samples", def.LatencySamples, "as given to the running projection")
 	return cmd
 }
 

@@ -63,6 +63,8 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.IntVar(&r.thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "consecutive failed probes that make a target degraded")
 	f.IntVar(&r.thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "consecutive failed probes that make a target critical")
 	f.IntVar(&r.thresholds.HealthyAfter, "healthy-after", def.HealthyAfter, "consecutive successful probes that make a target healthy again")
+	f.DurationVar(&r.thresholds.LatencyWindow, "latency-window", def.LatencyWindow, "how far back a target's latency statistics (min, avg, max, p95) reach")
+	f.IntVar(&r.thresholds.LatencySamples, "latency-samples", def.LatencySamples, "most latency samples a target's state keeps")
 	f.StringVar(&r.contract, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&r.skipMigrate, "skip-migrate", false, "do not apply migrations at start")
 }

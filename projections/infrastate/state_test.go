@@ -102,6 +102,7 @@ func TestOverall_is_the_worst_status_of_any_target(t *testing.T) {
 		{name: "critical_is_worse_than_unknown", statuses: []infrastate.Status{unknown, critical}, want: critical},
 		{name: "critical_is_worst", statuses: []infrastate.Status{critical, degraded, unknown, healthy}, want: critical},
 		{name: "critical_last", statuses: []infrastate.Status{healthy, degraded, critical}, want: critical},
+		{name: "a_status_this_version_does_not_know_shows_as_unknown", statuses: []infrastate.Status{healthy, "", healthy}, want: unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

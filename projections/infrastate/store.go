@@ -163,5 +163,8 @@ func Overall(states []TargetState) Status {
 			worst = s.Status
 		}
 	}
+	if worst.Severity() == StatusUnknown.Severity() {
+		worst = StatusUnknown // a status this version does not know counts, and shows, as unknown
+	}
 	return worst
 }
