@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -377,12 +378,9 @@ func (r *replay) batchIn(ctx context.Context, tx pgx.Tx, settledOnly bool) (int,
 	return len(batch), nil
 }
 
-// statesEqual compares two states by what they store.
-func statesEqual(a, b TargetState) bool {
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && string(ja) == string(jb)
-}
+// statesEqual reports whether a fold changed nothing. Reduce builds new slices and maps for what
+// it changes and leaves empty ones nil, so a deep comparison is exact.
+func statesEqual(a, b TargetState) bool { return reflect.DeepEqual(a, b) }
 
 // compareTables lists every field on which two state tables disagree.
 func compareTables(ctx context.Context, q pgtx.Querier, live, replayed string) ([]Difference, error) {
