@@ -93,7 +93,10 @@ type node struct {
 	registry *prometheus.Registry
 	pub      message.Publisher
 	adapters []*effect.Adapter
-	logger   *slog.Logger
+	// projection consumes the events topic in batches (beside the router: Watermill's handlers
+	// take one message at a time).
+	projection *bus.BatchConsumer
+	logger     *slog.Logger
 }
 
 func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Logger) (_ *node, err error) {
@@ -135,15 +138,25 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 		reg.MustRegister(outbox.NewLagCollector(db, group))
 	}
 	if cfg.has(RoleProjection) {
+		plog := logger.With("role", RoleProjection)
+		poisonTopic := cfg.Topics.Poison(infrastate.ConsumerName)
 		h, err := infrastate.NewHandler(infrastate.HandlerConfig{
 			DB: db, Registry: catalog, IntentsTopic: cfg.Topics.Intents, Thresholds: cfg.Thresholds,
-		}, logger.With("role", RoleProjection))
+			Poison: func(msg *message.Message, reason error) error {
+				poisoned := msg.Copy()
+				if poisoned.UUID == "" {
+					poisoned.UUID = watermill.NewUUID()
+				}
+				poisoned.Metadata.Set(middleware.ReasonForPoisonedKey, reason.Error())
+				poisoned.Metadata.Set(middleware.PoisonedTopicKey, cfg.Topics.Events)
+				return pub.Publish(poisonTopic, poisoned)
+			},
+		}, plog)
 		if err != nil {
 			return nil, err
 		}
-		if err := n.consume(infrastate.ConsumerName, cfg.Topics.Events, h.Handle); err != nil {
-			return nil, err
-		}
+		n.projection = &bus.BatchConsumer{Brokers: cfg.KafkaBrokers, Group: infrastate.ConsumerName, Topic: cfg.Topics.Events,
+			MaxBatch: cfg.ProjectionBatch, Handle: h.HandleBatch, Logger: plog}
 	}
 	if cfg.has(RoleSagas) {
 		contract, err := sagas.LoadContract(cfg.ContractPath)
@@ -261,6 +274,9 @@ func (n *node) run(ctx context.Context) error {
 		g.Go(func() error {
 			return outbox.KeepEventLog(gctx, n.db, n.cfg.EventLogRetention, n.logger.With("role", RoleRelay))
 		})
+	}
+	if n.projection != nil {
+		g.Go(func() error { return n.projection.Run(gctx) })
 	}
 	for _, a := range n.adapters {
 		g.Go(func() error {

@@ -95,6 +95,8 @@ type Config struct {
 	MaxCommandBytes int
 	// Thresholds of the projection's health hysteresis. Default infrastate.DefaultThresholds().
 	Thresholds infrastate.Thresholds
+	// ProjectionBatch is the most events the projection applies in one transaction. Default 100.
+	ProjectionBatch int
 	// Topics. Default events.DefaultTopics().
 	Topics events.Topics
 	// ContractPath of the saga contract. Default: the contract built into the binary.

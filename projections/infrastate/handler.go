@@ -28,6 +28,9 @@ type HandlerConfig struct {
 	IntentsTopic string
 	// Thresholds of the fold. Default DefaultThresholds().
 	Thresholds Thresholds
+	// Poison sends a message that can never be applied (it cannot be decoded) to the poison topic
+	// with the reason. Required by HandleBatch.
+	Poison func(msg *message.Message, reason error) error
 }
 
 func (c *HandlerConfig) setDefaults() {
@@ -48,15 +51,19 @@ func (c HandlerConfig) Validate() error {
 	if c.IntentsTopic == "" {
 		errs = append(errs, errors.New("projection: missing IntentsTopic"))
 	}
+	if c.Poison == nil {
+		errs = append(errs, errors.New("projection: missing Poison"))
+	}
 	if err := c.Thresholds.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("projection thresholds: %w", err))
 	}
 	return errors.Join(errs...)
 }
 
-// Handler applies one event per transaction: inbox row, state row, intent rows and the outbox
-// publish of the intents commit together, so a redelivered event changes nothing and an intent is
-// published exactly when it is stored. It keeps nothing in memory between messages.
+// Handler applies events in batches, one transaction per batch: for each event the inbox row (a
+// duplicate ends there), the state row, the intent rows and the outbox publish of the intents all
+// commit together, so a redelivered batch changes nothing and an intent is published exactly when
+// it is stored. It keeps nothing in memory between batches.
 type Handler struct {
 	cfg     HandlerConfig
 	reducer Reducer
@@ -72,26 +79,45 @@ func NewHandler(cfg HandlerConfig, logger *slog.Logger) (*Handler, error) {
 	return &Handler{cfg: cfg, reducer: Reducer{Thresholds: cfg.Thresholds}, logger: logger}, nil
 }
 
-// Handle is the Watermill handler function. A message that cannot be decoded returns an
-// *events.DecodeError, which the router's poison middleware sends to the poison topic.
-func (h *Handler) Handle(msg *message.Message) error {
-	env, m, err := h.cfg.Registry.Decode(msg)
-	if err != nil {
-		return err
+// HandleBatch applies msgs, in order, in one transaction. A message that cannot be decoded goes
+// to the poison topic with the reason and the others are applied. An error means nothing of the
+// batch was applied; the caller hands the same batch again.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) error {
+	type decoded struct {
+		env events.Envelope
+		m   events.Message
 	}
-	ctx := msg.Context()
-	var raised []events.IntentMessage
-	err = pgtx.Run(ctx, h.cfg.DB, func(tx pgx.Tx) error {
-		raised = nil
-		return h.apply(ctx, tx, env, m, &raised)
+	batch := make([]decoded, 0, len(msgs))
+	for _, msg := range msgs {
+		env, m, err := h.cfg.Registry.Decode(msg)
+		if err != nil {
+			if perr := h.cfg.Poison(msg, err); perr != nil {
+				return fmt.Errorf("could not send undecodable message %s to the poison topic: %w", msg.UUID, perr)
+			}
+			h.logger.WarnContext(ctx, "message poisoned", "message_id", msg.UUID, "reason", err)
+			continue
+		}
+		batch = append(batch, decoded{env, m})
+	}
+	raised := make([][]events.IntentMessage, len(batch))
+	err := pgtx.Run(ctx, h.cfg.DB, func(tx pgx.Tx) error {
+		for i, d := range batch {
+			raised[i] = nil
+			if err := h.apply(ctx, tx, d.env, d.m, &raised[i]); err != nil {
+				return fmt.Errorf("could not apply %s %s to %s: %w", d.env.Kind, d.env.ID, d.m.Key(), err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("could not apply %s %s to %s: %w", env.Kind, env.ID, m.Key(), err)
+		return fmt.Errorf("could not apply a batch of %d events: %w", len(batch), err)
 	}
-	for _, in := range raised {
-		h.logger.InfoContext(ctx, "intent raised", "intent", in.Kind().Name, "subject", in.Fields().Subject,
-			"intent_id", in.Fields().ID, "reason", in.Fields().Reason,
-			"correlation_id", env.CorrelationID, "causation_id", env.ID)
+	for i, d := range batch {
+		for _, in := range raised[i] {
+			h.logger.InfoContext(ctx, "intent raised", "intent", in.Kind().Name, "subject", in.Fields().Subject,
+				"intent_id", in.Fields().ID, "reason", in.Fields().Reason,
+				"correlation_id", d.env.CorrelationID, "causation_id", d.env.ID)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,139 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// BatchConsumer consumes a topic in a consumer group and hands each partition's messages to Handle
+// in batches, in order: whatever has arrived, up to MaxBatch. A batch's offsets are marked only
+// after Handle returned nil for it; when Handle fails, the same batch is handed again after a
+// backoff, so nothing is skipped and nothing overtakes. Handle must make redelivery harmless (the
+// projection's inbox does), since a batch can come again after a crash or a rebalance.
+type BatchConsumer struct {
+	Brokers []string
+	Group   string
+	Topic   string
+	// MaxBatch is the most messages in one batch. Default 100.
+	MaxBatch int
+	// Handle applies a batch. Required.
+	Handle func(ctx context.Context, msgs []*message.Message) error
+	Logger *slog.Logger
+}
+
+// Run consumes until ctx ends.
+func (c *BatchConsumer) Run(ctx context.Context) error {
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 100
+	}
+	cfg := sarama.NewConfig()
+	cfg.Version = saramaVersion
+	cfg.ClientID = "omnibase-infra"
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	cfg.Consumer.Return.Errors = true
+	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	group, err := sarama.NewConsumerGroup(c.Brokers, c.Group, cfg)
+	if err != nil {
+		return fmt.Errorf("could not join consumer group %q on %v: %w", c.Group, c.Brokers, err)
+	}
+	defer group.Close()
+	errs := group.Errors()
+	for {
+		err := group.Consume(ctx, []string{c.Topic}, c)
+		if err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
+			c.Logger.WarnContext(ctx, "consumer group session ended", "group", c.Group, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			c.Logger.WarnContext(ctx, "consumer group error", "group", c.Group, "error", err)
+		default:
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+}
+
+func (c *BatchConsumer) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (c *BatchConsumer) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim hands one partition's messages to Handle, batch after batch.
+func (c *BatchConsumer) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := sess.Context()
+	for {
+		var first *sarama.ConsumerMessage
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			first = m
+		}
+		records := []*sarama.ConsumerMessage{first}
+	drain:
+		for len(records) < c.MaxBatch {
+			select {
+			case m, ok := <-claim.Messages():
+				if !ok {
+					break drain
+				}
+				records = append(records, m)
+			default:
+				break drain
+			}
+		}
+		msgs := make([]*message.Message, 0, len(records))
+		for _, r := range records {
+			msg, err := marshaler.Unmarshal(r)
+			if err != nil {
+				// Not even a Watermill message: an empty one carrying the record, which Handle's
+				// decoding refuses and sends to the poison topic.
+				msg = message.NewMessage("", r.Value)
+			}
+			msg.SetContext(ctx)
+			msgs = append(msgs, msg)
+		}
+		if !c.handle(ctx, msgs, claim.Partition()) {
+			return nil
+		}
+		sess.MarkMessage(records[len(records)-1], "")
+	}
+}
+
+// handle calls Handle until it succeeds or ctx ends, with backoff; it reports whether it succeeded.
+func (c *BatchConsumer) handle(ctx context.Context, msgs []*message.Message, partition int32) bool {
+	wait := 100 * time.Millisecond
+	for {
+		err := c.Handle(ctx, msgs)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.Logger.WarnContext(ctx, "could not apply a batch; trying again", "group", c.Group, "partition", partition,
+			"messages", len(msgs), "retry_in", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
