@@ -3,16 +3,11 @@ package kafka
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/IBM/sarama"
-
-	"github.com/omninode/omnibase-infra/events"
 )
 
 var (
@@ -22,28 +17,46 @@ var (
 	errConflict = errors.New("conflict")
 )
 
+// retriableCodes are the broker's error codes that Kafka's own clients retry (their
+// RetriableException subclasses): no leader or controller yet, a request timed out, not enough
+// in-sync replicas, a topic still being created.
+var retriableCodes = map[sarama.KError]bool{
+	sarama.ErrUnknownTopicOrPartition: true, sarama.ErrLeaderNotAvailable: true,
+	sarama.ErrNotLeaderForPartition: true, sarama.ErrRequestTimedOut: true,
+	sarama.ErrBrokerNotAvailable: true, sarama.ErrReplicaNotAvailable: true,
+	sarama.ErrNetworkException: true, sarama.ErrOffsetsLoadInProgress: true,
+	sarama.ErrConsumerCoordinatorNotAvailable: true, sarama.ErrNotCoordinatorForConsumer: true,
+	sarama.ErrNotEnoughReplicas: true, sarama.ErrNotEnoughReplicasAfterAppend: true,
+	sarama.ErrNotController: true, sarama.ErrConcurrentTransactions: true,
+	sarama.ErrKafkaStorageError: true, sarama.ErrListenerNotFound: true,
+	sarama.ErrFencedLeaderEpoch: true, sarama.ErrUnknownLeaderEpoch: true,
+	sarama.ErrOffsetNotAvailable: true, sarama.ErrPreferredLeaderNotAvailable: true,
+	sarama.ErrThrottlingQuotaExceeded: true,
+}
+
+// transientErrors are the client-side errors of a cluster that cannot be reached or answered
+// too late.
+var transientErrors = []error{
+	sarama.ErrOutOfBrokers, sarama.ErrNotConnected, sarama.ErrClosedClient, sarama.ErrBrokerNotFound,
+	sarama.ErrControllerNotAvailable, sarama.ErrShuttingDown, io.EOF, io.ErrUnexpectedEOF,
+	syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE, syscall.EHOSTUNREACH,
+	syscall.ENETUNREACH, context.DeadlineExceeded,
+}
+
 // transient reports whether err may go away by itself: the cluster or a partition leader cannot
 // be reached, a request timed out, there are not enough in-sync replicas yet. A request Kafka
-// refused for what it is (too large, invalid topic, not authorized, conflicting topic) is not.
+// refused for what it is (too large, invalid topic, not authorized, invalid config or
+// replication factor), a bad command and a conflicting topic are not; neither is anything
+// unknown.
 func transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, errBadCommand) || errors.Is(err, errConflict) {
 		return false
 	}
 	var kerr sarama.KError
 	if errors.As(err, &kerr) {
-		switch kerr {
-		case sarama.ErrLeaderNotAvailable, sarama.ErrNotLeaderForPartition, sarama.ErrRequestTimedOut,
-			sarama.ErrBrokerNotAvailable, sarama.ErrReplicaNotAvailable, sarama.ErrNetworkException,
-			sarama.ErrNotEnoughReplicas, sarama.ErrNotEnoughReplicasAfterAppend, sarama.ErrNotController,
-			sarama.ErrNotCoordinatorForConsumer, sarama.ErrOffsetsLoadInProgress, sarama.ErrKafkaStorageError,
-			sarama.ErrUnknownTopicOrPartition:
-			return true
-		}
-		return false
+		return retriableCodes[kerr]
 	}
-	for _, target := range []error{sarama.ErrOutOfBrokers, sarama.ErrNotConnected, sarama.ErrClosedClient,
-		sarama.ErrControllerNotAvailable, sarama.ErrShuttingDown, io.EOF, io.ErrUnexpectedEOF,
-		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, context.DeadlineExceeded} {
+	for _, target := range transientErrors {
 		if errors.Is(err, target) {
 			return true
 		}
@@ -51,30 +64,3 @@ func transient(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr)
 }
-
-// topicDiff names every way have differs from what want asks for: partitions, replication factor
-// and each config want sets (configs it does not set are left alone).
-func topicDiff(have topicShape, want events.KafkaEnsureTopic) []string {
-	var out []string
-	if have.Partitions != want.Partitions {
-		out = append(out, fmt.Sprintf("it has %d partitions, the command wants %d", have.Partitions, want.Partitions))
-	}
-	if have.ReplicationFactor != want.ReplicationFactor {
-		out = append(out, fmt.Sprintf("its replication factor is %d, the command wants %d", have.ReplicationFactor, want.ReplicationFactor))
-	}
-	keys := make([]string, 0, len(want.Configs))
-	for k := range want.Configs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if got, ok := have.Configs[k]; !ok {
-			out = append(out, fmt.Sprintf("config %s is not set, the command wants %q", k, want.Configs[k]))
-		} else if got != want.Configs[k] {
-			out = append(out, fmt.Sprintf("config %s is %q, the command wants %q", k, got, want.Configs[k]))
-		}
-	}
-	return out
-}
-
-func joinDiffs(diffs []string) string { return strings.Join(diffs, "; ") }

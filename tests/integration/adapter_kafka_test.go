@@ -51,6 +51,7 @@ func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
 	require.NotNil(t, first)
 	require.Equal(t, `{"total":42}`, string(first.Value))
 	require.Equal(t, "test", header(first, "source"))
+	require.Len(t, first.Headers, 2, "the command's headers and the command id")
 	require.Equal(t, done.CommandID, header(first, kafka.CommandIDHeader), "consumers can deduplicate on the command id")
 	require.Equal(t, res.Partition, first.Partition)
 	require.Equal(t, res.Offset, first.Offset)
@@ -59,6 +60,12 @@ func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
 	require.False(t, bad.Transient)
 	require.Equal(t, 1, bad.Attempts)
 	require.Contains(t, bad.Error, "payload is not base64")
+
+	forged := failed(t, c.run(events.KafkaPublish{On: onBus(), Topic: "orders", Payload: "x",
+		Headers: map[string]string{kafka.CommandIDHeader: "someone else"}}))
+	require.False(t, forged.Transient)
+	require.Contains(t, forged.Error, "is set by the adapter")
+	require.Len(t, consumeAll(t, broker.Brokers(), "orders", 2*time.Second, 3), 2, "neither bad command produced a record")
 }
 
 func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t *testing.T) {
@@ -86,12 +93,24 @@ func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t 
 
 	conflict := ensure
 	conflict.Partitions = 6
+	conflict.ReplicationFactor = 3
 	conflict.Configs = map[string]string{"retention.ms": "60000"}
 	f := failed(t, c.run(conflict))
-	require.False(t, f.Transient)
+	require.False(t, f.Transient, "a conflict is not retried")
 	require.Equal(t, 1, f.Attempts)
+	require.Equal(t, "kafka/bus", f.AdapterID)
+	require.Contains(t, f.Error, "topic payments exists and differs")
 	require.Contains(t, f.Error, "it has 3 partitions, the command wants 6")
+	require.Contains(t, f.Error, "its replication factor is 1, the command wants 3")
 	require.Contains(t, f.Error, `config retention.ms is "3600000", the command wants "60000"`)
+	require.Equal(t, map[string]int{"payments": 3}, metadata(t, cl, "payments"), "a conflict changes nothing")
+
+	// A topic the broker cannot make as asked (three replicas on one broker): refused, not retried.
+	impossible := events.KafkaEnsureTopic{On: onBus(), Topic: "refunds", Partitions: 1, ReplicationFactor: 3}
+	f = failed(t, c.run(impossible))
+	require.False(t, f.Transient, f.Error)
+	require.Equal(t, 1, f.Attempts)
+	require.Contains(t, f.Error, "could not create topic refunds")
 }
 
 // metadata returns the partition count of each topic asked for, as the broker reports it.
@@ -121,11 +140,13 @@ func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
 			Addr string `json:"addr"`
 		} `json:"brokers"`
 		ControllerID int32 `json:"controller_id"`
+		Topics       int   `json:"topics"`
 	}
 	succeeded(t, c.run(events.KafkaDescribeCluster{On: onBus()}), &res)
 	require.Len(t, res.Brokers, 1)
 	require.Equal(t, broker.Addr, res.Brokers[0].Addr)
 	require.Equal(t, res.Brokers[0].ID, res.ControllerID)
+	require.Positive(t, res.Topics, "the bus carries the control plane's own topics")
 
 	c.run(events.KafkaPublish{On: onBus(), Topic: "t", Payload: "x"})
 	caused := c.run(events.ProbeTarget{Adapter: events.AdapterKafka, Target: "bus"})
@@ -135,9 +156,14 @@ func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
 	require.True(t, health.Healthy)
 	require.Equal(t, strconv.Itoa(int(res.ControllerID)), health.Details["controller_id"])
 	require.Equal(t, "1", health.Details["brokers"])
-	require.NotEmpty(t, health.Details["metadata_latency_us"])
 	require.Equal(t, "0", health.Details["producer_errors"])
-	require.NotEmpty(t, health.Details["producer_publishes"])
+	require.Equal(t, "0.000", health.Details["producer_error_rate"])
+	for _, key := range []string{"metadata_latency_us", "topics", "producer_publishes"} {
+		n, err := strconv.Atoi(health.Details[key])
+		require.NoError(t, err, "%s: %v", key, health.Details)
+		require.GreaterOrEqual(t, n, 0, key)
+	}
+	require.Len(t, health.Details, 7, "every documented key, no other: %v", health.Details)
 }
 
 // A cluster nobody listens for: the publish fails as transient after its retries, and the probe
@@ -153,18 +179,31 @@ func TestKafkaAdapter_unreachable_cluster_fails_transiently_and_probes_unhealthy
 	startApp(t, cfg)
 	c := newCommander(t, broker.Brokers())
 
+	probeDown := func() events.AdapterHealthReported {
+		t.Helper()
+		caused := c.run(events.ProbeTarget{Adapter: events.AdapterKafka, Target: "down"})
+		health, ok := caused[0].Event.(events.AdapterHealthReported)
+		require.True(t, ok, "%#v", caused[0].Event)
+		return health
+	}
+	require.False(t, probeDown().Healthy, "down from the start, and yet the app started")
+
 	f := failed(t, c.run(events.KafkaPublish{On: events.On{Target: "down"}, Topic: "t", Payload: "x"}))
 	require.True(t, f.Transient, f.Error)
 	require.Equal(t, 3, f.Attempts, "retried: %s", f.Error)
 	require.Equal(t, "kafka/down", f.AdapterID)
 
-	caused := c.run(events.ProbeTarget{Adapter: events.AdapterKafka, Target: "down"})
-	health, ok := caused[0].Event.(events.AdapterHealthReported)
-	require.True(t, ok, "%#v", caused[0].Event)
+	health := probeDown()
 	require.False(t, health.Healthy)
-	require.NotEmpty(t, health.Error)
+	require.Equal(t, "kafka/down", health.AdapterID)
+	require.Contains(t, health.Error, "could not reach kafka target")
+	require.Equal(t, "3", health.Details["producer_publishes"], "each attempt counts")
 	require.Equal(t, "3", health.Details["producer_errors"], "each failed attempt counts in the error rate")
 	require.Equal(t, "1.000", health.Details["producer_error_rate"])
+	require.NotContains(t, health.Details, "metadata_latency_us", "no metadata from a cluster that did not answer")
+
+	// The reachable target is not dragged down with it.
+	succeeded(t, c.run(events.KafkaPublish{On: onBus(), Topic: "t", Payload: "x"}), nil)
 }
 
 func kmsgMetadata(topics []string) *kmsg.MetadataRequest {

@@ -1,0 +1,216 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// errClosed is returned for a command or probe that arrives after Close.
+var errClosed = fmt.Errorf("kafka driver closed: %w", sarama.ErrClosedClient)
+
+// cluster is one target: its connection, made on first use, and its producer counters since the
+// last probe.
+type cluster struct {
+	name    string
+	brokers []string
+	cfg     Config
+	logger  *slog.Logger
+
+	mu     sync.Mutex
+	conn   *conn // nil until a connect succeeds
+	closed bool
+
+	publishes, failures atomic.Int64
+}
+
+// conn is a connected target. Sarama reconnects to brokers by itself, so a conn, once made, lives
+// until Close.
+type conn struct {
+	client sarama.Client
+	admin  sarama.ClusterAdmin
+	// pool hands out the producers, one publish at a time each. WARNING: it is never closed: a
+	// publish that waits for a producer while the driver closes gives up with its context
+	// instead of panicking on a closed channel.
+	pool      chan sarama.SyncProducer
+	producers []sarama.SyncProducer
+}
+
+func saramaConfig(cfg Config) *sarama.Config {
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V2_8_0_0
+	sc.ClientID = "omnibase-infra-adapter"
+	sc.Net.DialTimeout = cfg.Timeout
+	sc.Net.ReadTimeout = cfg.Timeout
+	sc.Net.WriteTimeout = cfg.Timeout
+	// The runner retries transient errors with backoff and counts them against the breaker;
+	// Sarama's own retries only cover a leader or controller moving between a metadata refresh
+	// and the request.
+	sc.Metadata.Retry.Max = 1
+	sc.Metadata.Retry.Backoff = 100 * time.Millisecond
+	sc.Metadata.Timeout = cfg.Timeout
+	sc.Admin.Retry.Max = 1
+	sc.Admin.Timeout = cfg.Timeout
+	sc.Producer.Return.Successes = true
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Timeout = cfg.Timeout
+	sc.Producer.Retry.Max = 1
+	sc.Producer.Retry.Backoff = 100 * time.Millisecond
+	sc.Producer.Partitioner = sarama.NewHashPartitioner
+	return sc
+}
+
+// connect returns the target's connection, making it on first use; a failed attempt is tried
+// again on the next call.
+func (c *cluster) connect() (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errClosed
+	}
+	if c.conn != nil {
+		return c.conn, nil
+	}
+	cn, err := dial(c.name, c.brokers, c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.logger.Debug("connected to kafka target", "brokers", c.brokers, "producers", len(cn.producers))
+	c.conn = cn
+	return cn, nil
+}
+
+func dial(name string, brokers []string, cfg Config) (cn *conn, err error) {
+	client, err := sarama.NewClient(brokers, saramaConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("could not reach kafka target %q at %v: %w", name, brokers, err)
+	}
+	cn = &conn{client: client, pool: make(chan sarama.SyncProducer, cfg.Producers)}
+	defer func() {
+		if err != nil {
+			cn.close()
+		}
+	}()
+	if cn.admin, err = sarama.NewClusterAdminFromClient(client); err != nil {
+		return nil, fmt.Errorf("could not make a cluster admin for kafka target %q: %w", name, err)
+	}
+	for range cfg.Producers {
+		p, err := sarama.NewSyncProducerFromClient(client)
+		if err != nil {
+			return nil, fmt.Errorf("could not make a producer for kafka target %q: %w", name, err)
+		}
+		cn.producers = append(cn.producers, p)
+		cn.pool <- p
+	}
+	return cn, nil
+}
+
+// acquire takes a producer from the pool; give it back with release.
+func (cn *conn) acquire(ctx context.Context) (sarama.SyncProducer, error) {
+	select {
+	case p := <-cn.pool:
+		return p, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no producer free: %w", ctx.Err())
+	}
+}
+
+func (cn *conn) release(p sarama.SyncProducer) { cn.pool <- p }
+
+func (c *cluster) close() {
+	c.mu.Lock()
+	cn := c.conn
+	c.conn, c.closed = nil, true
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}
+
+// close closes the producers once every one is back in the pool (a publish in flight ends within
+// the producer's timeouts), then the admin and the client.
+func (cn *conn) close() {
+	for range cn.producers {
+		<-cn.pool
+	}
+	for _, p := range cn.producers {
+		_ = p.Close()
+	}
+	if cn.admin != nil {
+		_ = cn.admin.Close() // closes the client it was made from
+	} else {
+		_ = cn.client.Close()
+	}
+}
+
+// takeProducerStats returns the counts since the last call and starts them again from zero.
+func (c *cluster) takeProducerStats() producerStats {
+	return producerStats{publishes: c.publishes.Swap(0), errors: c.failures.Swap(0)}
+}
+
+// clusterMetadata is what one metadata round trip says about a cluster.
+type clusterMetadata struct {
+	brokers      []BrokerInfo
+	controllerID int32
+	topics       int
+	latency      time.Duration
+}
+
+// metadata refreshes the client's metadata of the whole cluster. Sarama asks the least loaded
+// broker it can reach, so a broker or controller gone away is noticed here.
+func (cn *conn) metadata() (clusterMetadata, error) {
+	start := time.Now()
+	if err := cn.client.RefreshMetadata(); err != nil {
+		return clusterMetadata{}, fmt.Errorf("could not refresh the cluster's metadata: %w", err)
+	}
+	meta := clusterMetadata{latency: time.Since(start), brokers: []BrokerInfo{}}
+	controller, err := cn.client.Controller()
+	if err != nil {
+		return clusterMetadata{}, fmt.Errorf("the cluster's metadata names no controller: %w", err)
+	}
+	meta.controllerID = controller.ID()
+	topics, err := cn.client.Topics()
+	if err != nil {
+		return clusterMetadata{}, fmt.Errorf("could not list the cluster's topics: %w", err)
+	}
+	meta.topics = len(topics)
+	for _, b := range cn.client.Brokers() {
+		meta.brokers = append(meta.brokers, BrokerInfo{ID: b.ID(), Addr: b.Addr()})
+	}
+	slices.SortFunc(meta.brokers, func(a, b BrokerInfo) int { return int(a.ID) - int(b.ID) })
+	return meta, nil
+}
+
+// ClusterResult is DescribeCluster's result.
+type ClusterResult struct {
+	Brokers      []BrokerInfo `json:"brokers"`
+	ControllerID int32        `json:"controller_id"`
+	// Topics is how many topics the cluster has, internal ones included.
+	Topics int `json:"topics"`
+}
+
+// BrokerInfo is one broker of a cluster.
+type BrokerInfo struct {
+	ID   int32  `json:"id"`
+	Addr string `json:"addr"`
+}
+
+// describe is DescribeCluster. Sarama's requests do not take a context: its own timeouts bound
+// them.
+func (c *cluster) describe(context.Context) (ClusterResult, error) {
+	cn, err := c.connect()
+	if err != nil {
+		return ClusterResult{}, err
+	}
+	meta, err := cn.metadata()
+	if err != nil {
+		return ClusterResult{}, err
+	}
+	return ClusterResult{Brokers: meta.brokers, ControllerID: meta.controllerID, Topics: meta.topics}, nil
+}
