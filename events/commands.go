@@ -160,7 +160,7 @@ func (c KafkaEnsureTopic) Validate() error {
 }
 
 // KafkaDescribeCluster returns the brokers and the controller. Its result is
-// {"brokers": [{"id": n, "addr": "..."}], "controller_id": n}.
+// {"brokers": [{"id": n, "addr": "..."}], "controller_id": n, "topics": n}.
 type KafkaDescribeCluster struct {
 	On
 }
