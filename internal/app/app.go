@@ -156,7 +156,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 			return nil, err
 		}
 		n.projection = &bus.BatchConsumer{Brokers: cfg.KafkaBrokers, Group: infrastate.ConsumerName, Topic: cfg.Topics.Events,
-			MaxBatch: cfg.ProjectionBatch, Handle: h.HandleBatch, Logger: plog}
+			MaxBatch: cfg.ProjectionBatch, Handle: h.HandleBatch, Logger: plog, Metrics: bus.NewBatchMetrics(reg)}
 	}
 	if cfg.has(RoleSagas) {
 		contract, err := sagas.LoadContract(cfg.ContractPath)
@@ -260,9 +260,11 @@ func (n *node) run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		// A router without handlers (a projection-only process) does not stop on its own.
+		rerr := n.router.Close()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		return errors.Join(rerr, srv.Shutdown(sctx))
 	})
 	g.Go(func() error {
 		if err := n.router.Run(gctx); err != nil {

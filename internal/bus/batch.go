@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BatchConsumer consumes a topic in a consumer group and hands each partition's messages to Handle
@@ -25,6 +27,27 @@ type BatchConsumer struct {
 	// Handle applies a batch. Required.
 	Handle func(ctx context.Context, msgs []*message.Message) error
 	Logger *slog.Logger
+	// Metrics, when set, count batches and their sizes.
+	Metrics *BatchMetrics
+}
+
+// BatchMetrics are a BatchConsumer's Prometheus metrics, labelled by consumer group.
+type BatchMetrics struct {
+	batches  *prometheus.CounterVec
+	messages *prometheus.HistogramVec
+}
+
+// NewBatchMetrics registers the metrics with reg.
+func NewBatchMetrics(reg prometheus.Registerer) *BatchMetrics {
+	m := &BatchMetrics{
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "omni_consumer_batches_total",
+			Help: "Batches handed to a batch consumer's handler, by outcome."}, []string{"consumer_group", "success"}),
+		messages: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "omni_consumer_batch_messages",
+			Help:    "Messages per batch applied.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200}}, []string{"consumer_group"}),
+	}
+	reg.MustRegister(m.batches, m.messages)
+	return m
 }
 
 // Run consumes until ctx ends.
@@ -119,7 +142,13 @@ func (c *BatchConsumer) handle(ctx context.Context, msgs []*message.Message, par
 	wait := 100 * time.Millisecond
 	for {
 		err := c.Handle(ctx, msgs)
+		if c.Metrics != nil {
+			c.Metrics.batches.WithLabelValues(c.Group, strconv.FormatBool(err == nil)).Inc()
+		}
 		if err == nil {
+			if c.Metrics != nil {
+				c.Metrics.messages.WithLabelValues(c.Group).Observe(float64(len(msgs)))
+			}
 			return true
 		}
 		if ctx.Err() != nil {

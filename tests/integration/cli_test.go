@@ -182,7 +182,9 @@ func TestHTTP_healthz_readyz_and_metrics(t *testing.T) {
 	for _, metric := range []string{
 		`omni_outbox_pending_rows{consumer_group="outbox-relay"}`,
 		`omni_outbox_lag_query_failed{consumer_group="outbox-relay"} 0`,
-		`handler_name="infrastate-projection"`,
+		`handler_name="events_forwarder"`,
+		`omni_consumer_batches_total{consumer_group="infrastate-projection",success="true"}`,
+		`omni_consumer_batch_messages_count{consumer_group="infrastate-projection"}`,
 	} {
 		require.Contains(t, body, metric)
 	}
