@@ -99,7 +99,7 @@ Give the same hysteresis and latency settings as the running projection.`,
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "log", "where the events come from: log (the event log in PostgreSQL) or kafka (the events topic from its earliest offset)")
 	f.BoolVar(&verify, "verify", false, "compare the replayed state with the live one instead of swapping; exit 1 on any difference")
-	f.IntVar(&batchSize, "batch-size", 2000, "events folded per transaction")
+	f.IntVar(&batchSize, "batch-size", 10000, "events folded per transaction")
 	f.IntVar(&thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "as given to the running projection")
 	f.IntVar(&thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "as given to the running projection")
 	f.IntVar(&thresholds.HealthyAfter, "healthy-after", def.HealthyAfter, "as given to the running projection")

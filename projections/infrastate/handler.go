@@ -101,13 +101,45 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) erro
 	}
 	raised := make([][]events.IntentMessage, len(batch))
 	err := pgtx.Run(ctx, h.cfg.DB, func(tx pgx.Tx) error {
+		clear(raised)
+		ids := make([]string, len(batch))
 		for i, d := range batch {
-			raised[i] = nil
-			if err := h.apply(ctx, tx, d.env, d.m, &raised[i]); err != nil {
-				return fmt.Errorf("could not apply %s %s to %s: %w", d.env.Kind, d.env.ID, d.m.Key(), err)
+			ids[i] = d.env.ID
+		}
+		fresh, err := claimAll(ctx, tx, ConsumerName, ids)
+		if err != nil {
+			return err
+		}
+		var keys []string
+		for _, d := range batch {
+			if fresh[d.env.ID] {
+				keys = append(keys, d.m.Key())
 			}
 		}
-		return nil
+		states, err := loadAll(ctx, tx, keys)
+		if err != nil {
+			return err
+		}
+		dirty := map[string]string{}
+		for i, d := range batch {
+			if !fresh[d.env.ID] {
+				continue // applied before: a redelivery, or a second copy in this batch
+			}
+			delete(fresh, d.env.ID)
+			key := d.m.Key()
+			before, ok := states[key]
+			if !ok {
+				before = NewState(key)
+			}
+			after, intents := h.reducer.Reduce(before, d.env, d.m)
+			if !statesEqual(after, before) {
+				states[key], dirty[key] = after, d.env.ID
+			}
+			if err := h.raise(ctx, tx, d.env, intents, &raised[i]); err != nil {
+				return err
+			}
+		}
+		return storeAll(ctx, tx, states, dirty)
 	})
 	if err != nil {
 		return fmt.Errorf("could not apply a batch of %d events: %w", len(batch), err)
@@ -120,25 +152,6 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) erro
 		}
 	}
 	return nil
-}
-
-// apply applies one event inside tx: inbox row (a duplicate ends here), state, intents.
-func (h *Handler) apply(ctx context.Context, tx pgx.Tx, env events.Envelope, m events.Message, raised *[]events.IntentMessage) error {
-	fresh, err := pgtx.Claim(ctx, tx, ConsumerName, env.ID)
-	if err != nil || !fresh {
-		return err
-	}
-	before, err := load(ctx, tx, m.Key())
-	if err != nil {
-		return err
-	}
-	after, intents := h.reducer.Reduce(before, env, m)
-	if !statesEqual(after, before) {
-		if err := store(ctx, tx, after, env.ID); err != nil {
-			return err
-		}
-	}
-	return h.raise(ctx, tx, env, intents, raised)
 }
 
 func (h *Handler) raise(ctx context.Context, tx pgx.Tx, env events.Envelope, intents []events.IntentMessage, raised *[]events.IntentMessage) error {

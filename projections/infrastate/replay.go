@@ -39,7 +39,7 @@ type ReplayConfig struct {
 	Registry *events.Registry
 	// Reducer folds them; it must be configured as the live projection's is.
 	Reducer Reducer
-	// BatchSize is how many events are folded per transaction. Default 2000.
+	// BatchSize is how many events are folded per transaction. Default 10000.
 	BatchSize int
 	// Verify compares the rebuilt state with the live one instead of swapping it in.
 	Verify bool
@@ -105,7 +105,7 @@ type position struct {
 // once.
 func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 2000
+		cfg.BatchSize = 10000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

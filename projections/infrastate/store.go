@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,21 +14,53 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// load reads a target's state for update, or its initial state when it has none yet.
-func load(ctx context.Context, tx pgx.Tx, adapterID string) (TargetState, error) {
-	var data []byte
-	err := tx.QueryRow(ctx, `SELECT data FROM infrastructure_state WHERE adapter_id = $1 FOR UPDATE`, adapterID).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return NewState(adapterID), nil
-	}
+// claimAll records that consumer handled ids, in their order, and returns the ones it had not
+// handled before.
+func claimAll(ctx context.Context, tx pgx.Tx, consumer string, ids []string) (map[string]bool, error) {
+	rows, err := tx.Query(ctx, `INSERT INTO processed_messages (consumer, message_id)
+		SELECT $1, id FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n) ORDER BY n
+		ON CONFLICT DO NOTHING RETURNING message_id`, consumer, ids)
 	if err != nil {
-		return TargetState{}, fmt.Errorf("could not load state of %s: %w", adapterID, err)
+		return nil, fmt.Errorf("could not record %d messages as processed by %s: %w", len(ids), consumer, err)
 	}
-	var s TargetState
-	if err := json.Unmarshal(data, &s); err != nil {
-		return TargetState{}, fmt.Errorf("could not decode state of %s: %w", adapterID, err)
+	fresh := map[string]bool{}
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { fresh[id] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("could not record %d messages as processed by %s: %w", len(ids), consumer, err)
 	}
-	return s, nil
+	return fresh, nil
+}
+
+// loadAll reads the states of keys for update, locking them in key order so that two batches
+// never wait on each other in a circle. Keys with no state yet are absent from the result.
+func loadAll(ctx context.Context, tx pgx.Tx, keys []string) (map[string]TargetState, error) {
+	states := map[string]TargetState{}
+	if len(keys) == 0 {
+		return states, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT data FROM infrastructure_state WHERE adapter_id = ANY($1)
+		ORDER BY adapter_id FOR UPDATE`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("could not load the state of %d targets: %w", len(keys), err)
+	}
+	list, err := pgx.CollectRows(rows, rowToState)
+	if err != nil {
+		return nil, fmt.Errorf("could not load the state of %d targets: %w", len(keys), err)
+	}
+	for _, s := range list {
+		states[s.AdapterID] = s
+	}
+	return states, nil
+}
+
+// storeAll writes the states dirty names (each with the last event that changed it), in key order.
+func storeAll(ctx context.Context, tx pgx.Tx, states map[string]TargetState, dirty map[string]string) error {
+	for _, key := range slices.Sorted(maps.Keys(dirty)) {
+		if err := store(ctx, tx, states[key], dirty[key]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func store(ctx context.Context, tx pgx.Tx, s TargetState, eventID string) error {
