@@ -32,6 +32,7 @@ type runFlags struct {
 	pgMaxRows      int64
 	pgMaxResult    int
 	kafkaProducers int
+	projBatch      int
 	thresholds     infrastate.Thresholds
 	contract       string
 	skipMigrate    bool
@@ -55,6 +56,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.Int32Var(&r.pgMaxConns, "postgres-max-conns", 4, "connections of each PostgreSQL target's pool")
 	f.Int64Var(&r.pgMaxRows, "postgres-max-rows", 1000, "most rows a PostgreSQL query command may return")
 	f.IntVar(&r.pgMaxResult, "postgres-max-result-bytes", 256<<10, "largest PostgreSQL query result, as JSON")
+	f.IntVar(&r.projBatch, "projection-batch", 100, "most events of a partition the projection applies in one transaction")
 	f.IntVar(&r.kafkaProducers, "kafka-producers", 2, "producers in each Kafka target's pool: publishes to one cluster at once")
 	f.DurationVar(&r.retention, "event-log-retention", 0, "how long the event log keeps events (0: forever)")
 	f.IntVar(&r.maxCommand, "max-command-bytes", 1<<20, "largest command payload an adapter accepts")
@@ -82,6 +84,7 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	}
 	cfg.Breaker.Failures, cfg.Breaker.OpenFor = r.breakerFails, r.breakerOpenFor
 	cfg.KafkaProducers = r.kafkaProducers
+	cfg.ProjectionBatch = r.projBatch
 	cfg.Postgres = postgres.Config{MaxConns: r.pgMaxConns, MaxRows: r.pgMaxRows, MaxResultBytes: r.pgMaxResult}
 	for _, s := range r.pgTargets {
 		t, err := postgres.ParseTarget(s)
