@@ -6,6 +6,7 @@ package consul
 import (
 	"errors"
 	"fmt"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 	"strings"
 	"time"
 )
@@ -57,20 +58,12 @@ func (c *Config) setDefaults() {
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Targets) == 0 {
-		errs = append(errs, errors.New("consul adapter: no targets"))
-	}
-	seen := map[string]bool{}
+	names := make([]string, len(c.Targets))
 	for i, t := range c.Targets {
-		switch {
-		case t.Name == "":
-			errs = append(errs, fmt.Errorf("consul adapter: target %d has no name", i))
-		case strings.Contains(t.Name, "/"):
-			errs = append(errs, fmt.Errorf("consul adapter: target name %q contains \"/\"", t.Name))
-		case seen[t.Name]:
-			errs = append(errs, fmt.Errorf("consul adapter: target %q given twice", t.Name))
-		}
-		seen[t.Name] = true
+		names[i] = t.Name
+	}
+	errs = append(errs, effect.CheckTargetNames("consul", names)...)
+	for _, t := range c.Targets {
 		if t.Addr == "" {
 			errs = append(errs, fmt.Errorf("consul adapter: target %q has no address", t.Name))
 		}

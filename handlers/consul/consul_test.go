@@ -274,7 +274,7 @@ func TestConfig(t *testing.T) {
 			Targets:   []consul.Target{{Name: "a/b", Addr: "x"}, {Addr: "y"}, agent, {Name: "agent"}},
 			Watch:     consul.Watch{KeyPrefixes: []string{"app/", "app/"}, Services: []string{"web", "web", ""}},
 			WatchWait: 11 * time.Minute, WatchRetryMin: time.Minute, WatchRetryMax: time.Second,
-		}, []string{`target name "a/b" contains "/"`, "target 1 has no name", `target "agent" given twice`,
+		}, []string{`consul target "a/b": the name contains "/"`, "target 1 has no name", `consul target "agent": given twice`,
 			`target "agent" has no address`, `watched key prefix "app/" given twice`, `watched service "web" given twice`,
 			"a watched service has no name", "WatchWait is 11m0s", "watch retry waits 1m0s to 1s"}},
 	}

@@ -7,6 +7,8 @@ package effect
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/omninode/omnibase-infra/events"
 )
@@ -67,4 +69,27 @@ type commandIDKey struct{}
 func CommandID(ctx context.Context) string {
 	id, _ := ctx.Value(commandIDKey{}).(string)
 	return id
+}
+
+// CheckTargetNames reports what is wrong with an adapter's target names: there are none, one is
+// empty, one holds "/" (adapter ids are "<adapter>/<target>"), or one is given twice. Each
+// adapter's config validation starts here.
+func CheckTargetNames(adapter string, names []string) []error {
+	if len(names) == 0 {
+		return []error{fmt.Errorf("%s adapter: no targets", adapter)}
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, name := range names {
+		switch {
+		case name == "":
+			errs = append(errs, fmt.Errorf("%s adapter: target %d has no name", adapter, i))
+		case strings.Contains(name, "/"):
+			errs = append(errs, fmt.Errorf("%s target %q: the name contains \"/\"", adapter, name))
+		case seen[name]:
+			errs = append(errs, fmt.Errorf("%s target %q: given twice", adapter, name))
+		}
+		seen[name] = true
+	}
+	return errs
 }

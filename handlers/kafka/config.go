@@ -5,6 +5,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 	"strings"
 	"time"
 )
@@ -39,23 +40,15 @@ func (c *Config) setDefaults() {
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Targets) == 0 {
-		errs = append(errs, errors.New("kafka adapter: no targets"))
-	}
 	if c.Producers < 0 || c.Timeout < 0 {
 		errs = append(errs, errors.New("kafka adapter: negative Producers or Timeout"))
 	}
-	seen := map[string]bool{}
+	names := make([]string, len(c.Targets))
 	for i, t := range c.Targets {
-		switch {
-		case t.Name == "":
-			errs = append(errs, fmt.Errorf("kafka adapter: target %d has no name", i))
-		case strings.Contains(t.Name, "/"):
-			errs = append(errs, fmt.Errorf("kafka adapter: target name %q contains \"/\"", t.Name))
-		case seen[t.Name]:
-			errs = append(errs, fmt.Errorf("kafka adapter: target %q given twice", t.Name))
-		}
-		seen[t.Name] = true
+		names[i] = t.Name
+	}
+	errs = append(errs, effect.CheckTargetNames("kafka", names)...)
+	for _, t := range c.Targets {
 		if len(t.Brokers) == 0 {
 			errs = append(errs, fmt.Errorf("kafka adapter: target %q has no brokers", t.Name))
 		}

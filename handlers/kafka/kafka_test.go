@@ -176,8 +176,8 @@ func TestConfig_and_ParseTarget(t *testing.T) {
 
 	err = kafka.Config{Targets: []kafka.Target{{Name: "a/b", Brokers: []string{"x"}}, {Name: "", Brokers: nil},
 		{Name: "bus", Brokers: []string{"h:1"}}, {Name: "bus", Brokers: []string{"h:2"}}}, Producers: -1}.Validate()
-	for _, want := range []string{`target name "a/b" contains "/"`, `broker "x" is not HOST:PORT`, "target 1 has no name",
-		`target "" has no brokers`, `target "bus" given twice`, "negative Producers"} {
+	for _, want := range []string{`kafka target "a/b": the name contains "/"`, `broker "x" is not HOST:PORT`, "target 1 has no name",
+		`target "" has no brokers`, `kafka target "bus": given twice`, "negative Producers"} {
 		require.ErrorContains(t, err, want)
 	}
 	require.ErrorContains(t, kafka.Config{}.Validate(), "no targets")

@@ -7,6 +7,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 	"net/url"
 	"os"
 	"strings"
@@ -101,20 +102,12 @@ func (c *Config) setDefaults() {
 // reads the environment and the TLS files, as connecting would.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Targets) == 0 {
-		errs = append(errs, errors.New("postgres adapter: no targets"))
-	}
-	seen := map[string]bool{}
+	names := make([]string, len(c.Targets))
 	for i, t := range c.Targets {
-		switch {
-		case t.Name == "":
-			errs = append(errs, fmt.Errorf("postgres adapter: target %d: Name is empty", i))
-		case strings.Contains(t.Name, "/"):
-			errs = append(errs, fmt.Errorf("postgres target %q: Name contains \"/\"", t.Name))
-		case seen[t.Name]:
-			errs = append(errs, fmt.Errorf("postgres target %q: Name given twice", t.Name))
-		}
-		seen[t.Name] = true
+		names[i] = t.Name
+	}
+	errs = append(errs, effect.CheckTargetNames("postgres", names)...)
+	for _, t := range c.Targets {
 		if _, err := c.poolConfig(t); err != nil {
 			errs = append(errs, err)
 		}
