@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -52,14 +51,11 @@ Give the same hysteresis and latency settings as the running projection.`,
 			default:
 				return fmt.Errorf("--from %q: want log or kafka", from)
 			}
-			if err := g.requireDatabase(); err != nil {
-				return err
-			}
 			logger, err := g.logger()
 			if err != nil {
 				return err
 			}
-			db, err := app.Connect(cmd.Context(), g.databaseURL)
+			db, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+
+	"github.com/omninode/omnibase-infra/internal/app"
 )
 
 // globals are the settings every subcommand shares. Flags win over the standard variables.
@@ -67,6 +71,14 @@ func (g *globals) logger() (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+}
+
+// connect opens a pool on the control database, naming DATABASE_URL when it is not set.
+func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
+	if err := g.requireDatabase(); err != nil {
+		return nil, err
+	}
+	return app.Connect(ctx, g.databaseURL)
 }
 
 func (g *globals) requireDatabase() error {

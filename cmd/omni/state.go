@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -72,10 +71,7 @@ func newStateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := g.requireDatabase(); err != nil {
-				return err
-			}
-			db, err := app.Connect(cmd.Context(), g.databaseURL)
+			db, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -115,10 +111,7 @@ func newIntentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := g.requireDatabase(); err != nil {
-				return err
-			}
-			db, err := app.Connect(cmd.Context(), g.databaseURL)
+			db, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
