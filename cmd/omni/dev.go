@@ -25,8 +25,9 @@ func newDevCmd(g *globals) *cobra.Command {
 		Short: "Run the whole loop on this machine: a throwaway PostgreSQL and an in-process Kafka-protocol broker unless given",
 		Long: `dev runs every role in one process. Without DATABASE_URL it starts a throwaway PostgreSQL
 from the local server binaries (removed on exit); without KAFKA_BROKERS an in-process
-Kafka-protocol broker; with CONSUL_HTTP_ADDR it checks that Consul answers. It probes the control
-database (and every --postgres-target) and prints each change of the infrastructure state.`,
+Kafka-protocol broker; with CONSUL_HTTP_ADDR it checks that Consul answers and the Consul adapter
+acts on it as the target "agent". It probes the control database, the broker (and every other
+target given) and prints each change of the infrastructure state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := g.logger()
