@@ -33,6 +33,7 @@ type runFlags struct {
 	pgMaxResult    int
 	kafkaProducers int
 	projBatch      int
+	kafkaTimeout   time.Duration
 	thresholds     infrastate.Thresholds
 	contract       string
 	skipMigrate    bool
@@ -57,6 +58,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.Int64Var(&r.pgMaxRows, "postgres-max-rows", 1000, "most rows a PostgreSQL query command may return")
 	f.IntVar(&r.pgMaxResult, "postgres-max-result-bytes", 256<<10, "largest PostgreSQL query result, as JSON")
 	f.IntVar(&r.projBatch, "projection-batch", 100, "most events of a partition the projection applies in one transaction")
+	f.DurationVar(&r.kafkaTimeout, "kafka-timeout", 5*time.Second, "timeout of one request of the Kafka adapter to a broker (keep it under --probe-timeout for timely probes)")
 	f.IntVar(&r.kafkaProducers, "kafka-producers", 2, "producers in each Kafka target's pool: publishes to one cluster at once")
 	f.DurationVar(&r.retention, "event-log-retention", 0, "how long the event log keeps events (0: forever)")
 	f.IntVar(&r.maxCommand, "max-command-bytes", 1<<20, "largest command payload an adapter accepts")
@@ -83,7 +85,7 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 		ConsulWatch: consul.Watch{KeyPrefixes: r.watchPrefixes, Services: r.watchServices},
 	}
 	cfg.Breaker.Failures, cfg.Breaker.OpenFor = r.breakerFails, r.breakerOpenFor
-	cfg.KafkaProducers = r.kafkaProducers
+	cfg.KafkaProducers, cfg.KafkaTimeout = r.kafkaProducers, r.kafkaTimeout
 	cfg.ProjectionBatch = r.projBatch
 	cfg.Postgres = postgres.Config{MaxConns: r.pgMaxConns, MaxRows: r.pgMaxRows, MaxResultBytes: r.pgMaxResult}
 	for _, s := range r.pgTargets {

@@ -186,7 +186,8 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 	}
 	drivers = append(drivers, pg)
 	if len(n.cfg.KafkaTargets) > 0 {
-		k, err := kafka.New(kafka.Config{Targets: n.cfg.KafkaTargets, Producers: n.cfg.KafkaProducers}, logger)
+		k, err := kafka.New(kafka.Config{Targets: n.cfg.KafkaTargets, Producers: n.cfg.KafkaProducers,
+			Timeout: n.cfg.KafkaTimeout}, logger)
 		if err != nil {
 			pg.Close()
 			return err

@@ -74,6 +74,8 @@ type Config struct {
 	Postgres postgres.Config
 	// KafkaProducers is the size of each Kafka target's producer pool. Default 2.
 	KafkaProducers int
+	// KafkaTimeout bounds one request of the Kafka adapter to a broker. Default 5s.
+	KafkaTimeout time.Duration
 	// KafkaTargets are the clusters of the Kafka adapter. Default: KafkaBrokers, as "bus".
 	KafkaTargets []kafka.Target
 	// ConsulTargets are the agents of the Consul adapter. Default: ConsulAddr as "agent" when set;
