@@ -55,36 +55,26 @@ func (c *BatchConsumer) Run(ctx context.Context) error {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 100
 	}
-	cfg := sarama.NewConfig()
-	cfg.Version = saramaVersion
-	cfg.ClientID = "omnibase-infra"
+	cfg := clientConfig("omnibase-infra")
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
-	cfg.Consumer.Return.Errors = true
-	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
 	group, err := sarama.NewConsumerGroup(c.Brokers, c.Group, cfg)
 	if err != nil {
 		return fmt.Errorf("could not join consumer group %q on %v: %w", c.Group, c.Brokers, err)
 	}
 	defer group.Close()
-	errs := group.Errors()
 	for {
+		// Consume returns at every rebalance and when ctx ends; a failed session is tried again.
 		err := group.Consume(ctx, []string{c.Topic}, c)
 		if err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			c.Logger.WarnContext(ctx, "consumer group session ended", "group", c.Group, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-errs:
-			c.Logger.WarnContext(ctx, "consumer group error", "group", c.Group, "error", err)
-		default:
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
 		if ctx.Err() != nil {
 			return nil
-		}
-		if err != nil {
-			time.Sleep(500 * time.Millisecond)
 		}
 	}
 }

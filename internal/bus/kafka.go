@@ -63,3 +63,27 @@ func NewSubscriber(brokers []string, consumerGroup string, logger watermill.Logg
 	}
 	return sub, nil
 }
+
+// clientConfig is the Sarama configuration every client here starts from.
+func clientConfig(clientID string) *sarama.Config {
+	cfg := sarama.NewConfig()
+	cfg.Version = saramaVersion
+	cfg.ClientID = clientID
+	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	return cfg
+}
+
+// NewClient connects a Sarama client to brokers.
+func NewClient(brokers []string, clientID string) (sarama.Client, error) {
+	client, err := sarama.NewClient(brokers, clientConfig(clientID))
+	if err != nil {
+		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, err)
+	}
+	return client, nil
+}
+
+// Message reads a record as the publishers here write it (the message UUID and the metadata in
+// headers) back into a Watermill message.
+func Message(r *sarama.ConsumerMessage) (*message.Message, error) {
+	return marshaler.Unmarshal(r)
+}

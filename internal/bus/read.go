@@ -14,45 +14,35 @@ import (
 // metadata from the headers), in order per partition, and calls fn for each. It returns the
 // offsets it stopped at, to read on from next time, and how many records it read.
 func ReadTopic(ctx context.Context, brokers []string, topic string, from map[int32]int64,
-	fn func(*message.Message) error) (map[int32]int64, int64, error) {
-	ends := map[int32]int64{}
-	n, err := readTopic(ctx, brokers, topic, from, ends, fn)
-	return ends, n, err
-}
-
-func readTopic(ctx context.Context, brokers []string, topic string, from, ends map[int32]int64,
-	fn func(*message.Message) error) (int64, error) {
-	cfg := sarama.NewConfig()
-	cfg.Version = saramaVersion
-	cfg.ClientID = "omnibase-infra-reader"
-	client, err := sarama.NewClient(brokers, cfg)
+	fn func(*message.Message) error) (ends map[int32]int64, n int64, err error) {
+	ends = map[int32]int64{}
+	client, err := NewClient(brokers, "omnibase-infra-reader")
 	if err != nil {
-		return 0, fmt.Errorf("could not reach Kafka at %v: %w", brokers, err)
+		return ends, 0, err
 	}
 	defer client.Close()
 	partitions, err := client.Partitions(topic)
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-		return 0, nil
+		return ends, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("could not list the partitions of %s: %w", topic, err)
+		return ends, 0, fmt.Errorf("could not list the partitions of %s: %w", topic, err)
 	}
 	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
-		return 0, fmt.Errorf("could not create a consumer: %w", err)
+		return ends, 0, fmt.Errorf("could not create a consumer: %w", err)
 	}
 	defer consumer.Close()
-	var n int64
 	for _, p := range partitions {
 		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
-			return n, fmt.Errorf("could not read the end of %s/%d: %w", topic, p, err)
+			return ends, n, fmt.Errorf("could not read the end of %s/%d: %w", topic, p, err)
 		}
 		ends[p] = end
 		start, ok := from[p]
 		if !ok {
 			if start, err = client.GetOffset(topic, p, sarama.OffsetOldest); err != nil {
-				return n, fmt.Errorf("could not read the start of %s/%d: %w", topic, p, err)
+				return ends, n, fmt.Errorf("could not read the start of %s/%d: %w", topic, p, err)
 			}
 		}
 		if start >= end {
@@ -60,7 +50,7 @@ func readTopic(ctx context.Context, brokers []string, topic string, from, ends m
 		}
 		pc, err := consumer.ConsumePartition(topic, p, start)
 		if err != nil {
-			return n, fmt.Errorf("could not consume %s/%d: %w", topic, p, err)
+			return ends, n, fmt.Errorf("could not consume %s/%d: %w", topic, p, err)
 		}
 		err = func() error {
 			defer pc.Close()
@@ -86,8 +76,8 @@ func readTopic(ctx context.Context, brokers []string, topic string, from, ends m
 			}
 		}()
 		if err != nil {
-			return n, err
+			return ends, n, err
 		}
 	}
-	return n, nil
+	return ends, n, nil
 }

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/bus"
 )
 
 // Send publishes cmd on its adapter's command topic and returns the command's id.
@@ -56,12 +56,9 @@ type Watcher struct {
 
 // Watch marks the events topic's current end.
 func Watch(brokers []string, topic string) (*Watcher, error) {
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V2_8_0_0
-	cfg.ClientID = "omni-cmd"
-	client, err := sarama.NewClient(brokers, cfg)
+	client, err := bus.NewClient(brokers, "omni-cmd")
 	if err != nil {
-		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, err)
+		return nil, err
 	}
 	w := &Watcher{client: client, topic: topic, start: map[int32]int64{}, registry: events.Catalog()}
 	partitions, err := client.Partitions(topic)
@@ -136,8 +133,8 @@ func (w *Watcher) Await(ctx context.Context, commandID string) ([]Caused, error)
 		case <-ctx.Done():
 			return out, fmt.Errorf("no outcome of command %s yet: %w", commandID, ctx.Err())
 		case r := <-records:
-			msg := toMessage(r)
-			if msg.Metadata.Get(events.MetaCausationID) != commandID {
+			msg, err := bus.Message(r)
+			if err != nil || msg.Metadata.Get(events.MetaCausationID) != commandID {
 				continue
 			}
 			env, m, err := w.registry.Decode(msg)
@@ -151,18 +148,4 @@ func (w *Watcher) Await(ctx context.Context, commandID string) ([]Caused, error)
 			}
 		}
 	}
-}
-
-// toMessage reads a record as watermill-kafka wrote it: the message UUID and the metadata are
-// headers.
-func toMessage(r *sarama.ConsumerMessage) *message.Message {
-	msg := message.NewMessage("", r.Value)
-	for _, h := range r.Headers {
-		if string(h.Key) == kafka.UUIDHeaderKey {
-			msg.UUID = string(h.Value)
-			continue
-		}
-		msg.Metadata.Set(string(h.Key), string(h.Value))
-	}
-	return msg
 }
