@@ -87,14 +87,16 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) erro
 		env events.Envelope
 		m   events.Message
 	}
+	type undecodable struct {
+		msg    *message.Message
+		reason error
+	}
 	batch := make([]decoded, 0, len(msgs))
+	var poison []undecodable
 	for _, msg := range msgs {
 		env, m, err := h.cfg.Registry.Decode(msg)
 		if err != nil {
-			if perr := h.cfg.Poison(msg, err); perr != nil {
-				return fmt.Errorf("could not send undecodable message %s to the poison topic: %w", msg.UUID, perr)
-			}
-			h.logger.WarnContext(ctx, "message poisoned", "message_id", msg.UUID, "reason", err)
+			poison = append(poison, undecodable{msg, err})
 			continue
 		}
 		batch = append(batch, decoded{env, m})
@@ -143,6 +145,15 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) erro
 	})
 	if err != nil {
 		return fmt.Errorf("could not apply a batch of %d events: %w", len(batch), err)
+	}
+	// Poisoned only once the rest of the batch is applied, so a batch tried again does not poison
+	// its undecodable messages again (a failed poison publish does try the batch again, whose
+	// events are then no-ops).
+	for _, p := range poison {
+		if err := h.cfg.Poison(p.msg, p.reason); err != nil {
+			return fmt.Errorf("could not send undecodable message %s to the poison topic: %w", p.msg.UUID, err)
+		}
+		h.logger.WarnContext(ctx, "message poisoned", "message_id", p.msg.UUID, "reason", p.reason)
 	}
 	for i, d := range batch {
 		for _, in := range raised[i] {
