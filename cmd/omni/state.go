@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,18 +10,21 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
-// filterFlags are the filters `state` and `intents` share.
+// filterFlags are the flags `state` and `intents` share.
 type filterFlags struct {
 	target, status, kind, since string
+	asJSON                      bool
 }
 
 func (ff *filterFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&ff.asJSON, "json", false, "print JSON for machines")
 	cmd.Flags().StringVar(&ff.target, "target", "", "only this target: an adapter id (postgres/orders), an adapter (postgres) or a target name (orders)")
 	cmd.Flags().StringVar(&ff.since, "since", "", "only what changed since: a duration back from now (10m) or a time (RFC 3339)")
 }
@@ -57,87 +61,79 @@ func intentKinds() []string {
 	}
 }
 
+// read runs list on the control database with the filters given.
+func (ff *filterFlags) read(g *globals, list func(ctx context.Context, out io.Writer, db *pgxpool.Pool, f infrastate.Filter) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		f, err := ff.filter(time.Now())
+		if err != nil {
+			return err
+		}
+		db, err := g.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return list(cmd.Context(), cmd.OutOrStdout(), db, f)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func newStateCmd(g *globals) *cobra.Command {
-	var (
-		asJSON bool
-		ff     filterFlags
-	)
+	var ff filterFlags
 	cmd := &cobra.Command{
 		Use:   "state",
 		Short: "Print the infrastructure state as the projection sees it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := ff.filter(time.Now())
+		RunE: ff.read(g, func(ctx context.Context, out io.Writer, db *pgxpool.Pool, f infrastate.Filter) error {
+			states, err := infrastate.ListFiltered(ctx, db, f)
 			if err != nil {
 				return err
 			}
-			db, err := g.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			states, err := infrastate.ListFiltered(cmd.Context(), db, f)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+			if ff.asJSON {
+				return writeJSON(out, struct {
 					Overall infrastate.Status        `json:"overall"`
 					Targets []infrastate.TargetState `json:"targets"`
 				}{infrastate.Overall(states), states})
 			}
-			return printState(cmd.OutOrStdout(), states)
-		},
+			return printState(out, states)
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
 	ff.register(cmd)
 	cmd.Flags().StringVar(&ff.status, "status", "", "only targets in this status: unknown, healthy, degraded or critical")
 	return cmd
 }
 
 func newIntentsCmd(g *globals) *cobra.Command {
-	var (
-		asJSON bool
-		ff     filterFlags
-	)
+	var ff filterFlags
 	cmd := &cobra.Command{
 		Use:   "intents",
 		Short: "Print the intents the projection raised, oldest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := ff.filter(time.Now())
+		RunE: ff.read(g, func(ctx context.Context, out io.Writer, db *pgxpool.Pool, f infrastate.Filter) error {
+			intents, err := infrastate.ListIntents(ctx, db, f)
 			if err != nil {
 				return err
 			}
-			db, err := g.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			intents, err := infrastate.ListIntents(cmd.Context(), db, f)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
+			if ff.asJSON {
 				if intents == nil {
 					intents = []infrastate.IntentRow{}
 				}
-				return enc.Encode(intents)
+				return writeJSON(out, intents)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RAISED\tINTENT\tSUBJECT\tREASON")
 			for _, in := range intents {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.RaisedAt.Local().Format(time.DateTime), in.Kind, in.Subject, truncate(in.Reason, 80))
 			}
 			fmt.Fprintf(tw, "\n%d intents\n", len(intents))
 			return tw.Flush()
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
 	ff.register(cmd)
 	cmd.Flags().StringVar(&ff.kind, "kind", "", "only intents of this kind, e.g. infrastructure_health_critical")
 	return cmd
