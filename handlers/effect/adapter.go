@@ -246,10 +246,7 @@ func (a *Adapter) HandleCommand(msg *message.Message) error {
 	}
 	cmd := m.(events.Command)
 	_, target := cmd.Addressee()
-	origin := env.Caused()
-	if origin.CorrelationID == "" {
-		origin = events.NewOrigin()
-	}
+	origin := env.Caused() // a decoded envelope always has a correlation id
 	if kind == (events.ProbeTarget{}).Kind().String() {
 		health, msgs, err := a.probe(ctx, target)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
 	"slices"
 	"strconv"
 
@@ -378,9 +377,6 @@ func (r *replay) batchIn(ctx context.Context, tx pgx.Tx, settledOnly bool) (int,
 	return len(batch), nil
 }
 
-// statesEqual reports whether a fold changed nothing. Reduce builds new slices and maps for what
-// it changes and leaves empty ones nil, so a deep comparison is exact.
-func statesEqual(a, b TargetState) bool { return reflect.DeepEqual(a, b) }
 
 // compareTables lists every field on which two state tables disagree.
 func compareTables(ctx context.Context, q pgtx.Querier, live, replayed string) ([]Difference, error) {

@@ -6,6 +6,7 @@ package infrastate
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -185,3 +186,7 @@ func (t Thresholds) samples() int {
 	}
 	return t.LatencySamples
 }
+
+// statesEqual reports whether a fold changed nothing. Reduce builds new slices and maps for what
+// it changes and leaves empty ones nil, so a deep comparison is exact.
+func statesEqual(a, b TargetState) bool { return reflect.DeepEqual(a, b) }
