@@ -377,7 +377,6 @@ func (r *replay) batchIn(ctx context.Context, tx pgx.Tx, settledOnly bool) (int,
 	return len(batch), nil
 }
 
-
 // compareTables lists every field on which two state tables disagree.
 func compareTables(ctx context.Context, q pgtx.Querier, live, replayed string) ([]Difference, error) {
 	read := func(table string) (map[string]map[string]any, error) {
