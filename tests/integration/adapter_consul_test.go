@@ -165,6 +165,16 @@ func TestConsulAdapter_service_commands_register_and_drive_ttl_checks(t *testing
 		return s == api.HealthPassing, s, nil
 	})
 
+	// an http check against the agent's own API: Consul calls it and it passes
+	web := events.ConsulRegisterService{On: onAgent, ServiceID: id + "-http", Name: "web-http",
+		Check: &events.ServiceCheck{ID: id + "-http", Type: events.CheckHTTP, HTTP: "http://" + rig.agent.Addr + "/v1/status/leader",
+			Interval: "1s", Timeout: "1s"}}
+	require.Equal(t, map[string]any{"service_id": id + "-http", "check_id": id + "-http"}, resultOf(t, rig.cmd.run(web)))
+	eventually(t, 20*time.Second, "the http check passing", func() (bool, string, error) {
+		s := agentCheck(t, rig.api, id+"-http")
+		return s == api.HealthPassing, s, nil
+	})
+
 	// deregister, and again: an instance already gone is a success
 	for range 2 {
 		require.Equal(t, map[string]any{"service_id": id}, resultOf(t, rig.cmd.run(events.ConsulDeregisterService{On: onAgent, ServiceID: id})))

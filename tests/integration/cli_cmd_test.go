@@ -2,6 +2,8 @@ package integration_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,6 +40,13 @@ func TestCLI_cmd_sends_a_command_and_waits_for_its_outcome(t *testing.T) {
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "command_rejected")
 	require.Contains(t, stderr, `rejected: postgres target "orders" is not configured`)
+
+	// --data from a file
+	file := filepath.Join(t.TempDir(), "probe.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"target":"control"}`), 0o600))
+	out, stderr, code = omni(t, env, "cmd", "postgres", "probe", "--data", "@"+file, "--wait")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "command_succeeded")
 
 	// without --wait: the command's id
 	out, stderr, code = omni(t, env, "cmd", "postgres", "probe", "--target", "control")
