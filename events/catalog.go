@@ -24,6 +24,10 @@ func Catalog() *Registry {
 		FailoverRequired{},
 		ConnectionPoolExhausted{},
 		RecoveryInitiated{},
+		InitializationRequested{},
+		InfrastructureHealthReported{},
+		FailoverFailed{},
+		InitializationReported{},
 		CommandSucceeded{},
 		CommandFailed{},
 		CommandRejected{},
@@ -36,6 +40,10 @@ func Catalog() *Registry {
 func Commands() []Command {
 	return []Command{
 		ProbeTarget{},
+		OpenBreaker{},
+		CloseBreaker{},
+		RecoverTarget{},
+		InitializeTarget{},
 		PostgresExecute{},
 		PostgresQuery{},
 		PostgresTransaction{},

@@ -24,6 +24,13 @@ func intent(subject string) events.Intent {
 func catalogExamples() []events.Message {
 	in := intent("postgres/orders")
 	return []events.Message{
+		events.InitializationRequested{Intent: in},
+		events.InfrastructureHealthReported{SagaID: "s-1", Subject: "postgres/orders", Overall: "degraded", ReportedAt: t0,
+			Targets: []events.TargetHealth{{AdapterID: "postgres/orders", Probe: events.ProbeUnknown, State: "healthy"}}},
+		events.FailoverFailed{SagaID: "s-2", Subject: "consul/main", FailedStep: "poll_recovery", Reason: "still down",
+			Compensated: []string{"release_breaker"}, EscalatedAt: t0},
+		events.InitializationReported{SagaID: "s-3", Subject: "infrastructure", Status: "failed", FailedStep: "init_consul",
+			Reason: "consul/main: no reply", Initialized: []string{"init_postgres", "init_kafka"}, ReportedAt: t0},
 		healthReport(),
 		events.CircuitBreakerStateChanged{
 			AdapterID: "postgres/orders", From: events.BreakerClosed, To: events.BreakerOpen,
@@ -39,6 +46,10 @@ func catalogExamples() []events.Message {
 		events.ConnectionPoolExhausted{Intent: in},
 		events.RecoveryInitiated{Intent: in},
 		events.ProbeTarget{Adapter: events.AdapterKafka, Target: "main"},
+		events.OpenBreaker{Adapter: events.AdapterConsul, Target: "agent", Reason: "failover saga s1"},
+		events.CloseBreaker{Adapter: events.AdapterConsul, Target: "agent", Reason: "recovered"},
+		events.RecoverTarget{Adapter: events.AdapterPostgres, Target: "orders"},
+		events.InitializeTarget{Adapter: events.AdapterKafka, Target: "bus"},
 		events.PostgresExecute{On: on("orders"), Statement: events.Statement{SQL: "DELETE FROM t WHERE id = $1", Args: args(`7`)}},
 		events.PostgresQuery{On: on("orders"), Statement: events.Statement{SQL: "SELECT $1::text", Args: args(`"x"`)}, MaxRows: 10},
 		events.PostgresTransaction{On: on("orders"), Statements: []events.Statement{{SQL: "SELECT 1"}, {SQL: "SELECT $1::int", Args: args(`2`)}}},
