@@ -27,7 +27,10 @@ import (
 func commandNames() map[string]map[string]events.Kind {
 	out := map[string]map[string]events.Kind{}
 	for _, adapter := range []string{events.AdapterPostgres, events.AdapterKafka, events.AdapterConsul} {
-		out[adapter] = map[string]events.Kind{"probe": events.ProbeTarget{}.Kind()}
+		// The commands every adapter takes about a target itself.
+		out[adapter] = map[string]events.Kind{"probe": events.ProbeTarget{}.Kind(),
+			"open-breaker": events.OpenBreaker{}.Kind(), "close-breaker": events.CloseBreaker{}.Kind(),
+			"recover": events.RecoverTarget{}.Kind(), "initialize": events.InitializeTarget{}.Kind()}
 	}
 	for _, c := range events.Commands() {
 		k := c.Kind()
@@ -138,7 +141,9 @@ func buildCommand(kind events.Kind, adapter, target string, payload []byte) (eve
 	if target != "" {
 		fields["target"], _ = json.Marshal(target)
 	}
-	if kind == (events.ProbeTarget{}).Kind() {
+	switch kind {
+	case events.ProbeTarget{}.Kind(), events.OpenBreaker{}.Kind(), events.CloseBreaker{}.Kind(),
+		events.RecoverTarget{}.Kind(), events.InitializeTarget{}.Kind():
 		fields["adapter"], _ = json.Marshal(adapter)
 	}
 	body, err := json.Marshal(fields)

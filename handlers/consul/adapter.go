@@ -22,11 +22,14 @@ type Driver struct {
 	clients    map[string]*api.Client
 	transports []*http.Transport
 	logger     *slog.Logger
+	registered *registrations
 }
 
 var (
-	_ effect.Driver  = (*Driver)(nil)
-	_ effect.Watcher = (*Driver)(nil)
+	_ effect.Driver      = (*Driver)(nil)
+	_ effect.Watcher     = (*Driver)(nil)
+	_ effect.Recoverer   = (*Driver)(nil)
+	_ effect.Initializer = (*Driver)(nil)
 )
 
 // errNoLeader is a probe's error when the agent answers but knows no cluster leader.
@@ -39,7 +42,7 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	d := &Driver{cfg: cfg, clients: map[string]*api.Client{}, logger: logger}
+	d := &Driver{cfg: cfg, clients: map[string]*api.Client{}, logger: logger, registered: newRegistrations()}
 	for _, t := range cfg.Targets {
 		ac := api.DefaultConfig()
 		ac.Address = t.Addr
@@ -91,9 +94,17 @@ func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command)
 	case events.ConsulKVCompareAndSet:
 		return kvCompareAndSet(ctx, cl.KV(), c)
 	case events.ConsulRegisterService:
-		return registerService(ctx, cl.Agent(), c)
+		res, err := registerService(ctx, cl.Agent(), c)
+		if err == nil {
+			d.registered.add(target, c)
+		}
+		return res, err
 	case events.ConsulDeregisterService:
-		return deregisterService(ctx, cl.Agent(), c)
+		res, err := deregisterService(ctx, cl.Agent(), c)
+		if err == nil {
+			d.registered.remove(target, c.ServiceID)
+		}
+		return res, err
 	case events.ConsulPassTTL:
 		return updateTTL(ctx, cl.Agent(), c.CheckID, c.Note, api.HealthPassing)
 	case events.ConsulFailTTL:

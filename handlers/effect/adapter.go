@@ -91,10 +91,10 @@ func New(d Driver, cfg Config, db DB, registry *events.Registry, logger *slog.Lo
 	}
 	a := &Adapter{
 		d: d, cfg: cfg, db: db, registry: registry.WithMaxPayload(cfg.MaxCommandBytes),
-		commands: map[events.Kind]bool{events.ProbeTarget{}.Kind(): true},
-		targets:  d.Targets(), logger: logger.With("adapter", d.Adapter()), now: time.Now,
+		commands: map[events.Kind]bool{}, targets: d.Targets(), logger: logger.With("adapter", d.Adapter()),
+		now: time.Now,
 	}
-	for _, c := range d.Commands() {
+	for _, c := range append(a.controlCommands(), d.Commands()...) {
 		a.commands[c.Kind()] = true
 	}
 	a.breakers = newBreakers(cfg.Breaker, d.Adapter(), a.targets, func() time.Time { return a.now() })
@@ -186,7 +186,7 @@ func (a *Adapter) Probe(ctx context.Context, target string, origin events.Origin
 	if !slices.Contains(a.targets, target) {
 		return fmt.Errorf("%w: %s target %q is not configured", events.ErrRejected, a.d.Adapter(), target)
 	}
-	health, msgs, err := a.probe(ctx, target)
+	health, msgs, err := a.probe(ctx, target, false)
 	if err != nil {
 		return err
 	}
@@ -195,16 +195,24 @@ func (a *Adapter) Probe(ctx context.Context, target string, origin events.Origin
 	return a.record(ctx, origin, nil, append([]events.Message{health}, msgs...)...)
 }
 
-func (a *Adapter) probe(ctx context.Context, target string) (events.AdapterHealthReported, []events.Message, error) {
+// probe probes target, through its breaker unless direct, and returns the health report and the
+// driver's events. Its error is ctx's when ctx ended: the target was not at fault.
+func (a *Adapter) probe(ctx context.Context, target string, direct bool) (events.AdapterHealthReported, []events.Message, error) {
 	var h Health
 	start := a.now()
-	err := a.breakers.call(target, func(error) bool { return true }, func() error {
+	run := func() error {
 		pctx, cancel := context.WithTimeout(ctx, a.cfg.ProbeTimeout)
 		defer cancel()
 		var err error
 		h, err = a.d.Probe(pctx, target)
 		return err
-	})
+	}
+	var err error
+	if direct {
+		err = run()
+	} else {
+		err = a.breakers.probe(target, run)
+	}
 	end := a.now()
 	if err != nil && ctx.Err() != nil {
 		return events.AdapterHealthReported{}, nil, ctx.Err() // shutting down: not the target's fault
@@ -247,26 +255,18 @@ func (a *Adapter) HandleCommand(msg *message.Message) error {
 	cmd := m.(events.Command)
 	_, target := cmd.Addressee()
 	origin := env.Caused() // a decoded envelope always has a correlation id
-	if kind == (events.ProbeTarget{}).Kind().String() {
-		health, msgs, err := a.probe(ctx, target)
-		if err != nil {
-			return err
-		}
-		result, _ := json.Marshal(map[string]any{"healthy": health.Healthy, "error": health.Error})
-		done := events.CommandSucceeded{CommandID: msg.UUID, Command: kind, AdapterID: health.AdapterID,
-			Result: result, Attempts: 1, DurationMicros: health.LatencyMicros, CompletedAt: a.now()}
-		rec := &commandRecord{id: msg.UUID, adapter: a.d.Adapter(), kind: kind, Status: statusSucceeded}
-		return a.record(ctx, origin, rec, append([]events.Message{health}, append(msgs, done)...)...)
+	caused, err := a.run(ctx, log, msg.UUID, kind, target, cmd)
+	if err != nil {
+		return err
 	}
-	outcome := a.execute(ctx, log, msg.UUID, kind, target, cmd)
 	if ctx.Err() != nil {
 		return fmt.Errorf("command %s interrupted: %w", msg.UUID, ctx.Err())
 	}
 	rec := &commandRecord{id: msg.UUID, adapter: a.d.Adapter(), kind: kind, Status: statusSucceeded}
-	if f, ok := outcome.(events.CommandFailed); ok {
+	if f, ok := caused[len(caused)-1].(events.CommandFailed); ok {
 		rec.Status, rec.Detail = statusFailed, f.Error
 	}
-	return a.record(ctx, origin, rec, outcome)
+	return a.record(ctx, origin, rec, caused...)
 }
 
 // accepts checks that m is a command of this adapter for one of its targets.
@@ -286,7 +286,7 @@ func (a *Adapter) accepts(m events.Message) error {
 }
 
 // execute runs cmd with the command timeout, retries and the breaker, and returns its outcome
-// event.
+// event. A breaker forced open refuses every command but the control commands at once.
 func (a *Adapter) execute(ctx context.Context, log *slog.Logger, id, kind, target string, cmd events.Command) events.Message {
 	cctx, cancel := context.WithTimeout(context.WithValue(ctx, commandIDKey{}, id), a.cfg.CommandTimeout)
 	defer cancel()
@@ -297,10 +297,17 @@ func (a *Adapter) execute(ctx context.Context, log *slog.Logger, id, kind, targe
 	if r, ok := a.d.(Retrier); ok {
 		retry = func(err error) bool { return a.d.Transient(err) && r.Retryable(cmd, err) }
 	}
+	do := a.executor(cmd)
+	control := events.IsControl(cmd)
 	attempts, err := a.cfg.Retry.Do(cctx, retry, func(ctx context.Context) error {
+		if !control {
+			if err := a.breakers.refuse(target); err != nil {
+				return err
+			}
+		}
 		return a.breakers.call(target, a.countsAgainst, func() error {
 			var err error
-			result, err = a.d.Execute(ctx, target, cmd)
+			result, err = do(ctx, target, cmd)
 			return err
 		})
 	})

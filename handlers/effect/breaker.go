@@ -55,39 +55,77 @@ type breakers struct {
 	pending []events.CircuitBreakerStateChanged
 }
 
+// targetBreaker is one target's breaker: its gobreaker, which close_breaker replaces (gobreaker
+// has no reset), and whether open_breaker forced it open.
 type targetBreaker struct {
-	cb *gobreaker.CircuitBreaker
-	// failures in a row, as the breaker counted them; read by the state-change callback, which
-	// gobreaker calls after resetting its own counts.
+	id      string
+	current atomic.Pointer[circuit]
+	forced  atomic.Pointer[forcing] // nil unless forced open; written under mu
+
+	// mu serialises the recording of the target's state changes, so that each starts where the
+	// last ended. WARNING: gobreaker calls OnStateChange holding its own lock, and that takes
+	// mu: never call the gobreaker while holding mu.
+	mu sync.Mutex
+	// shown is the state the recorded changes end in.
+	shown string
+}
+
+// circuit is one gobreaker and the failures in a row it counted; read by its state-change
+// callback, which gobreaker calls after resetting its own counts.
+type circuit struct {
+	cb       *gobreaker.CircuitBreaker
 	failures atomic.Int64
 }
+
+// forcing is why a breaker was forced open.
+type forcing struct{ reason string }
 
 func newBreakers(cfg Breaker, adapter string, targets []string, now func() time.Time) *breakers {
 	b := &breakers{cfg: cfg, now: now, byTarget: map[string]*targetBreaker{}}
 	for _, target := range targets {
-		tb := &targetBreaker{}
-		id := events.AdapterID(adapter, target)
-		tb.cb = gobreaker.NewCircuitBreaker(gobreaker.Settings{
-			Name:        id,
-			MaxRequests: cfg.HalfOpenCalls,
-			Timeout:     cfg.OpenFor,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= cfg.Failures },
-			IsSuccessful: func(err error) bool {
-				var h harmless
-				return err == nil || errors.As(err, &h)
-			},
-			OnStateChange: func(_ string, from, to gobreaker.State) {
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				b.pending = append(b.pending, events.CircuitBreakerStateChanged{
-					AdapterID: id, From: stateName(from), To: stateName(to),
-					ConsecutiveFailures: tb.failures.Load(), ChangedAt: b.now(),
-				})
-			},
-		})
+		tb := &targetBreaker{id: events.AdapterID(adapter, target), shown: events.BreakerClosed}
+		tb.current.Store(b.newCircuit(tb))
 		b.byTarget[target] = tb
 	}
 	return b
+}
+
+// newCircuit makes a closed gobreaker for tb. Its moves are recorded only while it is tb's
+// current one and tb is not forced open: a forced breaker shows open whatever the gobreaker
+// does, and a replaced one is gone.
+func (b *breakers) newCircuit(tb *targetBreaker) *circuit {
+	c := &circuit{}
+	c.cb = gobreaker.NewCircuitBreaker(gobreaker.Settings{
+		Name:        tb.id,
+		MaxRequests: b.cfg.HalfOpenCalls,
+		Timeout:     b.cfg.OpenFor,
+		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= b.cfg.Failures },
+		IsSuccessful: func(err error) bool {
+			var h harmless
+			return err == nil || errors.As(err, &h)
+		},
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			tb.mu.Lock()
+			defer tb.mu.Unlock()
+			if tb.current.Load() == c && tb.forced.Load() == nil {
+				b.show(tb, stateName(to), c.failures.Load())
+			}
+		},
+	})
+	return c
+}
+
+// show records that tb's state is now to, unless it already shows to. Call it holding tb.mu.
+func (b *breakers) show(tb *targetBreaker, to string, failures int64) {
+	if tb.shown == to {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = append(b.pending, events.CircuitBreakerStateChanged{
+		AdapterID: tb.id, From: tb.shown, To: to, ConsecutiveFailures: failures, ChangedAt: b.now(),
+	})
+	tb.shown = to
 }
 
 func stateName(s gobreaker.State) string {
@@ -102,16 +140,16 @@ func stateName(s gobreaker.State) string {
 
 // call runs fn through target's breaker. counts says whether fn's error is the target's fault;
 // only such errors move the breaker towards open. A call the breaker refuses returns an error
-// wrapping ErrBreakerOpen.
+// wrapping ErrBreakerOpen. call does not look at a forced open: see refuse.
 func (b *breakers) call(target string, counts func(error) bool, fn func() error) error {
-	tb := b.byTarget[target]
-	_, err := tb.cb.Execute(func() (any, error) {
+	c := b.byTarget[target].current.Load()
+	_, err := c.cb.Execute(func() (any, error) {
 		err := fn()
 		switch {
 		case err == nil:
-			tb.failures.Store(0)
+			c.failures.Store(0)
 		case counts(err):
-			tb.failures.Add(1)
+			c.failures.Add(1)
 		default:
 			return nil, harmless{err}
 		}
@@ -122,13 +160,19 @@ func (b *breakers) call(target string, counts func(error) bool, fn func() error)
 		return h.err
 	}
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return fmt.Errorf("%w for %s since %d failures in a row", ErrBreakerOpen, tb.cb.Name(), tb.failures.Load())
+		return fmt.Errorf("%w for %s since %d failures in a row", ErrBreakerOpen, c.cb.Name(), c.failures.Load())
 	}
 	return err
 }
 
-// state is target's breaker state now, as an events.Breaker* name.
-func (b *breakers) state(target string) string { return stateName(b.byTarget[target].cb.State()) }
+// state is target's breaker state now, as an events.Breaker* name: open while forced open.
+func (b *breakers) state(target string) string {
+	tb := b.byTarget[target]
+	if tb.forced.Load() != nil {
+		return events.BreakerOpen
+	}
+	return stateName(tb.current.Load().cb.State())
+}
 
 // take removes the state changes not yet recorded. Give them back with putBack when recording
 // them failed.

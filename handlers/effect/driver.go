@@ -19,7 +19,8 @@ type Driver interface {
 	Adapter() string
 	// Targets are the names of the configured targets.
 	Targets() []string
-	// Commands are prototypes of the commands Execute takes (probe_target is the Adapter's own).
+	// Commands are prototypes of the commands Execute takes (probe_target and the control
+	// commands are the Adapter's own: see events.IsControl).
 	Commands() []events.Command
 	// Execute performs cmd against target and returns its result, which is recorded as JSON in
 	// the CommandSucceeded event. It is called with the command's timeout in ctx.
@@ -40,6 +41,20 @@ type Driver interface {
 // transient error only when Retryable says a new try cannot apply the effect twice.
 type Retrier interface {
 	Retryable(cmd events.Command, err error) bool
+}
+
+// Recoverer is implemented by drivers that can do something to bring a target back besides
+// waiting: recover_target calls Recover, then probes the target. Recover returns what it did, in
+// words, even when it fails part-way.
+type Recoverer interface {
+	Recover(ctx context.Context, target string) (actions []string, err error)
+}
+
+// Initializer is implemented by drivers that take initialize_target: Initialize connects to
+// target and checks that it is ready to serve. Its result is recorded as the command's, a string
+// map each driver documents. It runs as any command does, with retries and through the breaker.
+type Initializer interface {
+	Initialize(ctx context.Context, target string) (map[string]string, error)
 }
 
 // Health is what a probe saw besides success or failure.

@@ -24,15 +24,20 @@ type cluster struct {
 	logger  *slog.Logger
 
 	mu     sync.Mutex
-	conn   *conn // nil until a connect succeeds
+	conn   *conn // nil until a connect succeeds; replaced by recover
 	closed bool
+	// retired are the replaced connections being closed once their last user is done.
+	retired sync.WaitGroup
 
 	publishes, failures atomic.Int64
 }
 
 // conn is a connected target. Sarama reconnects to brokers by itself, so a conn, once made, lives
-// until Close.
+// until Close or until recover replaces it.
 type conn struct {
+	// users are the commands and probes that took the conn from connect; a replaced conn closes
+	// when they are done. Add under the cluster's lock, while the conn is current.
+	users  sync.WaitGroup
 	client sarama.Client
 	admin  sarama.ClusterAdmin
 	// pool hands out the producers, one publish at a time each. WARNING: it is never closed: a
@@ -67,23 +72,23 @@ func saramaConfig(cfg Config) *sarama.Config {
 }
 
 // connect returns the target's connection, making it on first use; a failed attempt is tried
-// again on the next call.
-func (c *cluster) connect() (*conn, error) {
+// again on the next call. Call done when finished with the connection.
+func (c *cluster) connect() (_ *conn, done func(), _ error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, errClosed
+		return nil, nil, errClosed
 	}
-	if c.conn != nil {
-		return c.conn, nil
+	if c.conn == nil {
+		cn, err := dial(c.name, c.brokers, c.cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.logger.Debug("connected to kafka target", "brokers", c.brokers, "producers", len(cn.producers))
+		c.conn = cn
 	}
-	cn, err := dial(c.name, c.brokers, c.cfg)
-	if err != nil {
-		return nil, err
-	}
-	c.logger.Debug("connected to kafka target", "brokers", c.brokers, "producers", len(cn.producers))
-	c.conn = cn
-	return cn, nil
+	c.conn.users.Add(1)
+	return c.conn, c.conn.users.Done, nil
 }
 
 func dial(name string, brokers []string, cfg Config) (cn *conn, err error) {
@@ -123,6 +128,7 @@ func (cn *conn) acquire(ctx context.Context) (sarama.SyncProducer, error) {
 
 func (cn *conn) release(p sarama.SyncProducer) { cn.pool <- p }
 
+// close closes the connection, and waits for the replaced ones to close.
 func (c *cluster) close() {
 	c.mu.Lock()
 	cn := c.conn
@@ -131,6 +137,7 @@ func (c *cluster) close() {
 	if cn != nil {
 		cn.close()
 	}
+	c.retired.Wait()
 }
 
 // close closes the producers once every one is back in the pool (a publish in flight ends within
@@ -204,10 +211,11 @@ type BrokerInfo struct {
 // describe is DescribeCluster. Sarama's requests do not take a context: its own timeouts bound
 // them.
 func (c *cluster) describe(context.Context) (ClusterResult, error) {
-	cn, err := c.connect()
+	cn, done, err := c.connect()
 	if err != nil {
 		return ClusterResult{}, err
 	}
+	defer done()
 	meta, err := cn.metadata()
 	if err != nil {
 		return ClusterResult{}, err

@@ -18,7 +18,11 @@ type Driver struct {
 	clusters map[string]*cluster
 }
 
-var _ effect.Driver = (*Driver)(nil)
+var (
+	_ effect.Driver      = (*Driver)(nil)
+	_ effect.Recoverer   = (*Driver)(nil)
+	_ effect.Initializer = (*Driver)(nil)
+)
 
 // New builds the driver. It does not connect: each target connects on its first command or probe.
 func New(cfg Config, logger *slog.Logger) (*Driver, error) {
@@ -94,10 +98,11 @@ func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error
 		return effect.Health{}, fmt.Errorf("kafka target %q is not configured", target)
 	}
 	details := c.takeProducerStats().details()
-	cn, err := c.connect()
+	cn, done, err := c.connect()
 	if err != nil {
 		return effect.Health{Details: details}, err
 	}
+	defer done()
 	meta, err := cn.metadata()
 	if err != nil {
 		return effect.Health{Details: details}, err

@@ -36,10 +36,11 @@ func (c *cluster) publish(ctx context.Context, cmd events.KafkaPublish) (res Pub
 			c.failures.Add(1)
 		}
 	}()
-	cn, err := c.connect()
+	cn, done, err := c.connect()
 	if err != nil {
 		return res, err
 	}
+	defer done()
 	producer, err := cn.acquire(ctx)
 	if err != nil {
 		return res, fmt.Errorf("could not publish to %s on kafka target %q: %w", cmd.Topic, c.name, err)

@@ -23,10 +23,11 @@ type EnsureTopicResult struct {
 // still ensure one that exists; a topic created by someone else in between is compared too.
 func (c *cluster) ensureTopic(_ context.Context, cmd events.KafkaEnsureTopic) (EnsureTopicResult, error) {
 	res := EnsureTopicResult{Topic: cmd.Topic}
-	cn, err := c.connect()
+	cn, done, err := c.connect()
 	if err != nil {
 		return res, err
 	}
+	defer done()
 	have, found, err := describeTopic(cn.admin, cmd.Topic, cmd.Configs)
 	if err != nil {
 		return res, err

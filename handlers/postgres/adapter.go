@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/jackc/pgx/v5/pgxpool"
+	"maps"
+	"sync"
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/effect"
@@ -15,13 +15,23 @@ import (
 // Driver talks to the configured PostgreSQL targets, one pgxpool each. The control database
 // (outbox, records) is not one of them, so a target being down never blocks recording that it is.
 type Driver struct {
-	cfg    Config
-	names  []string
-	pools  map[string]*pgxpool.Pool
-	logger *slog.Logger
+	cfg     Config
+	names   []string
+	targets map[string]Target
+	logger  *slog.Logger
+
+	mu     sync.RWMutex
+	pools  map[string]*pool // each replaced by Recover
+	closed bool
+	// retired are the replaced pools being closed once their last user is done.
+	retired sync.WaitGroup
 }
 
-var _ effect.Driver = (*Driver)(nil)
+var (
+	_ effect.Driver      = (*Driver)(nil)
+	_ effect.Recoverer   = (*Driver)(nil)
+	_ effect.Initializer = (*Driver)(nil)
+)
 
 // New builds the driver. Pools connect lazily, so a target that is down at start-up is reported
 // unhealthy rather than failing the start.
@@ -30,21 +40,17 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	d := &Driver{cfg: cfg, pools: map[string]*pgxpool.Pool{}, logger: logger}
+	d := &Driver{cfg: cfg, targets: map[string]Target{}, pools: map[string]*pool{}, logger: logger}
 	for _, t := range cfg.Targets {
-		pc, err := cfg.poolConfig(t)
+		// The context only lends its values to the pool's first connections: pgxpool ignores its
+		// cancellation, and New has none to give.
+		p, err := d.newPool(context.Background(), t)
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
-		// The context only lends its values to the pool's first connections: pgxpool ignores its
-		// cancellation, and New has none to give.
-		pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-		if err != nil {
-			d.Close()
-			return nil, fmt.Errorf("could not create the pool of postgres target %q: %w", t.Name, err)
-		}
-		d.pools[t.Name] = pool
+		d.pools[t.Name] = p
+		d.targets[t.Name] = t
 		d.names = append(d.names, t.Name)
 	}
 	return d, nil
@@ -58,22 +64,27 @@ func (d *Driver) Commands() []events.Command {
 	return []events.Command{events.PostgresExecute{}, events.PostgresQuery{}, events.PostgresTransaction{}}
 }
 
-// Close closes the target pools.
+// Close closes the target pools, and waits for the replaced ones to close.
 func (d *Driver) Close() {
-	for _, p := range d.pools {
-		p.Close()
+	d.mu.Lock()
+	d.closed = true
+	pools := maps.Clone(d.pools)
+	d.mu.Unlock()
+	for _, p := range pools {
+		p.pool.Close()
 	}
+	d.retired.Wait()
 }
 
 // Execute runs one command against target. Its results are ExecResult, QueryResult and
 // TransactionResult.
 func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (any, error) {
-	pool, ok := d.pools[target]
-	if !ok {
-		return nil, fmt.Errorf("postgres target %q is not configured", target)
+	pool, done, err := d.use(target)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	var result any
-	var err error
 	switch c := cmd.(type) {
 	case events.PostgresExecute:
 		result, err = execute(ctx, pool, c.Statement)

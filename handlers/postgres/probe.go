@@ -43,12 +43,13 @@ const recoverySQL = `SELECT pg_is_in_recovery(),
 //
 // A failed probe still reports the pool's details and what it measured before failing.
 func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error) {
-	pool, ok := d.pools[target]
-	if !ok {
-		return effect.Health{}, fmt.Errorf("postgres target %q is not configured", target)
+	pool, done, err := d.use(target)
+	if err != nil {
+		return effect.Health{}, err
 	}
+	defer done()
 	details := map[string]string{}
-	err := probe(ctx, pool, details)
+	err = probe(ctx, pool, details)
 	st := pool.Stat()
 	stats := events.ConnectionPoolStatsReported{
 		AdapterID: events.AdapterID(events.AdapterPostgres, target), Acquired: int64(st.AcquiredConns()),

@@ -1,0 +1,34 @@
+package consul
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Initialize asks target's agent which datacenter it is in and who leads the cluster. Its result:
+//
+//   - "datacenter": the agent's datacenter, e.g. "dc1";
+//   - "leader": the leader's server address (HOST:PORT of its RPC port).
+//
+// An agent that knows no leader is not ready.
+func (d *Driver) Initialize(ctx context.Context, target string) (map[string]string, error) {
+	cl, ok := d.clients[target]
+	if !ok {
+		return nil, fmt.Errorf("consul target %q is not configured", target)
+	}
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	var self struct{ Config struct{ Datacenter string } }
+	if _, err := cl.Raw().Query("/v1/agent/self", &self, q); err != nil {
+		return nil, fmt.Errorf("could not ask the consul agent about itself: %w", err)
+	}
+	leader, err := cl.Status().LeaderWithQueryOptions(q)
+	if err != nil {
+		return nil, fmt.Errorf("could not ask consul for its leader: %w", err)
+	}
+	if leader == "" {
+		return nil, errNoLeader
+	}
+	return map[string]string{"datacenter": self.Config.Datacenter, "leader": leader}, nil
+}

@@ -1,0 +1,131 @@
+package effect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+// BreakerResult is the result of open_breaker and close_breaker: the breaker's state after the
+// command and before it.
+type BreakerResult struct {
+	State string `json:"state"`
+	Was   string `json:"was"`
+}
+
+// RecoverResult is the result of a recover_target that found its target healthy. Actions say
+// what the driver did, in words; empty when it has no recovery of its own.
+type RecoverResult struct {
+	Recovered bool     `json:"recovered"`
+	Actions   []string `json:"actions"`
+}
+
+// controlCommands are the commands the Adapter takes besides its driver's: initialize_target
+// only when the driver is an Initializer.
+func (a *Adapter) controlCommands() []events.Command {
+	cmds := []events.Command{events.ProbeTarget{}, events.OpenBreaker{}, events.CloseBreaker{}, events.RecoverTarget{}}
+	if _, ok := a.d.(Initializer); ok {
+		cmds = append(cmds, events.InitializeTarget{})
+	}
+	return cmds
+}
+
+// run runs cmd and returns what it caused, its outcome last. Its error is never about the target:
+// only that ctx ended before the outcome was known.
+func (a *Adapter) run(ctx context.Context, log *slog.Logger, id, kind, target string, cmd events.Command) ([]events.Message, error) {
+	switch c := cmd.(type) {
+	case events.ProbeTarget:
+		return a.probeTarget(ctx, id, kind, target)
+	case events.OpenBreaker:
+		was := a.breakers.forceOpen(target, c.Reason)
+		log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(target), "was", was, "reason", c.Reason)
+		return []events.Message{a.done(id, kind, target, BreakerResult{State: events.BreakerOpen, Was: was})}, nil
+	case events.CloseBreaker:
+		was := a.breakers.reset(target)
+		log.InfoContext(ctx, "breaker closed", "adapter_id", a.adapterID(target), "was", was, "reason", c.Reason)
+		return []events.Message{a.done(id, kind, target, BreakerResult{State: events.BreakerClosed, Was: was})}, nil
+	case events.RecoverTarget:
+		return a.recoverTarget(ctx, log, id, kind, target)
+	}
+	return []events.Message{a.execute(ctx, log, id, kind, target, cmd)}, nil
+}
+
+// executor is what execute calls for cmd: the driver's Execute, or its Initialize.
+func (a *Adapter) executor(cmd events.Command) func(ctx context.Context, target string, cmd events.Command) (any, error) {
+	init, ok := a.d.(Initializer)
+	if _, initialize := cmd.(events.InitializeTarget); !initialize || !ok {
+		return a.d.Execute
+	}
+	return func(ctx context.Context, target string, _ events.Command) (any, error) {
+		return init.Initialize(ctx, target)
+	}
+}
+
+// probeTarget probes target through its breaker; the probe's outcome, healthy or not, is the
+// command's result {"healthy": bool, "error": "..."}.
+func (a *Adapter) probeTarget(ctx context.Context, id, kind, target string) ([]events.Message, error) {
+	health, msgs, err := a.probe(ctx, target, false)
+	if err != nil {
+		return nil, err
+	}
+	result, _ := json.Marshal(map[string]any{"healthy": health.Healthy, "error": health.Error})
+	done := events.CommandSucceeded{CommandID: id, Command: kind, AdapterID: health.AdapterID,
+		Result: result, Attempts: 1, DurationMicros: health.LatencyMicros, CompletedAt: a.now()}
+	return append(append([]events.Message{health}, msgs...), done), nil
+}
+
+// recoverTarget runs the driver's recovery, then probes target directly: neither the breaker nor
+// a forced open holds it back, and neither counts it. It succeeds only when the probe is healthy;
+// otherwise it fails, transient, naming what failed. The health report is recorded either way.
+func (a *Adapter) recoverTarget(ctx context.Context, log *slog.Logger, id, kind, target string) ([]events.Message, error) {
+	start := a.now()
+	actions := []string{}
+	var problems []string
+	if r, ok := a.d.(Recoverer); ok {
+		rctx, cancel := context.WithTimeout(ctx, a.cfg.CommandTimeout)
+		did, err := r.Recover(rctx, target)
+		cancel()
+		actions = append(actions, did...)
+		if err != nil {
+			problems = append(problems, "recovery failed: "+err.Error())
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	health, msgs, err := a.probe(ctx, target, true)
+	if err != nil {
+		return nil, err
+	}
+	if !health.Healthy {
+		problems = append(problems, "still unhealthy: "+health.Error)
+	}
+	caused := append([]events.Message{health}, msgs...)
+	if len(problems) == 0 {
+		log.InfoContext(ctx, "target recovered", "adapter_id", health.AdapterID, "actions", actions)
+		return append(caused, a.done(id, kind, target, RecoverResult{Recovered: true, Actions: actions})), nil
+	}
+	took := a.now().Sub(start)
+	why := strings.Join(problems, "; ")
+	log.WarnContext(ctx, "target not recovered", "adapter_id", health.AdapterID, "actions", actions, "took", took,
+		"error", why)
+	return append(caused, events.CommandFailed{CommandID: id, Command: kind, AdapterID: health.AdapterID,
+		Error: why, Transient: true, Attempts: 1, DurationMicros: took.Microseconds(), FailedAt: a.now()}), nil
+}
+
+// done is the outcome of a command the runner answered itself with result.
+func (a *Adapter) done(id, kind, target string, result any) events.Message {
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return events.CommandFailed{CommandID: id, Command: kind, AdapterID: a.adapterID(target),
+			Error: fmt.Sprintf("could not encode the result: %v", err), Attempts: 1, FailedAt: a.now()}
+	}
+	return events.CommandSucceeded{CommandID: id, Command: kind, AdapterID: a.adapterID(target), Result: raw,
+		Attempts: 1, CompletedAt: a.now()}
+}
+
+func (a *Adapter) adapterID(target string) string { return events.AdapterID(a.d.Adapter(), target) }
