@@ -5,91 +5,151 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
-// Saga statuses.
-const (
-	StatusRunning     = "running"
-	StatusCompleted   = "completed"
-	StatusFailed      = "failed"
-	StatusCompensated = "compensated"
-	StatusEscalated   = "escalated"
-)
+// ErrConcurrency is returned when a saga changed between reading and writing it: another message
+// for the same saga was handled meanwhile. The message is handled again from the new state.
+var ErrConcurrency = errors.New("saga changed concurrently")
 
-// Instance is one saga, as stored in saga_instances.
-type Instance struct {
-	ID             string          `json:"id"`
-	Workflow       string          `json:"workflow"`
-	CorrelationKey string          `json:"correlation_key"`
-	Step           string          `json:"step"`
-	Status         string          `json:"status"`
-	Data           json.RawMessage `json:"data"`
-	Version        int64           `json:"version"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
+// insertSaga inserts s unless a running saga of its workflow and subject exists; it reports
+// whether it inserted.
+func insertSaga(ctx context.Context, tx pgx.Tx, s Saga) (bool, error) {
+	data, err := json.Marshal(s.Data)
+	if err != nil {
+		return false, fmt.Errorf("could not encode saga %s: %w", s.ID, err)
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO saga_instances (id, workflow, correlation_key, step, status, data, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (workflow, correlation_key) WHERE status = 'running' DO NOTHING`,
+		s.ID, s.Workflow, s.Subject, s.Step, s.Status, data, s.Version)
+	if err != nil {
+		return false, fmt.Errorf("could not start %s saga for %s: %w", s.Workflow, s.Subject, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
-// StartOrJoin starts a running instance of workflow for key at firstStep, or, when one is already
-// running, joins it: the trigger is appended to the running instance's timeline. It reports the
-// instance's id and whether it joined.
-func StartOrJoin(ctx context.Context, tx pgx.Tx, workflow, key, firstStep string, trigger any) (string, bool, error) {
-	detail, err := json.Marshal(trigger)
-	if err != nil {
-		return "", false, fmt.Errorf("could not encode saga trigger: %w", err)
+const sagaColumns = `id, workflow, correlation_key, status, step, version, data`
+
+func scanSaga(row pgx.Row) (Saga, error) {
+	var s Saga
+	var data []byte
+	if err := row.Scan(&s.ID, &s.Workflow, &s.Subject, &s.Status, &s.Step, &s.Version, &data); err != nil {
+		return s, err
 	}
-	id := watermill.NewUUID()
-	var got string
-	err = tx.QueryRow(ctx, `
-		INSERT INTO saga_instances (id, workflow, correlation_key, step, status, data)
-		VALUES ($1, $2, $3, $4, 'running', jsonb_build_object('trigger', $5::jsonb))
-		ON CONFLICT (workflow, correlation_key) WHERE status = 'running' DO NOTHING
-		RETURNING id`, id, workflow, key, firstStep, detail).Scan(&got)
-	joined := false
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		joined = true
-		if err := tx.QueryRow(ctx, `
-			SELECT id FROM saga_instances WHERE workflow = $1 AND correlation_key = $2 AND status = 'running'
-			FOR UPDATE`, workflow, key).Scan(&got); err != nil {
-			return "", false, fmt.Errorf("could not find running %s saga for %s: %w", workflow, key, err)
+	if err := json.Unmarshal(data, &s.Data); err != nil {
+		return s, fmt.Errorf("saga %s has unreadable data: %w", s.ID, err)
+	}
+	return s, nil
+}
+
+// runningSaga returns the running saga of workflow for subject.
+func runningSaga(ctx context.Context, tx pgx.Tx, workflow, subject string) (Saga, error) {
+	s, err := scanSaga(tx.QueryRow(ctx, `SELECT `+sagaColumns+` FROM saga_instances
+		WHERE workflow = $1 AND correlation_key = $2 AND status = 'running'`, workflow, subject))
+	if err != nil {
+		return s, fmt.Errorf("could not read the running %s saga of %s: %w", workflow, subject, err)
+	}
+	return s, nil
+}
+
+// loadSaga returns saga id.
+func loadSaga(ctx context.Context, tx pgx.Tx, id string) (Saga, error) {
+	s, err := scanSaga(tx.QueryRow(ctx, `SELECT `+sagaColumns+` FROM saga_instances WHERE id = $1`, id))
+	if err != nil {
+		return s, fmt.Errorf("could not read saga %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// storeSaga writes d's saga if it is still at version, its timeline and its commands' rows.
+func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision) error {
+	s := d.Saga
+	data, err := json.Marshal(s.Data)
+	if err != nil {
+		return fmt.Errorf("could not encode saga %s: %w", s.ID, err)
+	}
+	tag, err := tx.Exec(ctx, `
+		UPDATE saga_instances SET step = $3, status = $4, data = $5, deadline = $6, version = version + 1,
+			updated_at = now()
+		WHERE id = $1 AND version = $2`, s.ID, version, s.Step, s.Status, data, s.Data.Deadline)
+	if err != nil {
+		return fmt.Errorf("could not update saga %s: %w", s.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("saga %s at version %d: %w", s.ID, version, ErrConcurrency)
+	}
+	batch := &pgx.Batch{}
+	for _, e := range d.Timeline {
+		note, err := json.Marshal(e.Note)
+		if err != nil {
+			return fmt.Errorf("could not encode the timeline of saga %s: %w", s.ID, err)
 		}
-	case err != nil:
-		return "", false, fmt.Errorf("could not start %s saga for %s: %w", workflow, key, err)
+		batch.Queue(`INSERT INTO saga_steps (saga_id, seq, step, event, detail)
+			SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM saga_steps WHERE saga_id = $1`,
+			s.ID, e.Step, e.Event, note)
 	}
-	event := "started"
-	if joined {
-		event = "joined"
+	for _, c := range d.Commands {
+		adapter, target := c.Command.Addressee()
+		batch.Queue(`INSERT INTO saga_commands (command_id, saga_id, step, adapter_id, kind) VALUES ($1, $2, $3, $4, $5)`,
+			c.ID, s.ID, s.Step, adapter+"/"+target, c.Command.Kind().String())
 	}
-	_, err = tx.Exec(ctx, `
-		INSERT INTO saga_steps (saga_id, seq, step, event, detail)
-		SELECT $1, coalesce(max(seq), 0) + 1, (SELECT step FROM saga_instances WHERE id = $1), $2, $3
-		FROM saga_steps WHERE saga_id = $1`, got, event, detail)
-	if err != nil {
-		return "", false, fmt.Errorf("could not record %s of saga %s: %w", event, got, err)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("could not record the timeline of saga %s: %w", s.ID, err)
 	}
-	return got, joined, nil
+	return nil
 }
 
-// Querier is what reading sagas needs: a pool, a connection or a transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+// commandSaga returns the saga that sent command id, if a saga did.
+func commandSaga(ctx context.Context, db DB, id string) (string, bool, error) {
+	var sagaID string
+	err := db.QueryRow(ctx, `SELECT saga_id FROM saga_commands WHERE command_id = $1`, id).Scan(&sagaID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("could not look up command %s: %w", id, err)
+	}
+	return sagaID, true, nil
 }
 
-// List returns saga instances, newest first.
-func List(ctx context.Context, db Querier) ([]Instance, error) {
-	rows, err := db.Query(ctx, `
-		SELECT id, workflow, correlation_key, step, status, data, version, created_at, updated_at
-		FROM saga_instances ORDER BY created_at DESC, id`)
+// recordReply keeps a command's reply for the saga's timeline.
+func recordReply(ctx context.Context, tx pgx.Tx, id string, r Reply) error {
+	reply, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("could not list sagas: %w", err)
+		return fmt.Errorf("could not encode the reply to %s: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Instance])
+	_, err = tx.Exec(ctx, `UPDATE saga_commands SET outcome = $2, reply = $3, replied_at = now() WHERE command_id = $1`,
+		id, r.Outcome, reply)
 	if err != nil {
-		return nil, fmt.Errorf("could not list sagas: %w", err)
+		return fmt.Errorf("could not record the reply to %s: %w", id, err)
 	}
-	return out, nil
+	return nil
+}
+
+// view reads the projection's targets.
+func view(ctx context.Context, tx pgx.Tx) (View, error) {
+	states, err := infrastate.List(ctx, tx)
+	if err != nil {
+		return View{}, err
+	}
+	v := View{}
+	for _, st := range states {
+		v.Targets = append(v.Targets, Target{Adapter: st.Adapter, Target: st.Target, Status: string(st.Status), Breaker: st.Breaker})
+	}
+	return v, nil
+}
+
+// recordUnroutable keeps an intent the contract has no route for.
+func recordUnroutable(ctx context.Context, tx pgx.Tx, intentID, intent, subject, reason string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO saga_unroutable (intent_id, intent, subject, reason) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (intent_id) DO NOTHING`, intentID, intent, subject, reason)
+	if err != nil {
+		return fmt.Errorf("could not record unroutable intent %s: %w", intentID, err)
+	}
+	return nil
 }

@@ -36,7 +36,8 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&g.consulAddr, "consul-addr", os.Getenv("CONSUL_HTTP_ADDR"), "Consul agent HTTP address (env CONSUL_HTTP_ADDR)")
 	f.StringVar(&g.logLevel, "log-level", envOr("OMNI_LOG_LEVEL", "info"), "debug, info, warn or error (env OMNI_LOG_LEVEL)")
 	f.StringVar(&g.logFormat, "log-format", envOr("OMNI_LOG_FORMAT", "text"), "text or json (env OMNI_LOG_FORMAT)")
-	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g))
+	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g),
+		newSagasCmd(g), newContractCmd())
 	return root
 }
 

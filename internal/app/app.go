@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -159,15 +160,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 			MaxBatch: cfg.ProjectionBatch, Handle: h.HandleBatch, Logger: plog, Metrics: bus.NewBatchMetrics(reg)}
 	}
 	if cfg.has(RoleSagas) {
-		contract, err := sagas.LoadContract(cfg.ContractPath)
-		if err != nil {
-			return nil, err
-		}
-		intake, err := sagas.NewIntake(db, catalog, contract, logger.With("role", RoleSagas))
-		if err != nil {
-			return nil, err
-		}
-		if err := n.consume(sagas.IntakeConsumerName, cfg.Topics.Intents, intake.Handle); err != nil {
+		if err := n.addSagas(db, catalog); err != nil {
 			return nil, err
 		}
 	}
@@ -213,7 +206,7 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 			return err
 		}
 		n.adapters = append(n.adapters, a)
-		if err := n.consume(a.ConsumerName(), n.cfg.Topics.Commands(a.Name()), a.HandleCommand); err != nil {
+		if err := n.consume(a.ConsumerName(), n.cfg.Topics.Commands(a.Name()), nil, a.HandleCommand); err != nil {
 			for _, d := range drivers[i+1:] {
 				d.Close()
 			}
@@ -223,14 +216,43 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 	return nil
 }
 
-// consume adds a Kafka consumer handler in its own consumer group, with the same error policy for
-// every consumer: transient errors are retried with backoff, then the message is redelivered;
-// permanent ones (events.Permanent) go to the group's poison topic with the reason.
-func (n *node) consume(group, topic string, handle message.NoPublishHandlerFunc) error {
-	wlog := watermill.NewSlogLogger(n.logger)
-	sub, err := bus.NewSubscriber(n.cfg.KafkaBrokers, group, wlog)
+// addSagas runs the saga engine: intents from Kafka start or join sagas, the adapters' outcome
+// events on the events topic are their replies, and their timers come from PostgreSQL.
+func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
+	contract, err := sagas.LoadContract(n.cfg.ContractPath)
 	if err != nil {
 		return err
+	}
+	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Contract: contract, Topics: n.cfg.Topics},
+		n.logger.With("role", RoleSagas))
+	if err != nil {
+		return err
+	}
+	wlog := watermill.NewSlogLogger(n.logger)
+	timers, err := engine.TimersSubscriber(wsql.BeginnerFromPgx(db), wlog)
+	if err != nil {
+		return err
+	}
+	if err := n.consume(sagas.IntakeConsumerName, n.cfg.Topics.Intents, nil, engine.HandleIntent); err != nil {
+		return err
+	}
+	if err := n.consume(sagas.RepliesConsumerName, n.cfg.Topics.Events, nil, engine.HandleEvent); err != nil {
+		return err
+	}
+	return n.consume(sagas.TimersConsumerName, engine.TimersTopic(), timers, engine.HandleTimer)
+}
+
+// consume adds a consumer handler (in its own Kafka consumer group unless sub is given), with the
+// same error policy for every consumer: transient errors are retried with backoff, then the
+// message is redelivered; permanent ones (events.Permanent) go to the group's poison topic with
+// the reason.
+func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
+	wlog := watermill.NewSlogLogger(n.logger)
+	if sub == nil {
+		var err error
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, group, wlog); err != nil {
+			return err
+		}
 	}
 	poison, err := middleware.PoisonQueueWithFilter(n.pub, n.cfg.Topics.Poison(group), events.Permanent)
 	if err != nil {

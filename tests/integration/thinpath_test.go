@@ -105,7 +105,7 @@ func TestThinPath_omni_image_in_a_container(t *testing.T) {
 }
 
 // checkThinPath drives the loop from a real fault: stop the probed database, see the state go
-// degraded then critical, the intents stored and published once and a saga started; start it
+// degraded then critical, the intents stored and published once and a health check run; start it
 // again and see the state recover.
 func checkThinPath(t *testing.T, db *pgxpool.Pool, kafka *containers.Kafka, target *containers.Postgres) {
 	ctx := context.Background()
@@ -118,32 +118,22 @@ func checkThinPath(t *testing.T, db *pgxpool.Pool, kafka *containers.Kafka, targ
 	require.Equal(t, []string{"infrastructure_health_degraded", "infrastructure_health_critical"}, kinds,
 		"degraded, then critical, each raised once")
 
-	var saga sagas.Instance
-	eventually(t, 30*time.Second, "a health_check saga for the target", func() (bool, string, error) {
-		all, err := sagas.List(ctx, db)
-		if err != nil {
-			return false, "", err
-		}
-		for _, s := range all {
-			if s.Workflow == "health_check" && s.CorrelationKey == targetID {
-				saga = s
-				return true, "", nil
-			}
-		}
-		return false, fmt.Sprintf("%d sagas", len(all)), nil
+	// The intents start health checks of the target: each probes every target, reports the
+	// target down and completes.
+	var checks []sagas.Instance
+	eventually(t, 60*time.Second, "a completed health_check saga for the target", func() (bool, string, error) {
+		var err error
+		checks, err = sagas.List(ctx, db, sagas.Filter{Workflow: "health_check", Subject: targetID, Status: sagas.StatusCompleted})
+		return len(checks) > 0, fmt.Sprintf("%d completed", len(checks)), err
 	})
-	require.Equal(t, sagas.StatusRunning, saga.Status)
-	require.Equal(t, "read_state", saga.Step, "the workflow's first step is recorded")
-	eventually(t, 30*time.Second, "the critical intent joining the running saga", func() (bool, string, error) {
-		var started, joined int
-		err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE event = 'started'), count(*) FILTER (WHERE event = 'joined')
-			FROM saga_steps WHERE saga_id = $1`, saga.ID).Scan(&started, &joined)
-		return started == 1 && joined == 1, fmt.Sprintf("started %d, joined %d", started, joined), err
-	})
-	var running int
-	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM saga_instances WHERE workflow = 'health_check'
-		AND correlation_key = $1 AND status = 'running'`, targetID).Scan(&running))
-	require.Equal(t, 1, running, "two intents for one subject make one saga")
+	story, err := sagas.Show(ctx, db, checks[len(checks)-1].ID)
+	require.NoError(t, err)
+	require.Equal(t, sagas.StatusCompleted, story.Status)
+	for _, h := range story.Data.Health {
+		if h.AdapterID == targetID {
+			require.Equal(t, events.ProbeUnhealthy, h.Probe, "the check's own probe found the target down")
+		}
+	}
 
 	require.NoError(t, target.Start(ctx))
 	waitStatus(t, db, infrastate.StatusHealthy, 60*time.Second)

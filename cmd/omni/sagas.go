@@ -1,0 +1,218 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/spf13/cobra"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/bus"
+	"github.com/omninode/omnibase-infra/sagas"
+)
+
+func newSagasCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "sagas", Short: "List, show and start the orchestrator's sagas"}
+	cmd.AddCommand(newSagasListCmd(g), newSagasShowCmd(g), newSagasStartCmd(g))
+	return cmd
+}
+
+func newSagasListCmd(g *globals) *cobra.Command {
+	var f sagas.Filter
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List sagas, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.Status != "" && !isStatus(f.Status) {
+				return fmt.Errorf("--status %q: want running, completed, failed, compensated or escalated", f.Status)
+			}
+			db, err := g.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			list, err := sagas.List(cmd.Context(), db, f)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), list)
+			}
+			return printSagas(cmd.OutOrStdout(), list)
+		},
+	}
+	cmd.Flags().StringVar(&f.Workflow, "workflow", "", "only sagas of this workflow (health_check, failover, initialization)")
+	cmd.Flags().StringVar(&f.Status, "status", "", "only sagas in this status: running, completed, failed, compensated or escalated")
+	cmd.Flags().StringVar(&f.Subject, "subject", "", "only sagas about this subject (an adapter id such as consul/main)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
+	return cmd
+}
+
+func isStatus(s string) bool {
+	switch s {
+	case sagas.StatusRunning, sagas.StatusCompleted, sagas.StatusFailed, sagas.StatusCompensated, sagas.StatusEscalated:
+		return true
+	}
+	return false
+}
+
+func printSagas(w io.Writer, list []sagas.Instance) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tWORKFLOW\tSUBJECT\tSTATUS\tSTEP\tSTARTED\tUPDATED\tFAILURE")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Workflow, s.Subject, s.Status, s.Step,
+			s.CreatedAt.UTC().Format(time.RFC3339), s.UpdatedAt.UTC().Format(time.RFC3339), truncate(s.Failure, 60))
+	}
+	return tw.Flush()
+}
+
+func newSagasShowCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a saga's timeline: each step with its commands, replies, times and outcome",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := g.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			story, err := sagas.Show(cmd.Context(), db, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), story)
+			}
+			return printStory(cmd.OutOrStdout(), story)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
+	return cmd
+}
+
+func printStory(w io.Writer, st sagas.Story) error {
+	fmt.Fprintf(w, "saga %s: %s of %s, %s at %s (version %d)\n", st.ID, st.Workflow, st.Subject, st.Status, st.Step, st.Version)
+	if st.Failure != "" {
+		fmt.Fprintf(w, "failed at %s: %s\n", st.Data.FailedStep, st.Failure)
+	}
+	if st.Deadline != nil && st.Status == sagas.StatusRunning {
+		fmt.Fprintf(w, "waiting until %s\n", st.Deadline.UTC().Format(time.RFC3339))
+	}
+	commands := map[string]sagas.SentCommand{}
+	for _, c := range st.Commands {
+		commands[c.ID] = c
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nTIME\tSTEP\tEVENT\tDETAIL")
+	for _, m := range st.Timeline {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.RecordedAt.UTC().Format("15:04:05.000"), m.Step, m.Event, detail(m.Note, commands))
+	}
+	return tw.Flush()
+}
+
+// detail says what a timeline entry is about in one line.
+func detail(n sagas.Note, commands map[string]sagas.SentCommand) string {
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
+	if n.Attempt > 1 {
+		add("attempt %d", n.Attempt)
+	}
+	if n.Intent != "" {
+		add("%s %s", n.Intent, n.IntentID)
+	}
+	if n.Command != "" {
+		add("%s → %s (%s)", n.Command, n.AdapterID, n.CommandID)
+	}
+	if n.Outcome != "" {
+		add("%s from %s", n.Outcome, n.AdapterID)
+		if c, ok := commands[n.CommandID]; ok && c.Reply != nil && len(c.Reply.Result) > 0 {
+			add("result %s", truncate(string(c.Reply.Result), 80))
+		}
+	}
+	if n.Reason != "" {
+		add("%s", n.Reason)
+	}
+	if n.Until != nil {
+		add("until %s", n.Until.UTC().Format("15:04:05"))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func newSagasStartCmd(g *globals) *cobra.Command {
+	var subject string
+	cmd := &cobra.Command{
+		Use:   "start initialization",
+		Short: "Ask the orchestrator to run the initialization workflow",
+		Long: "Publishes an initialization_requested intent on the intents topic; the contract routes it to the\n" +
+			"initialization workflow, which an omni with the sagas role runs (see `omni sagas list`).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "initialization" {
+				return fmt.Errorf("cannot start %q: only initialization is started by hand; the others start from intents", args[0])
+			}
+			pub, err := bus.NewPublisher(g.brokers(), watermill.NopLogger{})
+			if err != nil {
+				return err
+			}
+			defer pub.Close()
+			origin := events.NewOrigin()
+			now := time.Now()
+			in := events.InitializationRequested{Intent: events.Intent{
+				ID: watermill.NewUUID(), Subject: subject, Reason: "requested with omni sagas start", CausedBy: origin.CorrelationID,
+				RaisedAt: now,
+			}}
+			msg, err := events.EncodeWithID(in.ID, in, origin, now)
+			if err != nil {
+				return err
+			}
+			if err := pub.Publish(events.DefaultTopics().Intents, msg); err != nil {
+				return fmt.Errorf("could not publish %s: %w", in.Kind(), err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "requested initialization of %s (intent %s)\n", subject, in.ID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&subject, "subject", "infrastructure", "what is initialized: one initialization saga runs per subject")
+	return cmd
+}
+
+func newContractCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "contract", Short: "Validate or print the orchestrator's contract"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "validate [FILE]",
+		Short: "Check a contract file (default: the built-in contract); every problem is named with its line",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			}
+			c, err := sagas.LoadContract(path)
+			if err != nil {
+				return err
+			}
+			if path == "" {
+				path = "the built-in contract"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d workflows, %d routes\n", path, len(c.Workflows), len(c.Routes))
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "show",
+		Short: "Print the built-in contract, to start a contract file of your own from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(sagas.DefaultContractYAML())
+			return err
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,248 @@
+package sagas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/pgtx"
+)
+
+// Consumer names: each is a consumer group (or, for timers, a subscriber) and its name in the inbox.
+const (
+	// IntakeConsumerName takes intents from the intents topic.
+	IntakeConsumerName = "saga-intake"
+	// RepliesConsumerName takes the adapters' outcome events from the events topic.
+	RepliesConsumerName = "saga-replies"
+	// TimersConsumerName takes the sagas' timers from PostgreSQL.
+	TimersConsumerName = "saga-timers"
+)
+
+// ErrUnroutable is returned for an intent the contract has no route for. It is permanent: the
+// router's poison middleware sends the intent to the poison topic with this reason.
+var ErrUnroutable = fmt.Errorf("%w: no route for intent", events.ErrRejected)
+
+// DB is the control database: *pgxpool.Pool is one.
+type DB interface {
+	pgtx.Beginner
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Config configures an Engine.
+type Config struct {
+	// DB is the control database. Required.
+	DB DB
+	// Registry decodes intents and replies. Required.
+	Registry *events.Registry
+	// Contract declares the workflows and routes. Required.
+	Contract Contract
+	// Topics name where commands and events go. Default events.DefaultTopics().
+	Topics events.Topics
+	// TimersTopic is the PostgreSQL queue of the sagas' timers. Default "saga_timers".
+	TimersTopic string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Topics == (events.Topics{}) {
+		c.Topics = events.DefaultTopics()
+	}
+	if c.TimersTopic == "" {
+		c.TimersTopic = "saga_timers"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DB == nil {
+		errs = append(errs, errors.New("missing DB"))
+	}
+	if c.Registry == nil {
+		errs = append(errs, errors.New("missing Registry"))
+	}
+	if len(c.Contract.Routes) == 0 || len(c.Contract.Workflows) == 0 {
+		errs = append(errs, errors.New("contract has no routes or no workflows"))
+	}
+	errs = append(errs, c.Topics.Validate())
+	return errors.Join(errs...)
+}
+
+// Engine runs the sagas. It takes intents (starting or joining sagas), the adapters' replies and
+// its own timers; for each it reads the saga, decides with Decide, and stores the decision — the
+// saga (optimistically locked), its timeline, the commands through the outbox and the timers as
+// delayed messages — in one transaction with the message's inbox row.
+type Engine struct {
+	cfg    Config
+	defs   map[string]Definition
+	logger *slog.Logger
+}
+
+// New builds an Engine.
+func New(cfg Config, logger *slog.Logger) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("saga engine: invalid config: %w", err)
+	}
+	return &Engine{cfg: cfg, defs: Workflows(), logger: logger}, nil
+}
+
+// TimersTopic is the PostgreSQL queue the engine's timers go through.
+func (e *Engine) TimersTopic() string { return e.cfg.TimersTopic }
+
+// HandleIntent is the Watermill handler of the intents topic: it routes the intent by the
+// contract and starts its workflow's saga for the intent's subject, or joins the running one.
+func (e *Engine) HandleIntent(msg *message.Message) error {
+	env, m, err := e.cfg.Registry.Decode(msg)
+	if err != nil {
+		return err
+	}
+	intent, ok := m.(events.IntentMessage)
+	if !ok {
+		return &events.DecodeError{Reason: events.ErrUnknownType, Kind: env.Kind, MessageID: env.ID,
+			Err: errors.New("not an intent")}
+	}
+	ctx := msg.Context()
+	fields := intent.Fields()
+	workflow, ok := e.cfg.Contract.Route(env.Kind.Name)
+	if !ok {
+		why := fmt.Errorf("%w %q (%s)", ErrUnroutable, env.Kind.Name, env.ID)
+		if err := pgtx.Run(ctx, e.cfg.DB, func(tx pgx.Tx) error {
+			return recordUnroutable(ctx, tx, env.ID, env.Kind.Name, fields.Subject, why.Error())
+		}); err != nil {
+			return err
+		}
+		e.logger.WarnContext(ctx, "intent has no route", "intent", env.Kind.Name, "subject", fields.Subject,
+			"correlation_id", env.CorrelationID, "causation_id", env.ID)
+		return why
+	}
+	trigger := Trigger{Intent: env.Kind.Name, IntentID: env.ID, Reason: fields.Reason, RaisedAt: fields.RaisedAt}
+	spec, def := e.cfg.Contract.Workflows[workflow], e.defs[workflow]
+	return e.run(ctx, IntakeConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error) {
+		s := Saga{ID: watermill.NewUUID(), Workflow: workflow, Subject: fields.Subject, Status: StatusRunning,
+			Step: spec.Steps[0].Name, Version: 1}
+		started, err := insertSaga(ctx, tx, s)
+		if err != nil {
+			return 0, Decision{}, err
+		}
+		if started {
+			return s.Version, Decide(spec, def, s, Started{Trigger: trigger, CorrelationID: env.CorrelationID}, v, now), nil
+		}
+		if s, err = runningSaga(ctx, tx, workflow, fields.Subject); err != nil {
+			return 0, Decision{}, err
+		}
+		return s.Version, Decide(spec, def, s, Joined{Trigger: trigger}, v, now), nil
+	})
+}
+
+// HandleEvent is the Watermill handler of the events topic: an outcome of a command a saga sent
+// is that saga's reply. Every other event is passed over.
+func (e *Engine) HandleEvent(msg *message.Message) error {
+	switch msg.Metadata.Get(events.MetaType) {
+	case events.CommandSucceeded{}.Kind().Name, events.CommandFailed{}.Kind().Name, events.CommandRejected{}.Kind().Name:
+	default:
+		return nil
+	}
+	env, m, err := e.cfg.Registry.Decode(msg)
+	if err != nil {
+		return err
+	}
+	var id string
+	var reply Reply
+	switch o := m.(type) {
+	case events.CommandSucceeded:
+		id, reply = o.CommandID, Reply{Outcome: ReplySucceeded, Result: o.Result}
+	case events.CommandFailed:
+		id, reply = o.CommandID, Reply{Outcome: ReplyFailed, Error: o.Error}
+	case events.CommandRejected:
+		id, reply = o.CommandID, Reply{Outcome: ReplyRejected, Error: o.Reason}
+	}
+	ctx := msg.Context()
+	// Most outcomes answer commands no saga sent (omni cmd, other tools): they leave no trace here.
+	sagaID, ok, err := commandSaga(ctx, e.cfg.DB, id)
+	if err != nil || !ok {
+		return err
+	}
+	return e.run(ctx, RepliesConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error) {
+		if err := recordReply(ctx, tx, id, reply); err != nil {
+			return 0, Decision{}, err
+		}
+		return e.decide(ctx, tx, sagaID, Replied{CommandID: id, Reply: reply}, v, now)
+	})
+}
+
+// HandleTimer is the Watermill handler of the timers queue.
+func (e *Engine) HandleTimer(msg *message.Message) error {
+	var t Timer
+	if err := json.Unmarshal(msg.Payload, &t); err != nil || t.SagaID == "" {
+		return fmt.Errorf("%w: unreadable saga timer %s: %v", events.ErrRejected, msg.UUID, err)
+	}
+	ctx := msg.Context()
+	return e.run(ctx, TimersConsumerName, msg.UUID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error) {
+		return e.decide(ctx, tx, t.SagaID, Fired{Token: t.Token, Kind: t.Kind}, v, now)
+	})
+}
+
+func (e *Engine) decide(ctx context.Context, tx pgx.Tx, id string, in Input, v View, now time.Time) (int64, Decision, error) {
+	s, err := loadSaga(ctx, tx, id)
+	if err != nil {
+		return 0, Decision{}, err
+	}
+	spec, ok := e.cfg.Contract.Workflows[s.Workflow]
+	if !ok {
+		return 0, Decision{}, fmt.Errorf("%w: saga %s runs workflow %q, which the contract no longer declares",
+			events.ErrRejected, s.ID, s.Workflow)
+	}
+	return s.Version, Decide(spec, e.defs[s.Workflow], s, in, v, now), nil
+}
+
+// run handles one message in one transaction: the inbox claim (a message handled before ends
+// here), then fn's decision, stored with everything it sends.
+func (e *Engine) run(ctx context.Context, consumer, messageID string,
+	fn func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error)) error {
+	var d Decision
+	err := pgtx.Run(ctx, e.cfg.DB, func(tx pgx.Tx) error {
+		fresh, err := pgtx.Claim(ctx, tx, consumer, messageID)
+		if err != nil || !fresh {
+			return err
+		}
+		v, err := view(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var version int64
+		if version, d, err = fn(tx, v, e.cfg.Now()); err != nil || !d.Changed {
+			return err
+		}
+		if err := storeSaga(ctx, tx, version, d); err != nil {
+			return err
+		}
+		return e.send(ctx, tx, d, messageID)
+	})
+	if err != nil {
+		return fmt.Errorf("saga engine: %s message %s: %w", consumer, messageID, err)
+	}
+	if d.Changed {
+		s := d.Saga
+		happened := make([]string, 0, len(d.Timeline))
+		for _, entry := range d.Timeline {
+			happened = append(happened, entry.Step+":"+entry.Event)
+		}
+		e.logger.InfoContext(ctx, "saga moved", "saga_id", s.ID, "workflow", s.Workflow, "subject", s.Subject,
+			"step", s.Step, "status", s.Status, "timeline", happened, "commands", len(d.Commands), "events", len(d.Events),
+			"correlation_id", s.Data.CorrelationID, "causation_id", messageID)
+	}
+	return nil
+}

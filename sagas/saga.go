@@ -1,0 +1,142 @@
+package sagas
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/omninode/omnibase-infra/events"
+)
+
+// Saga statuses. Running is the only one that is not terminal.
+const (
+	StatusRunning     = "running"
+	StatusCompleted   = "completed"
+	StatusFailed      = "failed"
+	StatusCompensated = "compensated"
+	StatusEscalated   = "escalated"
+)
+
+// Saga is one saga instance as the decisions see it: saga_instances' row.
+type Saga struct {
+	ID       string
+	Workflow string
+	// Subject is the correlation key: at most one running saga per workflow and subject.
+	Subject string
+	Status  string
+	// Step is the name of the step (or compensation) the saga is at.
+	Step    string
+	Version int64
+	Data    Data
+}
+
+// Data is what a saga remembers between messages (saga_instances.data).
+type Data struct {
+	// CorrelationID of the intent that started the saga; every message the saga sends carries it.
+	CorrelationID string    `json:"correlation_id"`
+	Triggers      []Trigger `json:"triggers"`
+
+	// Index of the current step in the workflow.
+	Index int `json:"index"`
+	// Attempt of the current step: retries and polls count up from 1.
+	Attempt int `json:"attempt"`
+	// Token names the current wait: it changes whenever the saga starts waiting, and a timer
+	// whose token is not the current one is stale.
+	Token int `json:"token"`
+	// Deadline of the current wait, if any.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// Pending maps each command of the current step without a reply yet to its adapter id.
+	Pending map[string]string `json:"pending,omitempty"`
+	// Replies of the current step, by adapter id.
+	Replies map[string]Reply `json:"replies,omitempty"`
+
+	// Done lists the completed steps that have a compensation, in order.
+	Done []string `json:"done,omitempty"`
+	// Compensating is set once a step failed for good; Undo counts the compensations already run
+	// (they run in reverse order of Done).
+	Compensating bool     `json:"compensating,omitempty"`
+	Undone       []string `json:"undone,omitempty"`
+	FailedStep   string   `json:"failed_step,omitempty"`
+	Failure      string   `json:"failure,omitempty"`
+
+	// Targets are the adapter ids the saga acts on.
+	Targets []string `json:"targets,omitempty"`
+	// States are the projection's statuses of Targets when the saga read them.
+	States map[string]string `json:"states,omitempty"`
+	// Health is the health check's aggregation; Overall its verdict.
+	Health  []events.TargetHealth `json:"health,omitempty"`
+	Overall string                `json:"overall,omitempty"`
+	// Recovered: the failover's recovery attempt already confirmed the target healthy.
+	Recovered bool `json:"recovered,omitempty"`
+	// Completed lists every step completed, in order.
+	Completed []string `json:"completed,omitempty"`
+}
+
+// Trigger is an intent that started or joined a saga.
+type Trigger struct {
+	Intent   string    `json:"intent"`
+	IntentID string    `json:"intent_id"`
+	Reason   string    `json:"reason"`
+	RaisedAt time.Time `json:"raised_at"`
+}
+
+// Reply outcomes.
+const (
+	ReplySucceeded = "succeeded"
+	ReplyFailed    = "failed"
+	ReplyRejected  = "rejected"
+)
+
+// Reply is an adapter's answer to a command a saga sent.
+type Reply struct {
+	Outcome string          `json:"outcome"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// Target is one adapter target as the projection sees it.
+type Target struct {
+	Adapter string
+	Target  string
+	Status  string
+	Breaker string
+}
+
+// ID is the target's adapter id.
+func (t Target) ID() string { return events.AdapterID(t.Adapter, t.Target) }
+
+// View is what the saga may read of the world when it decides: the projection's targets.
+type View struct {
+	Targets []Target
+}
+
+// Find returns the target with adapter id id.
+func (v View) Find(id string) (Target, bool) {
+	i := slices.IndexFunc(v.Targets, func(t Target) bool { return t.ID() == id })
+	if i < 0 {
+		return Target{}, false
+	}
+	return v.Targets[i], true
+}
+
+// Of returns the targets of one adapter.
+func (v View) Of(adapter string) []Target {
+	var out []Target
+	for _, t := range v.Targets {
+		if t.Adapter == adapter {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// derivedID is a UUID-shaped id derived from parts, so a decision made twice names its messages
+// the same way.
+func derivedID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	h := hex.EncodeToString(sum[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
