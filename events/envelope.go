@@ -85,21 +85,29 @@ func EncodeWithID(id string, m Message, origin Origin, occurredAt time.Time) (*m
 
 // ReadEnvelope reads the envelope of msg, naming every missing or malformed field.
 func ReadEnvelope(msg *message.Message) (Envelope, error) {
+	return ParseEnvelope(msg.UUID, msg.Metadata.Get)
+}
+
+// ParseEnvelope reads the envelope of the message with id from its metadata, which meta returns
+// key by key ("" for a missing key), naming every missing or malformed field as ReadEnvelope does.
+// It lets a reader that keeps the metadata elsewhere — the event log's columns — build an
+// envelope without a message.
+func ParseEnvelope(id string, meta func(key string) string) (Envelope, error) {
 	var errs []error
 	env := Envelope{
-		ID:            msg.UUID,
-		CorrelationID: msg.Metadata.Get(MetaCorrelationID),
-		CausationID:   msg.Metadata.Get(MetaCausationID),
-		Key:           msg.Metadata.Get(MetaKey),
+		ID:            id,
+		CorrelationID: meta(MetaCorrelationID),
+		CausationID:   meta(MetaCausationID),
+		Key:           meta(MetaKey),
 	}
-	env.Kind.Name = msg.Metadata.Get(MetaType)
+	env.Kind.Name = meta(MetaType)
 	if env.ID == "" {
 		errs = append(errs, errors.New("missing message id"))
 	}
 	if env.Kind.Name == "" {
 		errs = append(errs, fmt.Errorf("missing metadata %q", MetaType))
 	}
-	if v := msg.Metadata.Get(MetaVersion); v == "" {
+	if v := meta(MetaVersion); v == "" {
 		errs = append(errs, fmt.Errorf("missing metadata %q", MetaVersion))
 	} else if n, err := strconv.Atoi(v); err != nil || n < 1 {
 		errs = append(errs, fmt.Errorf("metadata %q is %q, want a positive integer", MetaVersion, v))
@@ -109,7 +117,7 @@ func ReadEnvelope(msg *message.Message) (Envelope, error) {
 	if env.CorrelationID == "" {
 		errs = append(errs, fmt.Errorf("missing metadata %q", MetaCorrelationID))
 	}
-	if v := msg.Metadata.Get(MetaOccurredAt); v == "" {
+	if v := meta(MetaOccurredAt); v == "" {
 		errs = append(errs, fmt.Errorf("missing metadata %q", MetaOccurredAt))
 	} else if t, err := time.Parse(time.RFC3339Nano, v); err != nil {
 		errs = append(errs, fmt.Errorf("metadata %q is %q, want RFC 3339", MetaOccurredAt, v))
@@ -117,7 +125,7 @@ func ReadEnvelope(msg *message.Message) (Envelope, error) {
 		env.OccurredAt = t
 	}
 	if err := errors.Join(errs...); err != nil {
-		return env, &DecodeError{Reason: ErrBadEnvelope, Kind: env.Kind, MessageID: msg.UUID, Err: err}
+		return env, &DecodeError{Reason: ErrBadEnvelope, Kind: env.Kind, MessageID: id, Err: err}
 	}
 	return env, nil
 }

@@ -50,6 +50,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // Registry maps kinds to Go types. It is built once at start-up and read-only after that.
 type Registry struct {
 	types      map[Kind]reflect.Type
+	plans      map[Kind]*plainPlan
 	versions   map[string][]int
 	upcasters  map[Kind]Upcaster
 	maxPayload int
@@ -72,6 +73,7 @@ const DefaultMaxPayload = 1 << 20
 func NewRegistry(prototypes ...Message) *Registry {
 	r := &Registry{
 		types:      make(map[Kind]reflect.Type),
+		plans:      make(map[Kind]*plainPlan),
 		versions:   make(map[string][]int),
 		upcasters:  make(map[Kind]Upcaster),
 		maxPayload: DefaultMaxPayload,
@@ -89,6 +91,7 @@ func (r *Registry) add(p Message) {
 	}
 	k := p.Kind()
 	r.types[k] = t
+	r.plans[k] = planPlain(t)
 	r.versions[k.Name] = append(r.versions[k.Name], k.Version)
 	slices.Sort(r.versions[k.Name])
 }
@@ -96,7 +99,7 @@ func (r *Registry) add(p Message) {
 // WithUpcasters returns a copy of r that also reads the older versions ups describe.
 func (r *Registry) WithUpcasters(ups ...Upcaster) *Registry {
 	c := *r
-	c.types, c.versions, c.upcasters = maps.Clone(r.types), maps.Clone(r.versions), maps.Clone(r.upcasters)
+	c.types, c.plans, c.versions, c.upcasters = maps.Clone(r.types), maps.Clone(r.plans), maps.Clone(r.versions), maps.Clone(r.upcasters)
 	for name, v := range c.versions {
 		c.versions[name] = slices.Clone(v)
 	}
@@ -121,6 +124,13 @@ func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {
 	if err != nil {
 		return env, nil, err
 	}
+	return r.DecodePayload(env, msg.Payload)
+}
+
+// DecodePayload decodes payload, the payload of the message env was read from, as Decode does
+// after reading the envelope. It is Decode for readers that build the envelope themselves (see
+// ParseEnvelope).
+func (r *Registry) DecodePayload(env Envelope, payload []byte) (Envelope, Message, error) {
 	fail := func(reason, err error) (Envelope, Message, error) {
 		return env, nil, &DecodeError{Reason: reason, Kind: env.Kind, MessageID: env.ID, Err: err}
 	}
@@ -131,17 +141,17 @@ func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {
 		}
 		return fail(ErrUnknownType, nil)
 	}
-	if len(msg.Payload) > r.maxPayload {
-		return fail(ErrPayloadTooLarge, fmt.Errorf("%d bytes, at most %d", len(msg.Payload), r.maxPayload))
+	if len(payload) > r.maxPayload {
+		return fail(ErrPayloadTooLarge, fmt.Errorf("%d bytes, at most %d", len(payload), r.maxPayload))
 	}
 	ptr := reflect.New(t)
-	dec := json.NewDecoder(bytes.NewReader(msg.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(ptr.Interface()); err != nil {
-		return fail(ErrInvalidPayload, err)
-	}
-	if dec.More() {
-		return fail(ErrInvalidPayload, errors.New("trailing data after the JSON object"))
+	if p := r.plans[env.Kind]; p == nil || !p.decode(payload, ptr.Elem()) {
+		if p != nil {
+			ptr = reflect.New(t) // the plain decoder declined half way
+		}
+		if err := decodeStrict(payload, ptr.Interface()); err != nil {
+			return fail(ErrInvalidPayload, err)
+		}
 	}
 	m := ptr.Elem().Interface().(Message)
 	if err := m.Validate(); err != nil {
@@ -166,6 +176,19 @@ func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {
 		env.UpcastFrom = Kind{}
 	}
 	return env, m, nil
+}
+
+// decodeStrict decodes payload into v with encoding/json, refusing unknown fields and trailing data.
+func decodeStrict(payload []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
 }
 
 // Kinds lists the registered current kinds (not the older versions upcasters read).
