@@ -117,7 +117,7 @@ func TestReducer_Reduce_latency_window(t *testing.T) {
 			}
 			var want []infrastate.LatencySample
 			for _, w := range tt.wantSamples {
-				want = append(want, infrastate.LatencySample{At: at(w.sec), Micros: w.us})
+				want = append(want, infrastate.LatencySample{At: infrastate.InstantOf(at(w.sec)), Micros: w.us})
 			}
 			require.Equal(t, want, s.Latency.Samples)
 			got := [4]int64{s.Latency.MinMicros, s.Latency.AvgMicros, s.Latency.MaxMicros, s.Latency.P95Micros}

@@ -102,16 +102,16 @@ func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported) Targe
 // refusal — which says how the target fails, not how fast it serves. A failed probe still moves the
 // window on, so a target failing for longer than the window has no latency statistics.
 func (r Reducer) latency(samples []LatencySample, e events.AdapterHealthReported) LatencyState {
-	from := e.ProbedAt.Add(-r.Thresholds.window())
+	from := InstantOf(e.ProbedAt.Add(-r.Thresholds.window()))
 	// Samples are in probe order (stale probes are never folded): the expired ones are a prefix.
 	start := 0
-	for start < len(samples) && !samples[start].At.After(from) {
+	for start < len(samples) && samples[start].At <= from {
 		start++
 	}
 	kept := make([]LatencySample, 0, len(samples)-start+1)
 	kept = append(kept, samples[start:]...)
 	if e.Healthy {
-		kept = append(kept, LatencySample{At: e.ProbedAt, Micros: e.LatencyMicros})
+		kept = append(kept, LatencySample{At: InstantOf(e.ProbedAt), Micros: e.LatencyMicros})
 	}
 	if n := r.Thresholds.samples(); len(kept) > n {
 		kept = slices.Clone(kept[len(kept)-n:])
@@ -119,22 +119,47 @@ func (r Reducer) latency(samples []LatencySample, e events.AdapterHealthReported
 	if len(kept) == 0 {
 		return LatencyState{} // nil samples, as the state reads back from JSON
 	}
-	values := make([]int64, len(kept))
-	var sum int64
-	for i, k := range kept {
-		values[i] = k.Micros
-		sum += k.Micros
+	lo, hi, sum := kept[0].Micros, kept[0].Micros, int64(0)
+	for _, k := range kept {
+		lo, hi, sum = min(lo, k.Micros), max(hi, k.Micros), sum+k.Micros
 	}
-	slices.Sort(values)
-	n := int64(len(values))
-	rank := (95*n + 99) / 100 // ceil(0.95 n), 1-based
+	n := int64(len(kept))
+	rank := (95*n + 99) / 100 // ceil(0.95 n), 1-based, in ascending order
 	return LatencyState{
 		Samples:   kept,
-		MinMicros: values[0],
+		MinMicros: lo,
 		AvgMicros: (sum + n/2) / n,
-		MaxMicros: values[n-1],
-		P95Micros: values[rank-1],
+		MaxMicros: hi,
+		P95Micros: kthLargest(kept, int(n-rank+1)),
 	}
+}
+
+// kthLargest returns the k-th largest latency of samples (1 ≤ k ≤ len(samples)). It keeps the k
+// largest seen so far in a small descending buffer: above the 95th percentile k is about a
+// twentieth of the window, so this costs a fraction of sorting the window, and allocates nothing
+// for windows of fewer than 640 samples.
+func kthLargest(samples []LatencySample, k int) int64 {
+	var buf [32]int64
+	top := buf[:0]
+	if k > len(buf) {
+		top = make([]int64, 0, k)
+	}
+	for _, s := range samples {
+		v := s.Micros
+		if len(top) == k && v <= top[k-1] {
+			continue
+		}
+		i := 0
+		for i < len(top) && top[i] >= v {
+			i++
+		}
+		if len(top) < k {
+			top = append(top, 0)
+		}
+		copy(top[i+1:], top[i:len(top)-1])
+		top[i] = v
+	}
+	return top[k-1]
 }
 
 // foldPool takes the newest pool report. WaitCount is cumulative; a count lower than the previous

@@ -604,7 +604,7 @@ func TestReducer_Reduce_records_the_latest_probe(t *testing.T) {
 	probe.Details["replica_lag_ms"] = "99"
 	require.Equal(t, "12", s.LastDetails["replica_lag_ms"], "the state has its own copy of the details")
 	require.Equal(t, infrastate.LatencyState{
-		Samples:   []infrastate.LatencySample{{At: at(3), Micros: 500}},
+		Samples:   []infrastate.LatencySample{{At: infrastate.InstantOf(at(3)), Micros: 500}},
 		MinMicros: 500, AvgMicros: 500, MaxMicros: 500, P95Micros: 500,
 	}, s.Latency)
 

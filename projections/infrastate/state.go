@@ -89,8 +89,34 @@ type LatencyState struct {
 
 // LatencySample is one successful probe's latency.
 type LatencySample struct {
-	At     time.Time `json:"at"`
-	Micros int64     `json:"us"`
+	At     Instant `json:"at"`
+	Micros int64   `json:"us"`
+}
+
+// Instant is a point in time in Unix nanoseconds, written in JSON as an RFC 3339 time in UTC.
+// Latency samples keep their time in it rather than in a time.Time, which holds a pointer (its
+// location): a window of samples is then plain memory that the garbage collector need not scan,
+// and the copy of the window that every probe makes costs no write barriers. It spans the years
+// 1678 to 2262.
+type Instant int64
+
+// InstantOf is the instant of t.
+func InstantOf(t time.Time) Instant { return Instant(t.UnixNano()) }
+
+// Time is the instant in UTC.
+func (i Instant) Time() time.Time { return time.Unix(0, int64(i)).UTC() }
+
+// MarshalJSON writes the instant as time.Time does, in UTC.
+func (i Instant) MarshalJSON() ([]byte, error) { return i.Time().MarshalJSON() }
+
+// UnmarshalJSON reads an RFC 3339 time, in any offset.
+func (i *Instant) UnmarshalJSON(b []byte) error {
+	var t time.Time
+	if err := t.UnmarshalJSON(b); err != nil {
+		return fmt.Errorf("latency sample time: %w", err)
+	}
+	*i = InstantOf(t)
+	return nil
 }
 
 // PoolState is the newest connection-pool report of a target.
@@ -188,5 +214,14 @@ func (t Thresholds) samples() int {
 }
 
 // statesEqual reports whether a fold changed nothing. Reduce builds new slices and maps for what
-// it changes and leaves empty ones nil, so a deep comparison is exact.
-func statesEqual(a, b TargetState) bool { return reflect.DeepEqual(a, b) }
+// it changes and leaves empty ones nil, so a deep comparison is exact. Every fold moves a counter
+// or one of the families' clocks, so the comparison of those settles almost every call before the
+// deep one (which reflection makes costly: a window of samples is compared field by field).
+func statesEqual(a, b TargetState) bool {
+	if a.Probes != b.Probes || a.Status != b.Status || a.Breaker != b.Breaker ||
+		!a.LastProbedAt.Equal(b.LastProbedAt) || !a.BreakerSince.Equal(b.BreakerSince) ||
+		!a.Pool.ReportedAt.Equal(b.Pool.ReportedAt) {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
+}

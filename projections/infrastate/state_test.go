@@ -1,6 +1,7 @@
 package infrastate_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -121,4 +122,16 @@ func TestStatus_Severity_orders_healthy_unknown_degraded_critical(t *testing.T) 
 		require.Less(t, order[i-1].Severity(), order[i].Severity(), "%s before %s", order[i-1], order[i])
 	}
 	require.Equal(t, infrastate.StatusUnknown.Severity(), infrastate.Status("resting").Severity(), "a status this version does not know counts as unknown")
+}
+
+// Samples are stored as they always were, RFC 3339 times; rows written with an offset read back
+// as the same instant, written again in UTC.
+func TestLatencySample_JSON_keeps_the_instant(t *testing.T) {
+	var s infrastate.LatencySample
+	require.NoError(t, json.Unmarshal([]byte(`{"at":"2026-11-01T01:00:00.5+01:00","us":7}`), &s))
+	require.True(t, s.At.Time().Equal(time.Date(2026, 11, 1, 0, 0, 0, 5e8, time.UTC)), "read %s", s.At.Time())
+	out, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"at":"2026-11-01T00:00:00.5Z","us":7}`, string(out))
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"at":"yesterday","us":7}`), &s), "latency sample time")
 }
