@@ -2,13 +2,9 @@ package infrastate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
-	"strconv"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
@@ -128,27 +124,24 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if cfg.FromKafka != nil {
 		r.source = "replay_source"
 	}
+	r.query = readQuery(r.source)
 	if res.Resumed, err = r.begin(ctx); err != nil {
 		return res, err
 	}
-	if err := r.importKafka(ctx, cfg.DB); err != nil {
+	if err := r.importKafka(ctx, r.cfg.DB); err != nil {
 		return res, err
 	}
-	if err := r.count(ctx, &res); err != nil {
-		return res, err
-	}
-	// The bulk of the work, batch by batch, only over transactions that have all ended.
-	for {
-		n, err := r.batch(ctx, cfg.DB, true)
-		if err != nil {
+	if cfg.Progress != nil {
+		if err := r.count(ctx); err != nil {
 			return res, err
 		}
-		if n == 0 {
-			break
-		}
+	}
+	// The bulk of the work, batch by batch, only over transactions that have all ended.
+	if err := r.bulk(ctx); err != nil {
+		return res, err
 	}
 	// Catch up and swap (or compare) under the live table's lock.
-	err = pgtx.Run(ctx, cfg.DB, func(tx pgx.Tx) error {
+	err = pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '30s'`); err != nil {
 			return err
 		}
@@ -159,14 +152,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 		if err := r.importKafka(ctx, tx); err != nil {
 			return err
 		}
-		for {
-			n, err := r.batchIn(ctx, tx, false)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				break
-			}
+		if err := r.catchUp(ctx, tx); err != nil {
+			return err
+		}
+		if res.Missing, err = r.countMissing(ctx, tx, res.Resumed); err != nil {
+			return err
 		}
 		if cfg.Verify {
 			res.Differences, err = compareTables(ctx, tx, LiveTable, ShadowTable)
@@ -196,13 +186,17 @@ type replay struct {
 	cfg ReplayConfig
 	// source is the table the events are read from: event_log, or replay_source for Kafka.
 	source string
+	// query reads the source (see readAll).
+	query string
 	// read is where the Kafka import stopped, per partition.
 	read   map[int32]int64
 	last   position
 	folded int64
 	total  int64
 	states map[string]TargetState
-	// dirty maps the targets changed by the current batch to the id of the last event folded.
+	// missing counts the events of this run the source lacks, to keep them out of the progress.
+	missing int64
+	// dirty maps the targets changed since the last save to the id of the last event folded.
 	dirty map[string]string
 }
 
@@ -232,8 +226,15 @@ func (r *replay) begin(ctx context.Context) (bool, error) {
 	}
 	r.last = position{xid: "0"}
 	return false, pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
+		if err := asyncCommit(ctx, tx); err != nil {
+			return err
+		}
+		if r.cfg.FromKafka != nil {
+			if _, err := tx.Exec(ctx, `TRUNCATE replay_source`); err != nil {
+				return fmt.Errorf("could not empty replay_source: %w", err)
+			}
+		}
 		for _, stmt := range []string{
-			`TRUNCATE replay_source`,
 			`DROP TABLE IF EXISTS ` + ShadowTable,
 			`CREATE TABLE ` + ShadowTable + ` (LIKE ` + LiveTable + ` INCLUDING ALL)`,
 			`DELETE FROM projection_replays WHERE projection = '` + ConsumerName + `'`,
@@ -248,20 +249,40 @@ func (r *replay) begin(ctx context.Context) (bool, error) {
 	})
 }
 
-// count reads how many events there are to fold and how many the log lacks.
-func (r *replay) count(ctx context.Context, res *ReplayResult) error {
-	err := r.cfg.DB.QueryRow(ctx, `SELECT count(l.event_id), count(*) FILTER (WHERE l.event_id IS NULL)
-		FROM processed_messages pm LEFT JOIN `+r.source+` l ON l.event_id = pm.message_id
-		WHERE pm.consumer = $1`, ConsumerName).Scan(&r.total, &res.Missing)
+// count reads how many events the live projection applied after the replay's position: with
+// the ones folded before, the total the progress reports.
+func (r *replay) count(ctx context.Context) error {
+	var after int64
+	err := r.cfg.DB.QueryRow(ctx, `SELECT count(*) FROM processed_messages
+		WHERE consumer = $1 AND (transaction_id, seq) > ($2::text::xid8, $3)`, ConsumerName, r.last.xid, r.last.seq).Scan(&after)
 	if err != nil {
 		return fmt.Errorf("could not count the events to replay: %w", err)
 	}
-	if res.Missing > 0 {
+	r.total = r.folded + after
+	return nil
+}
+
+// countMissing counts the events the live projection applied up to the replay's position that
+// the source lacks (from before the log existed, or trimmed by its retention). This run met its
+// share of them while folding; the events before a resumption are counted here: every applied
+// event up to the position was either folded or missing.
+func (r *replay) countMissing(ctx context.Context, q pgx.Tx, resumed bool) (int64, error) {
+	missing := r.missing
+	if resumed {
+		var applied int64
+		err := q.QueryRow(ctx, `SELECT count(*) FROM processed_messages
+			WHERE consumer = $1 AND (transaction_id, seq) <= ($2::text::xid8, $3)`, ConsumerName, r.last.xid, r.last.seq).Scan(&applied)
+		if err != nil {
+			return 0, fmt.Errorf("could not count the events the source lacks: %w", err)
+		}
+		missing = applied - r.folded
+	}
+	if missing > 0 {
 		r.cfg.Logger.WarnContext(ctx, "events the live projection applied are not in the source; the replay cannot reflect them",
 			"source", r.source,
-			"missing", res.Missing)
+			"missing", missing)
 	}
-	return nil
+	return missing, nil
 }
 
 // importKafka copies the topic's records not read yet into replay_source.
@@ -299,166 +320,4 @@ func (r *replay) importKafka(ctx context.Context, db pgtx.Executor) error {
 	r.read = ends
 	r.cfg.Logger.InfoContext(ctx, "read the events topic", "topic", src.Topic, "records", n)
 	return nil
-}
-
-func (r *replay) batch(ctx context.Context, db *pgxpool.Pool, settledOnly bool) (int, error) {
-	var n int
-	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		var err error
-		n, err = r.batchIn(ctx, tx, settledOnly)
-		return err
-	})
-	return n, err
-}
-
-// batchIn folds the next batch of applied events into the shadow table inside tx. settledOnly
-// keeps to transactions older than every running one, whose rows can no longer change.
-func (r *replay) batchIn(ctx context.Context, tx pgx.Tx, settledOnly bool) (int, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT pm.transaction_id::text, pm.seq, l.event_id, l.metadata, l.payload
-		FROM processed_messages pm JOIN `+r.source+` l ON l.event_id = pm.message_id
-		WHERE pm.consumer = $1 AND (pm.transaction_id, pm.seq) > ($2::text::xid8, $3)
-		  AND (NOT $4 OR pm.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
-		ORDER BY pm.transaction_id, pm.seq
-		LIMIT $5`, ConsumerName, r.last.xid, r.last.seq, settledOnly, r.cfg.BatchSize)
-	if err != nil {
-		return 0, fmt.Errorf("could not read the event log: %w", err)
-	}
-	type logged struct {
-		pos     position
-		id      string
-		meta    message.Metadata
-		payload []byte
-	}
-	batch, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (logged, error) {
-		var l logged
-		err := row.Scan(&l.pos.xid, &l.pos.seq, &l.id, &l.meta, &l.payload)
-		return l, err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("could not read the event log: %w", err)
-	}
-	if len(batch) == 0 {
-		return 0, nil
-	}
-	clear(r.dirty)
-	for _, l := range batch {
-		msg := message.NewMessage(l.id, l.payload)
-		msg.Metadata = l.meta
-		env, m, err := r.cfg.Registry.Decode(msg)
-		if err != nil {
-			return 0, fmt.Errorf("could not decode logged event %s that the live projection applied: %w", l.id, err)
-		}
-		key := m.Key()
-		before, ok := r.states[key]
-		if !ok {
-			before = NewState(key)
-		}
-		after, _ := r.cfg.Reducer.Reduce(before, env, m)
-		if !statesEqual(before, after) {
-			r.states[key] = after
-			r.dirty[key] = env.ID
-		}
-	}
-	r.last = batch[len(batch)-1].pos
-	r.folded += int64(len(batch))
-	for _, key := range slices.Sorted(maps.Keys(r.dirty)) {
-		if err := storeInto(ctx, tx, ShadowTable, r.states[key], r.dirty[key]); err != nil {
-			return 0, err
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE projection_replays SET last_transaction = $2::text::xid8, last_seq = $3,
-		folded = $4, updated_at = now() WHERE projection = $1`, ConsumerName, r.last.xid, r.last.seq, r.folded); err != nil {
-		return 0, fmt.Errorf("could not record the replay's progress: %w", err)
-	}
-	if r.cfg.Progress != nil {
-		r.cfg.Progress(Progress{Folded: r.folded, Total: max(r.total, r.folded)})
-	}
-	return len(batch), nil
-}
-
-// compareTables lists every field on which two state tables disagree.
-func compareTables(ctx context.Context, q pgtx.Querier, live, replayed string) ([]Difference, error) {
-	read := func(table string) (map[string]map[string]any, error) {
-		rows, err := q.Query(ctx, `SELECT adapter_id, data FROM `+table)
-		if err != nil {
-			return nil, fmt.Errorf("could not read %s: %w", table, err)
-		}
-		out := map[string]map[string]any{}
-		var id string
-		var data map[string]any
-		_, err = pgx.ForEachRow(rows, []any{&id, &data}, func() error {
-			out[id] = flatten("", data, map[string]any{})
-			data = nil
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("could not read %s: %w", table, err)
-		}
-		return out, nil
-	}
-	a, err := read(live)
-	if err != nil {
-		return nil, err
-	}
-	b, err := read(replayed)
-	if err != nil {
-		return nil, err
-	}
-	var diffs []Difference
-	for _, id := range slices.Sorted(maps.Keys(union(a, b))) {
-		la, inA := a[id]
-		lb, inB := b[id]
-		if !inA || !inB {
-			diffs = append(diffs, Difference{AdapterID: id, Live: present(inA), Replayed: present(inB)})
-			continue
-		}
-		for _, f := range slices.Sorted(maps.Keys(union(la, lb))) {
-			va, vb := show(la[f]), show(lb[f])
-			if va != vb {
-				diffs = append(diffs, Difference{AdapterID: id, Field: f, Live: va, Replayed: vb})
-			}
-		}
-	}
-	return diffs, nil
-}
-
-func flatten(prefix string, m map[string]any, out map[string]any) map[string]any {
-	for k, v := range m {
-		if sub, ok := v.(map[string]any); ok {
-			flatten(prefix+k+".", sub, out)
-			continue
-		}
-		out[prefix+k] = v
-	}
-	return out
-}
-
-func union[V any](a, b map[string]V) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
-}
-
-func present(ok bool) string {
-	if ok {
-		return "present"
-	}
-	return "absent"
-}
-
-func show(v any) string {
-	if v == nil {
-		return "null"
-	}
-	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }

@@ -201,3 +201,57 @@ func normalised(t *testing.T, rows map[string]string) map[string]string {
 	}
 	return out
 }
+
+// Events the live projection applied that the log no longer holds (trimmed by retention) are
+// counted and left out, by a replay that runs through and by one that resumes.
+func TestReplay_counts_the_events_the_log_lacks(t *testing.T) {
+	kafka := newKafka(t)
+	url, db := newControlDB(t)
+	startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleRelay, app.RoleProjection}})
+	ctx := context.Background()
+	s := newStream(t, db, 3)
+	s.write(120)
+	var cutoff time.Time
+	require.NoError(t, db.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&cutoff))
+	s.write(180)
+	waitApplied(t, db, s.written)
+	trimmed, err := outbox.TrimEventLog(ctx, db, cutoff)
+	require.NoError(t, err)
+	require.EqualValues(t, 120, trimmed)
+
+	cfg := infrastate.ReplayConfig{DB: db, Registry: events.Catalog(), Reducer: infrastate.Reducer{Thresholds: infrastate.DefaultThresholds()},
+		BatchSize: 40, Verify: true}
+	res, err := infrastate.Replay(ctx, cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, 180, res.Folded)
+	require.EqualValues(t, 120, res.Missing)
+	require.False(t, res.Resumed)
+	require.NotEmpty(t, res.Differences, "the state without the first 120 events differs from the live one")
+
+	// A verified replay stays, and the next replay goes on from it and swaps it in.
+	cfg.Verify = false
+	res, err = infrastate.Replay(ctx, cfg)
+	require.NoError(t, err)
+	require.True(t, res.Resumed)
+	require.True(t, res.Swapped)
+	require.EqualValues(t, 120, res.Missing)
+
+	stop, cancel := context.WithCancel(ctx)
+	interrupted := cfg
+	interrupted.Progress = func(p infrastate.Progress) {
+		if p.Folded >= 80 {
+			cancel()
+		}
+	}
+	_, err = infrastate.Replay(stop, interrupted)
+	require.Error(t, err, "interrupted")
+	var last infrastate.Progress
+	resumed := cfg
+	resumed.Progress = func(p infrastate.Progress) { last = p }
+	res, err = infrastate.Replay(ctx, resumed)
+	require.NoError(t, err)
+	require.True(t, res.Resumed)
+	require.Equal(t, infrastate.Progress{Folded: 180, Total: 180}, last, "the progress ends at what could be folded")
+	require.EqualValues(t, 180, res.Folded)
+	require.EqualValues(t, 120, res.Missing, "the resumed replay counts the ones met before the interruption too")
+}
