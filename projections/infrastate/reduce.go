@@ -39,13 +39,25 @@ func NewState(adapterID string) TargetState {
 // Events that do not concern target state (commands, command outcomes, Consul watch events,
 // intents) return s unchanged and raise nothing.
 func (r Reducer) Reduce(s TargetState, env events.Envelope, m events.Message) (TargetState, []events.IntentMessage) {
+	return r.reduce(s, env, m, false)
+}
+
+// reduceOwned is Reduce for a caller that drops s for the result, as a replay does: the result's
+// latency window may share s's array, appending past the end of s's window, which spares copying
+// the window at every probe. s reads the same afterwards, but it must not be folded again: a
+// second result would append over the first's newest sample.
+func (r Reducer) reduceOwned(s TargetState, env events.Envelope, m events.Message) (TargetState, []events.IntentMessage) {
+	return r.reduce(s, env, m, true)
+}
+
+func (r Reducer) reduce(s TargetState, env events.Envelope, m events.Message, owned bool) (TargetState, []events.IntentMessage) {
 	before := s
 	switch e := m.(type) {
 	case events.AdapterHealthReported:
 		if !e.ProbedAt.After(s.LastProbedAt) {
 			return s, nil
 		}
-		s = r.foldHealth(s, e)
+		s = r.foldHealth(s, e, owned)
 	case events.CircuitBreakerStateChanged:
 		if !e.ChangedAt.After(s.BreakerSince) || e.To == s.Breaker {
 			return s, nil
@@ -66,7 +78,7 @@ func (r Reducer) Reduce(s TargetState, env events.Envelope, m events.Message) (T
 // target down, HealthyAfter consecutive successes bring a degraded or critical one back. The first
 // success of an unknown target makes it healthy at once; a critical target stays critical until
 // it is healthy again.
-func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported) TargetState {
+func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported, owned bool) TargetState {
 	s.Probes++
 	s.LastProbedAt = e.ProbedAt
 	s.LastLatencyMicros = e.LatencyMicros
@@ -74,7 +86,7 @@ func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported) Targe
 	if len(e.Details) > 0 {
 		s.LastDetails = maps.Clone(e.Details)
 	}
-	s.Latency = r.latency(s.Latency.Samples, e)
+	s.Latency = r.latency(s.Latency.Samples, e, owned)
 	if e.Healthy {
 		s.ConsecutiveSuccesses++
 		s.ConsecutiveFailures = 0
@@ -101,20 +113,29 @@ func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported) Targe
 // are samples: a failed probe's latency is how long it took to fail — a timeout or an instant
 // refusal — which says how the target fails, not how fast it serves. A failed probe still moves the
 // window on, so a target failing for longer than the window has no latency statistics.
-func (r Reducer) latency(samples []LatencySample, e events.AdapterHealthReported) LatencyState {
+//
+// With owned, the window is samples' array resliced and appended to (see reduceOwned); otherwise
+// it is a copy.
+func (r Reducer) latency(samples []LatencySample, e events.AdapterHealthReported, owned bool) LatencyState {
 	from := InstantOf(e.ProbedAt.Add(-r.Thresholds.window()))
 	// Samples are in probe order (stale probes are never folded): the expired ones are a prefix.
 	start := 0
 	for start < len(samples) && samples[start].At <= from {
 		start++
 	}
-	kept := make([]LatencySample, 0, len(samples)-start+1)
-	kept = append(kept, samples[start:]...)
+	kept := samples[start:]
+	if !owned {
+		kept = make([]LatencySample, 0, len(samples)-start+1)
+		kept = append(kept, samples[start:]...)
+	}
 	if e.Healthy {
 		kept = append(kept, LatencySample{At: InstantOf(e.ProbedAt), Micros: e.LatencyMicros})
 	}
 	if n := r.Thresholds.samples(); len(kept) > n {
-		kept = slices.Clone(kept[len(kept)-n:])
+		kept = kept[len(kept)-n:]
+		if !owned {
+			kept = slices.Clone(kept)
+		}
 	}
 	if len(kept) == 0 {
 		return LatencyState{} // nil samples, as the state reads back from JSON

@@ -112,7 +112,7 @@ func (r *replay) fold(page []decoded) {
 		if !ok {
 			before = NewState(key)
 		}
-		after, _ := r.cfg.Reducer.Reduce(before, d.env, d.m)
+		after, _ := r.cfg.Reducer.reduceOwned(before, d.env, d.m)
 		if !statesEqual(before, after) {
 			r.states[key] = after
 			r.dirty[key] = d.env.ID

@@ -15,7 +15,7 @@ import (
 // maxPage caps how many events the replay hands from reading to decoding to folding at a time.
 // Pages smaller than a batch keep the reading, the decoding and the fold busy at once (see
 // replay.bulk); much smaller ones would cost more in hand-overs than they gain.
-const maxPage = 2500
+const maxPage = 500
 
 // logged is one event the live projection applied, as read from the source.
 type logged struct {
