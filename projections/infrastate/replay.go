@@ -128,7 +128,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if res.Resumed, err = r.begin(ctx); err != nil {
 		return res, err
 	}
-	if err := r.importKafka(ctx, r.cfg.DB); err != nil {
+	if err := r.importKafka(ctx, cfg.DB); err != nil {
 		return res, err
 	}
 	if cfg.Progress != nil {
@@ -141,7 +141,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 		return res, err
 	}
 	// Catch up and swap (or compare) under the live table's lock.
-	err = pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
+	err = pgtx.Run(ctx, cfg.DB, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '30s'`); err != nil {
 			return err
 		}

@@ -3,9 +3,7 @@ package infrastate
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -123,31 +121,10 @@ func (r *replay) readAll(ctx context.Context, tx pgx.Tx, after position, settled
 	return n, nil
 }
 
-// minDecodeChunk is the fewest events worth a goroutine of their own.
-const minDecodeChunk = 256
-
-// decodePage decodes page, in parallel over the available cores: decoding is the replay's largest
-// cost and each event decodes on its own, while the fold after it has to go in order.
+// decodePage decodes page in its order. It runs in a stage of its own (see replay.bulk): the
+// decoding of one page overlaps the reading of the next and the fold of the one before.
 func (r *replay) decodePage(page []logged) ([]decoded, error) {
 	out := make([]decoded, len(page))
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(page)/minDecodeChunk))
-	chunk := (len(page) + workers - 1) / workers
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := min(w*chunk, len(page)), min((w+1)*chunk, len(page))
-		wg.Go(func() { errs[w] = r.decodeInto(page[lo:hi], out[lo:hi]) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err // the first in the page's order, as a decoding in order would report
-		}
-	}
-	return out, nil
-}
-
-func (r *replay) decodeInto(page []logged, out []decoded) error {
 	for i := range page {
 		l := &page[i]
 		out[i].pos = l.pos
@@ -159,9 +136,9 @@ func (r *replay) decodeInto(page []logged, out []decoded) error {
 			env, out[i].m, err = r.cfg.Registry.DecodePayload(env, l.payload)
 		}
 		if err != nil {
-			return fmt.Errorf("could not decode logged event %s that the live projection applied: %w", l.id, err)
+			return nil, fmt.Errorf("could not decode logged event %s that the live projection applied: %w", l.id, err)
 		}
 		out[i].env = env
 	}
-	return nil
+	return out, nil
 }
