@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/pgtx"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // appendToLog appends msgs to the event log inside tx, in order. A message already logged (the

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/bus"
+	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/sagas"
 )
 

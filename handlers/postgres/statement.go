@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/pgtx"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // ExecResult is the result of a PostgresExecute.

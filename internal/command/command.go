@@ -13,7 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/bus"
+	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
 // Send publishes cmd on its adapter's command topic and returns the command's id.

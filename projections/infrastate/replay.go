@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/internal/bus"
-	"github.com/omninode/omnibase-infra/internal/pgtx"
+	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Tables of the projection. A replay builds ShadowTable and swaps it with LiveTable; the table

@@ -12,7 +12,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
-	"github.com/omninode/omnibase-infra/internal/bus"
+	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/internal/command"
 )
 
