@@ -17,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/internal/command"
+	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
 // commandNames maps `omni cmd ADAPTER NAME` to the command kinds of the catalog: the kind's name

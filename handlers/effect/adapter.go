@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Config configures an Adapter.

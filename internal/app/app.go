@@ -24,9 +24,9 @@ import (
 	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
-	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/migrations"
 	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // ConsumerName is the projection's Kafka consumer group and its name in the inbox table.

@@ -21,9 +21,9 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
-	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/tests/containers"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
-	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/internal/command"
+	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
 // adapterConfig runs the adapters and the relay only: commands in, outcome events out on Kafka.

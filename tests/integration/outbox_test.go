@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
-	"github.com/omninode/omnibase-infra/outbox"
 )
 
 // startRelay runs a relay from the test's control database to its broker until the test ends.
