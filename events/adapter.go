@@ -71,18 +71,11 @@ func (e AdapterHealthReportedV1) up() AdapterHealthReported {
 		Error: e.Error, LatencyMicros: e.LatencyMicros, ProbedAt: e.ProbedAt}
 }
 
-// Circuit-breaker states.
-const (
-	BreakerClosed   = "closed"
-	BreakerOpen     = "open"
-	BreakerHalfOpen = "half_open"
-)
-
 // CircuitBreakerStateChanged is recorded whenever an adapter target's circuit breaker moves.
 type CircuitBreakerStateChanged struct {
-	AdapterID string `json:"adapter_id"`
-	From      string `json:"from"`
-	To        string `json:"to"`
+	AdapterID string       `json:"adapter_id"`
+	From      BreakerState `json:"from"`
+	To        BreakerState `json:"to"`
 	// ConsecutiveFailures counted by the breaker when it moved.
 	ConsecutiveFailures int64     `json:"consecutive_failures"`
 	ChangedAt           time.Time `json:"changed_at"`
@@ -95,8 +88,8 @@ func (e CircuitBreakerStateChanged) Key() string { return e.AdapterID }
 func (e CircuitBreakerStateChanged) Validate() error {
 	var f fields
 	f.text("adapter_id", e.AdapterID)
-	f.oneOf("from", e.From, BreakerClosed, BreakerOpen, BreakerHalfOpen)
-	f.oneOf("to", e.To, BreakerClosed, BreakerOpen, BreakerHalfOpen)
+	f.oneOf("from", string(e.From), breakerStates...)
+	f.oneOf("to", string(e.To), breakerStates...)
 	f.nonNegative("consecutive_failures", e.ConsecutiveFailures)
 	f.time("changed_at", e.ChangedAt)
 	return f.err()

@@ -62,10 +62,37 @@ func (ConnectionPoolExhausted) Kind() Kind {
 }
 func (RecoveryInitiated) Kind() Kind { return Kind{Name: "recovery_initiated", Version: 1} }
 
-// IntentMessage is implemented by the six intents.
+// IntentMessage is implemented by every intent.
 type IntentMessage interface {
 	Message
 	Fields() Intent
+	// with returns an intent of the same type carrying i.
+	with(i Intent) IntentMessage
 }
 
 func (i Intent) Fields() Intent { return i }
+
+// NewIntent raises an intent of type T about subject: its id is derived from T's name, the subject
+// and the event that caused it (IntentID), so the same event can never raise it twice.
+func NewIntent[T IntentMessage](subject, reason, causedBy string, at time.Time) T {
+	var zero T
+	return zero.with(Intent{
+		ID:       IntentID(zero.Kind().Name, subject, causedBy),
+		Subject:  subject,
+		Reason:   reason,
+		CausedBy: causedBy,
+		RaisedAt: at,
+	}).(T)
+}
+
+func (InfrastructureHealthDegraded) with(i Intent) IntentMessage {
+	return InfrastructureHealthDegraded{i}
+}
+func (InfrastructureHealthCritical) with(i Intent) IntentMessage {
+	return InfrastructureHealthCritical{i}
+}
+func (CircuitBreakerOpened) with(i Intent) IntentMessage    { return CircuitBreakerOpened{i} }
+func (FailoverRequired) with(i Intent) IntentMessage        { return FailoverRequired{i} }
+func (ConnectionPoolExhausted) with(i Intent) IntentMessage { return ConnectionPoolExhausted{i} }
+func (RecoveryInitiated) with(i Intent) IntentMessage       { return RecoveryInitiated{i} }
+func (InitializationRequested) with(i Intent) IntentMessage { return InitializationRequested{i} }

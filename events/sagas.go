@@ -11,27 +11,25 @@ func (InitializationRequested) Kind() Kind { return Kind{Name: "initialization_r
 
 // Intents returns a prototype of every intent: the names a contract may route.
 func Intents() []IntentMessage {
-	return []IntentMessage{
-		InfrastructureHealthDegraded{}, InfrastructureHealthCritical{}, CircuitBreakerOpened{},
-		FailoverRequired{}, ConnectionPoolExhausted{}, RecoveryInitiated{}, InitializationRequested{},
-	}
+	return append(RaisedIntents(), InitializationRequested{})
 }
 
-// Probe outcomes in a health report.
-const (
-	ProbeHealthy   = "healthy"
-	ProbeUnhealthy = "unhealthy"
-	// ProbeUnknown: no reply came within the health check's deadline.
-	ProbeUnknown = "unknown"
-)
+// RaisedIntents returns a prototype of each intent the projection raises (and keeps in
+// infrastructure_intents).
+func RaisedIntents() []IntentMessage {
+	return []IntentMessage{
+		InfrastructureHealthDegraded{}, InfrastructureHealthCritical{}, CircuitBreakerOpened{},
+		FailoverRequired{}, ConnectionPoolExhausted{}, RecoveryInitiated{},
+	}
+}
 
 // TargetHealth is one target's line in a health report.
 type TargetHealth struct {
 	AdapterID string `json:"adapter_id"`
 	// Probe is what the probe the health check sent found: healthy, unhealthy or unknown.
-	Probe string `json:"probe"`
+	Probe ProbeVerdict `json:"probe"`
 	// State is the projection's status of the target when the check read it.
-	State string `json:"state"`
+	State Status `json:"state"`
 	Error string `json:"error,omitempty"`
 }
 
@@ -41,7 +39,7 @@ type InfrastructureHealthReported struct {
 	SagaID  string `json:"saga_id"`
 	Subject string `json:"subject"`
 	// Overall is healthy when every probe was, critical when none was, degraded otherwise.
-	Overall    string         `json:"overall"`
+	Overall    Status         `json:"overall"`
 	Targets    []TargetHealth `json:"targets"`
 	ReportedAt time.Time      `json:"reported_at"`
 }
@@ -54,11 +52,11 @@ func (e InfrastructureHealthReported) Validate() error {
 	var f fields
 	f.text("saga_id", e.SagaID)
 	f.text("subject", e.Subject)
-	f.oneOf("overall", e.Overall, "healthy", "degraded", "critical")
+	f.oneOf("overall", string(e.Overall), strs(StatusHealthy, StatusDegraded, StatusCritical)...)
 	f.time("reported_at", e.ReportedAt)
 	for _, t := range e.Targets {
 		f.text("targets[].adapter_id", t.AdapterID)
-		f.oneOf("targets[].probe", t.Probe, ProbeHealthy, ProbeUnhealthy, ProbeUnknown)
+		f.oneOf("targets[].probe", string(t.Probe), strs(ProbeHealthy, ProbeUnhealthy, ProbeUnknown)...)
 	}
 	return f.err()
 }

@@ -72,7 +72,7 @@ var ok = sagas.Reply{Outcome: sagas.ReplySucceeded, Result: json.RawMessage(`{}`
 var down = sagas.Reply{Outcome: sagas.ReplyFailed, Error: "connection refused"}
 
 func probeReply(healthy bool) sagas.Reply {
-	res, _ := json.Marshal(map[string]any{"healthy": healthy, "error": map[bool]string{false: "dial tcp: refused"}[healthy]})
+	res, _ := json.Marshal(events.ProbeResult{Healthy: healthy, Error: map[bool]string{false: "dial tcp: refused"}[healthy]})
 	return sagas.Reply{Outcome: sagas.ReplySucceeded, Result: res}
 }
 
@@ -108,7 +108,7 @@ func TestHealthCheck_probes_every_target_in_parallel_and_publishes_the_report(t 
 	require.Equal(t, sagas.StatusCompleted, r.saga.Status)
 	require.Len(t, r.event, 1)
 	report := r.event[0].(events.InfrastructureHealthReported)
-	require.Equal(t, "degraded", report.Overall)
+	require.Equal(t, events.StatusDegraded, report.Overall)
 	require.Equal(t, []events.TargetHealth{
 		{AdapterID: "consul/main", Probe: "unhealthy", State: "healthy", Error: "dial tcp: refused"},
 		{AdapterID: "kafka/main", Probe: "unhealthy", State: "degraded", Error: "dial tcp: refused"},
@@ -128,7 +128,7 @@ func TestHealthCheck_a_target_that_does_not_reply_by_the_deadline_is_unknown(t *
 	r.fire()
 	require.Equal(t, sagas.StatusCompleted, r.saga.Status)
 	report := r.event[0].(events.InfrastructureHealthReported)
-	require.Equal(t, "degraded", report.Overall)
+	require.Equal(t, events.StatusDegraded, report.Overall)
 	unknown := 0
 	for _, h := range report.Targets {
 		if h.Probe == events.ProbeUnknown {

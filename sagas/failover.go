@@ -43,9 +43,9 @@ func identifyFailed(s *Saga, v View, _ time.Time) ([]events.Command, Outcome) {
 		return nil, Outcome{Verdict: Fail, Reason: fmt.Sprintf("the projection knows no target %q", s.Subject)}
 	}
 	s.Data.Targets = []string{t.ID()}
-	s.Data.States = map[string]string{t.ID(): t.Status}
+	s.Data.States = map[string]events.Status{t.ID(): t.Status}
 	state := fmt.Sprintf("%s is %s, breaker %s", t.ID(), t.Status, t.Breaker)
-	if t.Status == "healthy" && (t.Breaker == events.BreakerClosed || t.Breaker == "") {
+	if t.Status == events.StatusHealthy && (t.Breaker == events.BreakerClosed || t.Breaker == "") {
 		return nil, Outcome{Verdict: Finish, Reason: state + ": nothing to fail over"}
 	}
 	return nil, Outcome{Reason: state}

@@ -46,11 +46,11 @@ func aggregateProbes(s *Saga, _ View, _ time.Time) ([]events.Command, Outcome) {
 	}
 	switch {
 	case healthy == len(s.Data.Health):
-		s.Data.Overall = "healthy"
+		s.Data.Overall = events.StatusHealthy
 	case healthy == 0:
-		s.Data.Overall = "critical"
+		s.Data.Overall = events.StatusCritical
 	default:
-		s.Data.Overall = "degraded"
+		s.Data.Overall = events.StatusDegraded
 	}
 	return nil, Outcome{Reason: fmt.Sprintf("%s: %d of %d healthy", s.Data.Overall, healthy, len(s.Data.Health))}
 }

@@ -65,10 +65,10 @@ type Data struct {
 	// Targets are the adapter ids the saga acts on.
 	Targets []string `json:"targets,omitempty"`
 	// States are the projection's statuses of Targets when the saga read them.
-	States map[string]string `json:"states,omitempty"`
+	States map[string]events.Status `json:"states,omitempty"`
 	// Health is the health check's aggregation; Overall its verdict.
 	Health  []events.TargetHealth `json:"health,omitempty"`
-	Overall string                `json:"overall,omitempty"`
+	Overall events.Status         `json:"overall,omitempty"`
 	// Recovered: the failover's recovery attempt already confirmed the target healthy.
 	Recovered bool `json:"recovered,omitempty"`
 	// Completed lists every step completed, in order.
@@ -101,8 +101,8 @@ type Reply struct {
 type Target struct {
 	Adapter string
 	Target  string
-	Status  string
-	Breaker string
+	Status  events.Status
+	Breaker events.BreakerState
 }
 
 // ID is the target's adapter id.

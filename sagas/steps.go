@@ -1,7 +1,6 @@
 package sagas
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,19 +53,16 @@ func failures(targets []string, replies map[string]Reply) []string {
 
 // probeVerdict reads a probe_target reply: healthy, unhealthy (with why) or, with no reply,
 // unknown.
-func probeVerdict(r Reply, ok bool) (string, string) {
+func probeVerdict(r Reply, ok bool) (events.ProbeVerdict, string) {
 	if !ok {
 		return events.ProbeUnknown, ""
 	}
 	if r.Outcome != ReplySucceeded {
 		return events.ProbeUnhealthy, r.Error
 	}
-	var res struct {
-		Healthy bool   `json:"healthy"`
-		Error   string `json:"error"`
-	}
-	if err := json.Unmarshal(r.Result, &res); err != nil {
-		return events.ProbeUnknown, fmt.Sprintf("unreadable probe result: %v", err)
+	res, err := events.DecodeResult[events.ProbeResult](r.Result)
+	if err != nil {
+		return events.ProbeUnknown, err.Error()
 	}
 	if !res.Healthy {
 		return events.ProbeUnhealthy, res.Error
@@ -84,7 +80,7 @@ func probeTargets(s *Saga, v View, now time.Time) ([]events.Command, Outcome) {
 // readTargets makes the saga's targets every target the projection knows (of adapter, when given),
 // and remembers their states.
 func readTargets(s *Saga, v View, adapter string) int {
-	s.Data.Targets, s.Data.States = nil, map[string]string{}
+	s.Data.Targets, s.Data.States = nil, map[string]events.Status{}
 	for _, t := range v.Targets {
 		if adapter == "" || t.Adapter == adapter {
 			s.Data.Targets = append(s.Data.Targets, t.ID())

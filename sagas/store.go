@@ -139,7 +139,7 @@ func view(ctx context.Context, tx pgx.Tx) (View, error) {
 	}
 	v := View{}
 	for _, st := range states {
-		v.Targets = append(v.Targets, Target{Adapter: st.Adapter, Target: st.Target, Status: string(st.Status), Breaker: st.Breaker})
+		v.Targets = append(v.Targets, Target{Adapter: st.Adapter, Target: st.Target, Status: st.Status, Breaker: st.Breaker})
 	}
 	return v, nil
 }

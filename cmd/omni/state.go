@@ -31,12 +31,8 @@ func (ff *filterFlags) register(cmd *cobra.Command) {
 
 func (ff *filterFlags) filter(now time.Time) (infrastate.Filter, error) {
 	f := infrastate.Filter{Target: ff.target, Status: infrastate.Status(ff.status), Kind: ff.kind}
-	if ff.status != "" {
-		switch f.Status {
-		case infrastate.StatusUnknown, infrastate.StatusHealthy, infrastate.StatusDegraded, infrastate.StatusCritical:
-		default:
-			return f, fmt.Errorf("--status %q: want unknown, healthy, degraded or critical", ff.status)
-		}
+	if ff.status != "" && !slices.Contains(events.Statuses(), f.Status) {
+		return f, fmt.Errorf("--status %q: want unknown, healthy, degraded or critical", ff.status)
 	}
 	if ff.kind != "" && !slices.Contains(intentKinds(), ff.kind) {
 		return f, fmt.Errorf("--kind %q: want one of %s", ff.kind, strings.Join(intentKinds(), ", "))
@@ -54,11 +50,11 @@ func (ff *filterFlags) filter(now time.Time) (infrastate.Filter, error) {
 }
 
 func intentKinds() []string {
-	return []string{
-		events.InfrastructureHealthDegraded{}.Kind().Name, events.InfrastructureHealthCritical{}.Kind().Name,
-		events.CircuitBreakerOpened{}.Kind().Name, events.FailoverRequired{}.Kind().Name,
-		events.ConnectionPoolExhausted{}.Kind().Name, events.RecoveryInitiated{}.Kind().Name,
+	var out []string
+	for _, in := range events.RaisedIntents() {
+		out = append(out, in.Kind().Name)
 	}
+	return out
 }
 
 // read runs list on the control database with the filters given.

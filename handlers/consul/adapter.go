@@ -79,7 +79,7 @@ func (d *Driver) Close() {
 }
 
 // Execute runs one command against target's agent.
-func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (any, error) {
+func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
 	cl, ok := d.clients[target]
 	if !ok {
 		return nil, fmt.Errorf("consul target %q is not configured", target)

@@ -5,15 +5,13 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
-// Initialize asks target's agent which datacenter it is in and who leads the cluster. Its result:
-//
-//   - "datacenter": the agent's datacenter, e.g. "dc1";
-//   - "leader": the leader's server address (HOST:PORT of its RPC port).
-//
-// An agent that knows no leader is not ready.
-func (d *Driver) Initialize(ctx context.Context, target string) (map[string]string, error) {
+// Initialize asks target's agent which datacenter it is in and who leads the cluster. An agent
+// that knows no leader is not ready.
+func (d *Driver) Initialize(ctx context.Context, target string) (events.Result, error) {
 	cl, ok := d.clients[target]
 	if !ok {
 		return nil, fmt.Errorf("consul target %q is not configured", target)
@@ -30,5 +28,5 @@ func (d *Driver) Initialize(ctx context.Context, target string) (map[string]stri
 	if leader == "" {
 		return nil, errNoLeader
 	}
-	return map[string]string{"datacenter": self.Config.Datacenter, "leader": leader}, nil
+	return events.ConsulInitialized{Datacenter: self.Config.Datacenter, Leader: leader}, nil
 }

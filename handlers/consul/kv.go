@@ -21,47 +21,27 @@ type KV interface {
 
 var _ KV = (*api.KV)(nil)
 
-// KVGetResult is the result of ConsulKVGet. A missing key is a success with Found false.
-type KVGetResult struct {
-	Key         string `json:"key"`
-	Value       string `json:"value"`
-	ModifyIndex uint64 `json:"modify_index"`
-	Found       bool   `json:"found"`
-}
-
-// KVKeyResult is the result of ConsulKVPut and ConsulKVDelete.
-type KVKeyResult struct {
-	Key string `json:"key"`
-}
-
-// KVCompareAndSetResult is the result of ConsulKVCompareAndSet: Swapped is false when the key's
-// ModifyIndex was no longer the one given (a lost race is not a failure).
-type KVCompareAndSetResult struct {
-	Key     string `json:"key"`
-	Swapped bool   `json:"swapped"`
-}
-
-func kvGet(ctx context.Context, kv KV, c events.ConsulKVGet) (KVGetResult, error) {
+func kvGet(ctx context.Context, kv KV, c events.ConsulKVGet) (events.ConsulKVGetResult, error) {
 	pair, _, err := kv.Get(c.KVKey, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return KVGetResult{}, fmt.Errorf("could not get key %q: %w", c.KVKey, err)
+		return events.ConsulKVGetResult{}, fmt.Errorf("could not get key %q: %w", c.KVKey, err)
 	}
 	if pair == nil {
-		return KVGetResult{Key: c.KVKey}, nil
+		return events.ConsulKVGetResult{Key: c.KVKey}, nil
 	}
-	return KVGetResult{Key: c.KVKey, Value: string(pair.Value), ModifyIndex: pair.ModifyIndex, Found: true}, nil
+	return events.ConsulKVGetResult{Key: c.KVKey, Value: string(pair.Value), ModifyIndex: pair.ModifyIndex, Found: true}, nil
 }
 
-func kvPut(ctx context.Context, kv KV, c events.ConsulKVPut) (KVKeyResult, error) {
+func kvPut(ctx context.Context, kv KV, c events.ConsulKVPut) (events.ConsulKVKeyResult, error) {
 	if _, err := kv.Put(&api.KVPair{Key: c.KVKey, Value: []byte(c.Value)}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
-		return KVKeyResult{}, fmt.Errorf("could not put key %q: %w", c.KVKey, err)
+		return events.ConsulKVKeyResult{}, fmt.Errorf("could not put key %q: %w", c.KVKey, err)
 	}
-	return KVKeyResult{Key: c.KVKey}, nil
+	return events.ConsulKVKeyResult{Key: c.KVKey}, nil
 }
 
 // kvDelete deletes a key, or with Recurse every key under it. A key that does not exist is
 // deleted all the same: Consul answers success.
-func kvDelete(ctx context.Context, kv KV, c events.ConsulKVDelete) (KVKeyResult, error) {
+func kvDelete(ctx context.Context, kv KV, c events.ConsulKVDelete) (events.ConsulKVKeyResult, error) {
 	w := (&api.WriteOptions{}).WithContext(ctx)
 	var err error
 	if c.Recurse {
@@ -70,18 +50,18 @@ func kvDelete(ctx context.Context, kv KV, c events.ConsulKVDelete) (KVKeyResult,
 		_, err = kv.Delete(c.KVKey, w)
 	}
 	if err != nil {
-		return KVKeyResult{}, fmt.Errorf("could not delete key %q (recurse %t): %w", c.KVKey, c.Recurse, err)
+		return events.ConsulKVKeyResult{}, fmt.Errorf("could not delete key %q (recurse %t): %w", c.KVKey, c.Recurse, err)
 	}
-	return KVKeyResult{Key: c.KVKey}, nil
+	return events.ConsulKVKeyResult{Key: c.KVKey}, nil
 }
 
 // kvCompareAndSet writes the key only if its ModifyIndex is still c.ModifyIndex; 0 writes it only
 // if it does not exist.
-func kvCompareAndSet(ctx context.Context, kv KV, c events.ConsulKVCompareAndSet) (KVCompareAndSetResult, error) {
+func kvCompareAndSet(ctx context.Context, kv KV, c events.ConsulKVCompareAndSet) (events.ConsulKVCompareAndSetResult, error) {
 	pair := &api.KVPair{Key: c.KVKey, Value: []byte(c.Value), ModifyIndex: c.ModifyIndex}
 	swapped, _, err := kv.CAS(pair, (&api.WriteOptions{}).WithContext(ctx))
 	if err != nil {
-		return KVCompareAndSetResult{}, fmt.Errorf("could not compare-and-set key %q at index %d: %w", c.KVKey, c.ModifyIndex, err)
+		return events.ConsulKVCompareAndSetResult{}, fmt.Errorf("could not compare-and-set key %q at index %d: %w", c.KVKey, c.ModifyIndex, err)
 	}
-	return KVCompareAndSetResult{Key: c.KVKey, Swapped: swapped}, nil
+	return events.ConsulKVCompareAndSetResult{Key: c.KVKey, Swapped: swapped}, nil
 }

@@ -20,39 +20,20 @@ type Agent interface {
 
 var _ Agent = (*api.Agent)(nil)
 
-// RegisterServiceResult is the result of ConsulRegisterService. CheckID is empty when the
-// service has no check.
-type RegisterServiceResult struct {
-	ServiceID string `json:"service_id"`
-	CheckID   string `json:"check_id,omitempty"`
-}
-
-// DeregisterServiceResult is the result of ConsulDeregisterService.
-type DeregisterServiceResult struct {
-	ServiceID string `json:"service_id"`
-}
-
-// TTLResult is the result of ConsulPassTTL and ConsulFailTTL: Status is Consul's new status of
-// the check, "passing" or "critical".
-type TTLResult struct {
-	CheckID string `json:"check_id"`
-	Status  string `json:"status"`
-}
-
 // registerService registers the instance with the agent. Its checks replace the ones it had, so
 // registering the same instance again converges on the same state.
-func registerService(ctx context.Context, agent Agent, c events.ConsulRegisterService) (RegisterServiceResult, error) {
+func registerService(ctx context.Context, agent Agent, c events.ConsulRegisterService) (events.ConsulRegisterServiceResult, error) {
 	reg := &api.AgentServiceRegistration{
 		ID: c.ServiceID, Name: c.Name, Address: c.Address, Port: c.Port, Tags: c.Tags, Meta: c.Meta,
 	}
-	result := RegisterServiceResult{ServiceID: c.ServiceID}
+	result := events.ConsulRegisterServiceResult{ServiceID: c.ServiceID}
 	if c.Check != nil {
 		reg.Check = buildCheck(c.ServiceID, *c.Check)
 		result.CheckID = reg.Check.CheckID
 	}
 	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
 	if err := agent.ServiceRegisterOpts(reg, opts); err != nil {
-		return RegisterServiceResult{}, fmt.Errorf("could not register service %q: %w", c.ServiceID, err)
+		return events.ConsulRegisterServiceResult{}, fmt.Errorf("could not register service %q: %w", c.ServiceID, err)
 	}
 	return result, nil
 }
@@ -80,21 +61,21 @@ func buildCheck(serviceID string, c events.ServiceCheck) *api.AgentServiceCheck 
 
 // deregisterService removes the instance from the agent. An instance the agent does not know is
 // already gone: that is a success too, so a redelivered command does not fail.
-func deregisterService(ctx context.Context, agent Agent, c events.ConsulDeregisterService) (DeregisterServiceResult, error) {
+func deregisterService(ctx context.Context, agent Agent, c events.ConsulDeregisterService) (events.ConsulDeregisterServiceResult, error) {
 	err := agent.ServiceDeregisterOpts(c.ServiceID, (&api.QueryOptions{}).WithContext(ctx))
 	var se api.StatusError
 	if err != nil && !(errors.As(err, &se) && se.Code == http.StatusNotFound) {
-		return DeregisterServiceResult{}, fmt.Errorf("could not deregister service %q: %w", c.ServiceID, err)
+		return events.ConsulDeregisterServiceResult{}, fmt.Errorf("could not deregister service %q: %w", c.ServiceID, err)
 	}
-	return DeregisterServiceResult{ServiceID: c.ServiceID}, nil
+	return events.ConsulDeregisterServiceResult{ServiceID: c.ServiceID}, nil
 }
 
 // updateTTL sets a TTL check's status (api.HealthPassing or api.HealthCritical) with note as its
 // output. An unknown check, or one that is not a TTL check, is a permanent failure with Consul's
 // own message.
-func updateTTL(ctx context.Context, agent Agent, checkID, note, status string) (TTLResult, error) {
+func updateTTL(ctx context.Context, agent Agent, checkID, note, status string) (events.ConsulTTLResult, error) {
 	if err := agent.UpdateTTLOpts(checkID, note, status, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
-		return TTLResult{}, fmt.Errorf("could not mark check %q %s: %w", checkID, status, err)
+		return events.ConsulTTLResult{}, fmt.Errorf("could not mark check %q %s: %w", checkID, status, err)
 	}
-	return TTLResult{CheckID: checkID, Status: status}, nil
+	return events.ConsulTTLResult{CheckID: checkID, Status: status}, nil
 }

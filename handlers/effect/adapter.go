@@ -112,7 +112,7 @@ func (a *Adapter) Name() string { return a.d.Adapter() }
 func (a *Adapter) Close() { a.d.Close() }
 
 // BreakerState is target's circuit-breaker state as this process sees it.
-func (a *Adapter) BreakerState(target string) string { return a.breakers.state(target) }
+func (a *Adapter) BreakerState(target string) events.BreakerState { return a.breakers.state(target) }
 
 // Run probes every target each ProbeInterval, and runs the driver's watches, until ctx ends.
 func (a *Adapter) Run(ctx context.Context) error {
@@ -292,7 +292,7 @@ func (a *Adapter) execute(ctx context.Context, log *slog.Logger, id, kind, targe
 	defer cancel()
 	adapterID := events.AdapterID(a.d.Adapter(), target)
 	start := a.now()
-	var result any
+	var result events.Result
 	retry := a.d.Transient
 	if r, ok := a.d.(Retrier); ok {
 		retry = func(err error) bool { return a.d.Transient(err) && r.Retryable(cmd, err) }

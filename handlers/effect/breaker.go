@@ -67,7 +67,7 @@ type targetBreaker struct {
 	// mu: never call the gobreaker while holding mu.
 	mu sync.Mutex
 	// shown is the state the recorded changes end in.
-	shown string
+	shown events.BreakerState
 }
 
 // circuit is one gobreaker and the failures in a row it counted; read by its state-change
@@ -116,7 +116,7 @@ func (b *breakers) newCircuit(tb *targetBreaker) *circuit {
 }
 
 // show records that tb's state is now to, unless it already shows to. Call it holding tb.mu.
-func (b *breakers) show(tb *targetBreaker, to string, failures int64) {
+func (b *breakers) show(tb *targetBreaker, to events.BreakerState, failures int64) {
 	if tb.shown == to {
 		return
 	}
@@ -128,7 +128,7 @@ func (b *breakers) show(tb *targetBreaker, to string, failures int64) {
 	tb.shown = to
 }
 
-func stateName(s gobreaker.State) string {
+func stateName(s gobreaker.State) events.BreakerState {
 	switch s {
 	case gobreaker.StateOpen:
 		return events.BreakerOpen
@@ -166,7 +166,7 @@ func (b *breakers) call(target string, counts func(error) bool, fn func() error)
 }
 
 // state is target's breaker state now, as an events.Breaker* name: open while forced open.
-func (b *breakers) state(target string) string {
+func (b *breakers) state(target string) events.BreakerState {
 	tb := b.byTarget[target]
 	if tb.forced.Load() != nil {
 		return events.BreakerOpen

@@ -10,20 +10,6 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// BreakerResult is the result of open_breaker and close_breaker: the breaker's state after the
-// command and before it.
-type BreakerResult struct {
-	State string `json:"state"`
-	Was   string `json:"was"`
-}
-
-// RecoverResult is the result of a recover_target that found its target healthy. Actions say
-// what the driver did, in words; empty when it has no recovery of its own.
-type RecoverResult struct {
-	Recovered bool     `json:"recovered"`
-	Actions   []string `json:"actions"`
-}
-
 // controlCommands are the commands the Adapter takes besides its driver's: initialize_target
 // only when the driver is an Initializer.
 func (a *Adapter) controlCommands() []events.Command {
@@ -43,11 +29,11 @@ func (a *Adapter) run(ctx context.Context, log *slog.Logger, id, kind, target st
 	case events.OpenBreaker:
 		was := a.breakers.forceOpen(target, c.Reason)
 		log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(target), "was", was, "reason", c.Reason)
-		return []events.Message{a.done(id, kind, target, BreakerResult{State: events.BreakerOpen, Was: was})}, nil
+		return []events.Message{a.done(id, kind, target, events.BreakerResult{State: events.BreakerOpen, Was: was})}, nil
 	case events.CloseBreaker:
 		was := a.breakers.reset(target)
 		log.InfoContext(ctx, "breaker closed", "adapter_id", a.adapterID(target), "was", was, "reason", c.Reason)
-		return []events.Message{a.done(id, kind, target, BreakerResult{State: events.BreakerClosed, Was: was})}, nil
+		return []events.Message{a.done(id, kind, target, events.BreakerResult{State: events.BreakerClosed, Was: was})}, nil
 	case events.RecoverTarget:
 		return a.recoverTarget(ctx, log, id, kind, target)
 	}
@@ -55,12 +41,12 @@ func (a *Adapter) run(ctx context.Context, log *slog.Logger, id, kind, target st
 }
 
 // executor is what execute calls for cmd: the driver's Execute, or its Initialize.
-func (a *Adapter) executor(cmd events.Command) func(ctx context.Context, target string, cmd events.Command) (any, error) {
+func (a *Adapter) executor(cmd events.Command) func(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
 	init, ok := a.d.(Initializer)
 	if _, initialize := cmd.(events.InitializeTarget); !initialize || !ok {
 		return a.d.Execute
 	}
-	return func(ctx context.Context, target string, _ events.Command) (any, error) {
+	return func(ctx context.Context, target string, _ events.Command) (events.Result, error) {
 		return init.Initialize(ctx, target)
 	}
 }
@@ -72,7 +58,10 @@ func (a *Adapter) probeTarget(ctx context.Context, id, kind, target string) ([]e
 	if err != nil {
 		return nil, err
 	}
-	result, _ := json.Marshal(map[string]any{"healthy": health.Healthy, "error": health.Error})
+	result, err := json.Marshal(events.ProbeResult{Healthy: health.Healthy, Error: health.Error})
+	if err != nil {
+		return nil, fmt.Errorf("could not encode the probe result: %w", err)
+	}
 	done := events.CommandSucceeded{CommandID: id, Command: kind, AdapterID: health.AdapterID,
 		Result: result, Attempts: 1, DurationMicros: health.LatencyMicros, CompletedAt: a.now()}
 	return append(append([]events.Message{health}, msgs...), done), nil
@@ -107,7 +96,7 @@ func (a *Adapter) recoverTarget(ctx context.Context, log *slog.Logger, id, kind,
 	caused := append([]events.Message{health}, msgs...)
 	if len(problems) == 0 {
 		log.InfoContext(ctx, "target recovered", "adapter_id", health.AdapterID, "actions", actions)
-		return append(caused, a.done(id, kind, target, RecoverResult{Recovered: true, Actions: actions})), nil
+		return append(caused, a.done(id, kind, target, events.RecoverResult{Recovered: true, Actions: actions})), nil
 	}
 	took := a.now().Sub(start)
 	why := strings.Join(problems, "; ")
@@ -118,7 +107,7 @@ func (a *Adapter) recoverTarget(ctx context.Context, log *slog.Logger, id, kind,
 }
 
 // done is the outcome of a command the runner answered itself with result.
-func (a *Adapter) done(id, kind, target string, result any) events.Message {
+func (a *Adapter) done(id, kind, target string, result events.Result) events.Message {
 	raw, err := json.Marshal(result)
 	if err != nil {
 		return events.CommandFailed{CommandID: id, Command: kind, AdapterID: a.adapterID(target),

@@ -24,7 +24,7 @@ func succeed() error { return nil }
 func moves(changes []events.CircuitBreakerStateChanged) []string {
 	out := []string{}
 	for _, c := range changes {
-		out = append(out, c.From+"→"+c.To)
+		out = append(out, string(c.From)+"→"+string(c.To))
 	}
 	return out
 }
@@ -34,7 +34,7 @@ func TestForceOpen_from_each_state(t *testing.T) {
 		name       string
 		cfg        effect.Breaker
 		setup      func(b effect.TargetBreaker)
-		wantWas    string
+		wantWas    events.BreakerState
 		wantMoves  []string
 		wantReason string
 	}{
@@ -94,7 +94,7 @@ func TestReset_closes_from_each_state_with_zero_counts(t *testing.T) {
 	tests := []struct {
 		name      string
 		setup     func(b effect.TargetBreaker)
-		wantWas   string
+		wantWas   events.BreakerState
 		wantMoves []string
 	}{
 		{name: "closed", setup: func(effect.TargetBreaker) {}, wantWas: events.BreakerClosed, wantMoves: []string{}},

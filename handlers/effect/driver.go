@@ -24,7 +24,7 @@ type Driver interface {
 	Commands() []events.Command
 	// Execute performs cmd against target and returns its result, which is recorded as JSON in
 	// the CommandSucceeded event. It is called with the command's timeout in ctx.
-	Execute(ctx context.Context, target string, cmd events.Command) (any, error)
+	Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error)
 	// Probe checks target. An error means the target is unhealthy; Health is recorded either way.
 	Probe(ctx context.Context, target string) (Health, error)
 	// Transient reports whether err may go away by itself (connection refused, timeouts, a
@@ -51,10 +51,11 @@ type Recoverer interface {
 }
 
 // Initializer is implemented by drivers that take initialize_target: Initialize connects to
-// target and checks that it is ready to serve. Its result is recorded as the command's, a string
-// map each driver documents. It runs as any command does, with retries and through the breaker.
+// target and checks that it is ready to serve. Its result is recorded as the command's (each
+// driver has its own type in events: PostgresInitialized, KafkaInitialized, ConsulInitialized).
+// It runs as any command does, with retries and through the breaker.
 type Initializer interface {
-	Initialize(ctx context.Context, target string) (map[string]string, error)
+	Initialize(ctx context.Context, target string) (events.Result, error)
 }
 
 // Health is what a probe saw besides success or failure.

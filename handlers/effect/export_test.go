@@ -20,9 +20,11 @@ func (t TargetBreaker) Call(counts func(error) bool, fn func() error) error {
 	return t.b.call("agent", counts, fn)
 }
 
-func (t TargetBreaker) Probe(fn func() error) error               { return t.b.probe("agent", fn) }
-func (t TargetBreaker) ForceOpen(reason string) string            { return t.b.forceOpen("agent", reason) }
-func (t TargetBreaker) Reset() string                             { return t.b.reset("agent") }
+func (t TargetBreaker) Probe(fn func() error) error { return t.b.probe("agent", fn) }
+func (t TargetBreaker) ForceOpen(reason string) events.BreakerState {
+	return t.b.forceOpen("agent", reason)
+}
+func (t TargetBreaker) Reset() events.BreakerState                { return t.b.reset("agent") }
 func (t TargetBreaker) Refuse() error                             { return t.b.refuse("agent") }
-func (t TargetBreaker) State() string                             { return t.b.state("agent") }
+func (t TargetBreaker) State() events.BreakerState                { return t.b.state("agent") }
 func (t TargetBreaker) Take() []events.CircuitBreakerStateChanged { return t.b.take() }

@@ -9,7 +9,7 @@ import (
 // forceOpen forces target's breaker open until reset, and returns the state it was in. Moving it
 // to open is recorded as a state change; a breaker already forced open is left as it is, and one
 // the gobreaker had opened is forced without a change to record.
-func (b *breakers) forceOpen(target, reason string) (was string) {
+func (b *breakers) forceOpen(target, reason string) (was events.BreakerState) {
 	tb := b.byTarget[target]
 	// State moves an open gobreaker whose OpenFor has passed to half-open, and records it: the
 	// change recorded below starts from there.
@@ -28,7 +28,7 @@ func (b *breakers) forceOpen(target, reason string) (was string) {
 // reset lifts a forced open and replaces target's gobreaker with a closed one whose counts are
 // zero, and returns the state it was in. Moving it to closed is recorded as a state change. A
 // call in flight on the replaced gobreaker ends there, unrecorded.
-func (b *breakers) reset(target string) (was string) {
+func (b *breakers) reset(target string) (was events.BreakerState) {
 	tb := b.byTarget[target]
 	tb.mu.Lock()
 	defer tb.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
 // errClosed is returned for a command or probe that arrives after Close.
@@ -163,7 +165,7 @@ func (c *cluster) takeProducerStats() producerStats {
 
 // clusterMetadata is what one metadata round trip says about a cluster.
 type clusterMetadata struct {
-	brokers      []BrokerInfo
+	brokers      []events.KafkaBroker
 	controllerID int32
 	topics       int
 	latency      time.Duration
@@ -176,7 +178,7 @@ func (cn *conn) metadata() (clusterMetadata, error) {
 	if err := cn.client.RefreshMetadata(); err != nil {
 		return clusterMetadata{}, fmt.Errorf("could not refresh the cluster's metadata: %w", err)
 	}
-	meta := clusterMetadata{latency: time.Since(start), brokers: []BrokerInfo{}}
+	meta := clusterMetadata{latency: time.Since(start), brokers: []events.KafkaBroker{}}
 	controller, err := cn.client.Controller()
 	if err != nil {
 		return clusterMetadata{}, fmt.Errorf("the cluster's metadata names no controller: %w", err)
@@ -188,37 +190,23 @@ func (cn *conn) metadata() (clusterMetadata, error) {
 	}
 	meta.topics = len(topics)
 	for _, b := range cn.client.Brokers() {
-		meta.brokers = append(meta.brokers, BrokerInfo{ID: b.ID(), Addr: b.Addr()})
+		meta.brokers = append(meta.brokers, events.KafkaBroker{ID: b.ID(), Addr: b.Addr()})
 	}
-	slices.SortFunc(meta.brokers, func(a, b BrokerInfo) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(meta.brokers, func(a, b events.KafkaBroker) int { return int(a.ID) - int(b.ID) })
 	return meta, nil
-}
-
-// ClusterResult is DescribeCluster's result.
-type ClusterResult struct {
-	Brokers      []BrokerInfo `json:"brokers"`
-	ControllerID int32        `json:"controller_id"`
-	// Topics is how many topics the cluster has, internal ones included.
-	Topics int `json:"topics"`
-}
-
-// BrokerInfo is one broker of a cluster.
-type BrokerInfo struct {
-	ID   int32  `json:"id"`
-	Addr string `json:"addr"`
 }
 
 // describe is DescribeCluster. Sarama's requests do not take a context: its own timeouts bound
 // them.
-func (c *cluster) describe(context.Context) (ClusterResult, error) {
+func (c *cluster) describe(context.Context) (events.KafkaClusterResult, error) {
 	cn, done, err := c.connect()
 	if err != nil {
-		return ClusterResult{}, err
+		return events.KafkaClusterResult{}, err
 	}
 	defer done()
 	meta, err := cn.metadata()
 	if err != nil {
-		return ClusterResult{}, err
+		return events.KafkaClusterResult{}, err
 	}
-	return ClusterResult{Brokers: meta.brokers, ControllerID: meta.controllerID, Topics: meta.topics}, nil
+	return events.KafkaClusterResult{Brokers: meta.brokers, ControllerID: meta.controllerID, Topics: meta.topics}, nil
 }

@@ -61,7 +61,7 @@ func (d *Driver) Close() {
 func (d *Driver) Transient(err error) bool { return transient(err) }
 
 // Execute runs one command against target.
-func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (any, error) {
+func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
 	c, ok := d.clusters[target]
 	if !ok {
 		return nil, fmt.Errorf("%w: kafka target %q is not configured", errBadCommand, target)

@@ -3,16 +3,13 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"strconv"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
-// Initialize connects to target and reads its metadata. Its result:
-//
-//   - "brokers": how many brokers the metadata lists;
-//   - "controller_id": the controller's broker id.
-//
-// Sarama's requests do not take a context: its own timeouts bound them.
-func (d *Driver) Initialize(_ context.Context, target string) (map[string]string, error) {
+// Initialize connects to target and reads its metadata: how many brokers it lists and which is
+// the controller. Sarama's requests do not take a context: its own timeouts bound them.
+func (d *Driver) Initialize(_ context.Context, target string) (events.Result, error) {
 	c, ok := d.clusters[target]
 	if !ok {
 		return nil, fmt.Errorf("%w: kafka target %q is not configured", errBadCommand, target)
@@ -26,8 +23,5 @@ func (d *Driver) Initialize(_ context.Context, target string) (map[string]string
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{
-		"brokers":       strconv.Itoa(len(meta.brokers)),
-		"controller_id": strconv.Itoa(int(meta.controllerID)),
-	}, nil
+	return events.KafkaInitialized{Brokers: len(meta.brokers), ControllerID: meta.controllerID}, nil
 }

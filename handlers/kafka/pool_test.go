@@ -31,7 +31,7 @@ func TestDriver_pool_serves_concurrent_publishes_and_close_waits_for_them(t *tes
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
-		landed = map[kafka.PublishResult]bool{}
+		landed = map[events.KafkaPublishResult]bool{}
 		errs   []error
 	)
 	for range workers {
@@ -44,7 +44,7 @@ func TestDriver_pool_serves_concurrent_publishes_and_close_waits_for_them(t *tes
 				if err != nil {
 					errs = append(errs, err)
 				} else {
-					landed[res.(kafka.PublishResult)] = true
+					landed[res.(events.KafkaPublishResult)] = true
 				}
 				mu.Unlock()
 			}

@@ -18,14 +18,7 @@ import (
 // copy carries the same id, so consumers can drop the repeats.
 const CommandIDHeader = "omni_command_id"
 
-// PublishResult is Publish's result: where the record went.
-type PublishResult struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-}
-
-func (c *cluster) publish(ctx context.Context, cmd events.KafkaPublish) (res PublishResult, err error) {
+func (c *cluster) publish(ctx context.Context, cmd events.KafkaPublish) (res events.KafkaPublishResult, err error) {
 	msg, err := producerMessage(cmd, effect.CommandID(ctx))
 	if err != nil {
 		return res, err
@@ -50,7 +43,7 @@ func (c *cluster) publish(ctx context.Context, cmd events.KafkaPublish) (res Pub
 	if err != nil {
 		return res, fmt.Errorf("could not publish to %s on kafka target %q: %w", cmd.Topic, c.name, err)
 	}
-	return PublishResult{Topic: cmd.Topic, Partition: partition, Offset: offset}, nil
+	return events.KafkaPublishResult{Topic: cmd.Topic, Partition: partition, Offset: offset}, nil
 }
 
 // producerMessage is the record cmd asks for, with the command's id as the CommandIDHeader

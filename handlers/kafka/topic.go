@@ -12,17 +12,11 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// EnsureTopicResult is EnsureTopic's result: whether the topic had to be created.
-type EnsureTopicResult struct {
-	Topic   string `json:"topic"`
-	Created bool   `json:"created"`
-}
-
 // ensureTopic creates the topic when it is missing, and otherwise compares it with what cmd asks
 // for. It describes before creating so that a principal without the right to create topics can
 // still ensure one that exists; a topic created by someone else in between is compared too.
-func (c *cluster) ensureTopic(_ context.Context, cmd events.KafkaEnsureTopic) (EnsureTopicResult, error) {
-	res := EnsureTopicResult{Topic: cmd.Topic}
+func (c *cluster) ensureTopic(_ context.Context, cmd events.KafkaEnsureTopic) (events.KafkaEnsureTopicResult, error) {
+	res := events.KafkaEnsureTopicResult{Topic: cmd.Topic}
 	cn, done, err := c.connect()
 	if err != nil {
 		return res, err

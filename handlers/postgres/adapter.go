@@ -78,13 +78,13 @@ func (d *Driver) Close() {
 
 // Execute runs one command against target. Its results are ExecResult, QueryResult and
 // TransactionResult.
-func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (any, error) {
+func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
 	pool, done, err := d.use(target)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	var result any
+	var result events.Result
 	switch c := cmd.(type) {
 	case events.PostgresExecute:
 		result, err = execute(ctx, pool, c.Statement)

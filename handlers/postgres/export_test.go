@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"github.com/omninode/omnibase-infra/events"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -13,7 +15,7 @@ var (
 )
 
 // Collect runs the result caps over rows of the given columns, as a query would.
-func Collect(columns []string, oids []uint32, maxRows int64, maxBytes int, rows [][]any, raw [][][]byte) (*QueryResult, error) {
+func Collect(columns []string, oids []uint32, maxRows int64, maxBytes int, rows [][]any, raw [][][]byte) (*events.PostgresQueryResult, error) {
 	c, err := newCollector(columns, oids, maxRows, maxBytes)
 	if err != nil {
 		return nil, err

@@ -3,14 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
-// Initialize connects to target and asks what it is. Its result:
-//
-//   - "server_version": the server's version, e.g. "15.8 (Debian 15.8-0+deb12u1)";
-//   - "in_recovery": "true" on a standby, "false" on a primary.
-func (d *Driver) Initialize(ctx context.Context, target string) (map[string]string, error) {
+// Initialize connects to target and asks what it is: its version and whether it is a standby.
+func (d *Driver) Initialize(ctx context.Context, target string) (events.Result, error) {
 	pool, done, err := d.use(target)
 	if err != nil {
 		return nil, err
@@ -22,5 +20,5 @@ func (d *Driver) Initialize(ctx context.Context, target string) (map[string]stri
 	if err != nil {
 		return nil, fmt.Errorf("could not ask postgres target %q what it is: %w", target, withContextErr(ctx, err))
 	}
-	return map[string]string{"server_version": version, "in_recovery": strconv.FormatBool(inRecovery)}, nil
+	return events.PostgresInitialized{ServerVersion: version, InRecovery: inRecovery}, nil
 }

@@ -11,19 +11,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
 // ErrResultTooLarge is returned, wrapped, for a query whose result passes max_rows or
 // MaxResultBytes: a result is never truncated.
 var ErrResultTooLarge = errors.New("result too large")
-
-// QueryResult is the result of a PostgresQuery.
-type QueryResult struct {
-	Columns []string `json:"columns"`
-	// Rows are JSON arrays, a value per column: see jsonValue.
-	Rows     []json.RawMessage `json:"rows"`
-	RowCount int               `json:"row_count"`
-}
 
 // collector gathers a query's rows as JSON within the caps.
 type collector struct {
@@ -31,13 +25,13 @@ type collector struct {
 	maxBytes int
 	bytes    int
 	oids     []uint32
-	result   QueryResult
+	result   events.PostgresQueryResult
 }
 
 // newCollector collects rows of the named columns, whose type OIDs are oids.
 func newCollector(columns []string, oids []uint32, maxRows int64, maxBytes int) (*collector, error) {
 	c := &collector{maxRows: maxRows, maxBytes: maxBytes, oids: oids,
-		result: QueryResult{Columns: columns, Rows: []json.RawMessage{}}}
+		result: events.PostgresQueryResult{Columns: columns, Rows: []json.RawMessage{}}}
 	head, err := json.Marshal(columns)
 	if err != nil {
 		return nil, fmt.Errorf("could not encode the column names: %w", err)

@@ -11,28 +11,16 @@ import (
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
-// ExecResult is the result of a PostgresExecute.
-type ExecResult struct {
-	RowsAffected int64 `json:"rows_affected"`
-	// CommandTag is the server's tag, e.g. "INSERT 0 1", "CREATE TABLE".
-	CommandTag string `json:"command_tag"`
-}
-
-// TransactionResult is the result of a PostgresTransaction: the rows each statement affected.
-type TransactionResult struct {
-	RowsAffected []int64 `json:"rows_affected"`
-}
-
-func execute(ctx context.Context, db pgtx.Querier, st events.Statement) (ExecResult, error) {
+func execute(ctx context.Context, db pgtx.Querier, st events.Statement) (events.PostgresExecResult, error) {
 	args, err := convertArgs(st.Args)
 	if err != nil {
-		return ExecResult{}, err
+		return events.PostgresExecResult{}, err
 	}
 	tag, err := run(ctx, db, st.SQL, args)
 	if err != nil {
-		return ExecResult{}, err
+		return events.PostgresExecResult{}, err
 	}
-	return ExecResult{RowsAffected: tag.RowsAffected(), CommandTag: tag.String()}, nil
+	return events.PostgresExecResult{RowsAffected: tag.RowsAffected(), CommandTag: tag.String()}, nil
 }
 
 // run runs one statement and discards any rows it returns.
@@ -50,7 +38,7 @@ func run(ctx context.Context, db pgtx.Querier, sql string, args []any) (pgconn.C
 }
 
 // query runs one statement and collects its rows within the caps.
-func query(ctx context.Context, db pgtx.Querier, st events.Statement, maxRows int64, maxBytes int) (*QueryResult, error) {
+func query(ctx context.Context, db pgtx.Querier, st events.Statement, maxRows int64, maxBytes int) (*events.PostgresQueryResult, error) {
 	args, err := convertArgs(st.Args)
 	if err != nil {
 		return nil, err
@@ -90,15 +78,15 @@ func query(ctx context.Context, db pgtx.Querier, st events.Statement, maxRows in
 }
 
 // transaction runs statements in order in one transaction; the first that fails rolls back all.
-func transaction(ctx context.Context, db pgtx.Beginner, statements []events.Statement) (TransactionResult, error) {
+func transaction(ctx context.Context, db pgtx.Beginner, statements []events.Statement) (events.PostgresTransactionResult, error) {
 	args := make([][]any, len(statements))
 	for i, st := range statements {
 		var err error
 		if args[i], err = convertArgs(st.Args); err != nil {
-			return TransactionResult{}, fmt.Errorf("statements[%d]: %w", i, err)
+			return events.PostgresTransactionResult{}, fmt.Errorf("statements[%d]: %w", i, err)
 		}
 	}
-	result := TransactionResult{RowsAffected: make([]int64, 0, len(statements))}
+	result := events.PostgresTransactionResult{RowsAffected: make([]int64, 0, len(statements))}
 	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
 		for i, st := range statements {
 			tag, err := run(ctx, tx, st.SQL, args[i])
@@ -111,7 +99,7 @@ func transaction(ctx context.Context, db pgtx.Beginner, statements []events.Stat
 		return nil
 	})
 	if err != nil {
-		return TransactionResult{}, err
+		return events.PostgresTransactionResult{}, err
 	}
 	return result, nil
 }

@@ -26,7 +26,7 @@ func TestReduceOwned_folds_to_what_Reduce_folds(t *testing.T) {
 				Target: target, Healthy: rng.IntN(4) > 0, Error: "refused", LatencyMicros: int64(rng.IntN(1000)), ProbedAt: at}
 			if rng.IntN(10) == 0 {
 				m = events.CircuitBreakerStateChanged{AdapterID: "postgres/" + target, From: events.BreakerClosed,
-					To: []string{events.BreakerOpen, events.BreakerClosed}[rng.IntN(2)], ChangedAt: at}
+					To: []events.BreakerState{events.BreakerOpen, events.BreakerClosed}[rng.IntN(2)], ChangedAt: at}
 			}
 			key := m.Key()
 			for _, states := range []map[string]TargetState{pure, owned} {

@@ -57,7 +57,7 @@ func (g generator) stream(adapterID string, n int) []delivery {
 			}
 			m = p
 		case k < 8:
-			others := map[string][2]string{
+			others := map[events.BreakerState][2]events.BreakerState{
 				events.BreakerClosed:   {events.BreakerOpen, events.BreakerHalfOpen},
 				events.BreakerOpen:     {events.BreakerHalfOpen, events.BreakerClosed},
 				events.BreakerHalfOpen: {events.BreakerOpen, events.BreakerClosed},

@@ -213,24 +213,16 @@ func foldPool(p PoolState, e events.ConnectionPoolStatsReported) PoolState {
 // again) does not raise its intent twice.
 func transitions(before, after TargetState, env events.Envelope) (TargetState, []events.IntentMessage) {
 	var out []events.IntentMessage
-	raise := func(name, reason string) events.Intent {
-		return events.Intent{
-			ID:       events.IntentID(name, after.AdapterID, env.ID),
-			Subject:  after.AdapterID,
-			Reason:   reason,
-			CausedBy: env.ID,
-			RaisedAt: env.OccurredAt,
-		}
-	}
+	subject, cause, at := after.AdapterID, env.ID, env.OccurredAt
 	failing := func() string {
 		return fmt.Sprintf("%d consecutive failed probes, last: %s", after.ConsecutiveFailures, after.LastError)
 	}
 	if after.Status != before.Status {
 		switch after.Status {
 		case StatusDegraded:
-			out = append(out, events.InfrastructureHealthDegraded{Intent: raise("infrastructure_health_degraded", failing())})
+			out = append(out, events.NewIntent[events.InfrastructureHealthDegraded](subject, failing(), cause, at))
 		case StatusCritical:
-			out = append(out, events.InfrastructureHealthCritical{Intent: raise("infrastructure_health_critical", failing())})
+			out = append(out, events.NewIntent[events.InfrastructureHealthCritical](subject, failing(), cause, at))
 		}
 	}
 
@@ -241,7 +233,7 @@ func transitions(before, after TargetState, env events.Envelope) (TargetState, [
 	}
 	succeeded := after.ConsecutiveSuccesses > before.ConsecutiveSuccesses
 	if before.Status == StatusCritical && succeeded && !before.Raised.RecoveryInitiated {
-		out = append(out, events.RecoveryInitiated{Intent: raise("recovery_initiated", "first successful probe after critical")})
+		out = append(out, events.NewIntent[events.RecoveryInitiated](subject, "first successful probe after critical", cause, at))
 		after.Raised.RecoveryInitiated = inCritical
 	}
 
@@ -250,20 +242,20 @@ func transitions(before, after TargetState, env events.Envelope) (TargetState, [
 		after.Raised.CircuitBreakerOpened = false
 	}
 	if after.Breaker == events.BreakerOpen && before.Breaker != events.BreakerOpen && !after.Raised.CircuitBreakerOpened {
-		out = append(out, events.CircuitBreakerOpened{Intent: raise("circuit_breaker_opened", "circuit breaker opened")})
+		out = append(out, events.NewIntent[events.CircuitBreakerOpened](subject, "circuit breaker opened", cause, at))
 		after.Raised.CircuitBreakerOpened = true
 	}
 
 	wasFailover := before.Status == StatusCritical && before.Breaker == events.BreakerOpen
 	isFailover := after.Status == StatusCritical && after.Breaker == events.BreakerOpen
 	if isFailover && !wasFailover && !after.Raised.FailoverRequired {
-		out = append(out, events.FailoverRequired{Intent: raise("failover_required", "critical with its circuit breaker open")})
+		out = append(out, events.NewIntent[events.FailoverRequired](subject, "critical with its circuit breaker open", cause, at))
 		after.Raised.FailoverRequired = true
 	}
 
 	if after.Pool.Exhausted && !before.Pool.Exhausted {
 		reason := fmt.Sprintf("all %d connections acquired, %d waits so far", after.Pool.Max, after.Pool.WaitCount)
-		out = append(out, events.ConnectionPoolExhausted{Intent: raise("connection_pool_exhausted", reason)})
+		out = append(out, events.NewIntent[events.ConnectionPoolExhausted](subject, reason, cause, at))
 	}
 	return after, out
 }

@@ -44,7 +44,7 @@ func failIn(sec int, us int64) input {
 	}}
 }
 
-func breaker(sec int, from, to string) input {
+func breaker(sec int, from, to events.BreakerState) input {
 	return input{at: at(sec), m: events.CircuitBreakerStateChanged{
 		AdapterID: subject, From: from, To: to, ConsecutiveFailures: 5, ChangedAt: at(sec),
 	}}

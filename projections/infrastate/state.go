@@ -8,34 +8,20 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
-// Status is a target's health as the projection sees it.
-type Status string
+// Status is a target's health as the projection sees it: the events' vocabulary, so it travels
+// typed from the projection to the orchestrator and into the health reports.
+type Status = events.Status
 
 const (
-	StatusUnknown  Status = "unknown"
-	StatusHealthy  Status = "healthy"
-	StatusDegraded Status = "degraded"
-	StatusCritical Status = "critical"
+	StatusUnknown  = events.StatusUnknown
+	StatusHealthy  = events.StatusHealthy
+	StatusDegraded = events.StatusDegraded
+	StatusCritical = events.StatusCritical
 )
-
-// Severity orders statuses from best to worst, for the overall status. A target nothing is known
-// about yet is worse than a healthy one (nobody can vouch for it) and better than a degraded one
-// (nothing says it fails); a status this version does not know counts as unknown.
-func (s Status) Severity() int {
-	switch s {
-	case StatusHealthy:
-		return 0
-	case StatusUnknown:
-		return 1
-	case StatusDegraded:
-		return 2
-	case StatusCritical:
-		return 3
-	}
-	return 1
-}
 
 // TargetState is everything the projection knows about one adapter target. It is stored as JSON
 // in infrastructure_state.data; its fields are plain values so the fold stays pure.
@@ -64,8 +50,8 @@ type TargetState struct {
 
 	// Breaker is the circuit breaker's state; BreakerSince is when it entered it, and the clock of
 	// the breaker family.
-	Breaker      string    `json:"breaker"`
-	BreakerSince time.Time `json:"breaker_since"`
+	Breaker      events.BreakerState `json:"breaker"`
+	BreakerSince time.Time           `json:"breaker_since"`
 
 	Pool PoolState `json:"pool"`
 

@@ -349,7 +349,7 @@ func TestConsulAdapter_watch_catches_up_after_the_agent_restarts(t *testing.T) {
 func transitions(changes []events.CircuitBreakerStateChanged) []string {
 	var out []string
 	for _, c := range changes {
-		out = append(out, c.From+"→"+c.To)
+		out = append(out, string(c.From)+"→"+string(c.To))
 	}
 	return out
 }

@@ -23,7 +23,7 @@ func breakerMoves(caused []command.Caused) []string {
 	out := []string{}
 	for _, c := range caused {
 		if m, ok := c.Event.(events.CircuitBreakerStateChanged); ok {
-			out = append(out, m.AdapterID+" "+m.From+"→"+m.To)
+			out = append(out, m.AdapterID+" "+string(m.From)+"→"+string(m.To))
 		}
 	}
 	return out

@@ -46,7 +46,7 @@ func (s *stream) next(target string) events.Message {
 		}
 		return h
 	case n < 8:
-		states := []string{events.BreakerClosed, events.BreakerOpen, events.BreakerHalfOpen}
+		states := []events.BreakerState{events.BreakerClosed, events.BreakerOpen, events.BreakerHalfOpen}
 		return events.CircuitBreakerStateChanged{AdapterID: id, From: states[s.rng.IntN(3)], To: states[s.rng.IntN(3)],
 			ConsecutiveFailures: int64(s.rng.IntN(6)), ChangedAt: s.at}
 	default:

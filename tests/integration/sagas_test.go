@@ -280,7 +280,7 @@ func TestFailover_consul_stopped_then_started_recovers_and_closes_the_breaker(t 
 	require.Equal(t, "web", registered.Service)
 	eventually(t, 30*time.Second, "the breaker closed in the projection", func() (bool, string, error) {
 		s := currentState(t, db, "consul/agent")
-		return s.Breaker == events.BreakerClosed, s.Breaker, nil
+		return s.Breaker == events.BreakerClosed, string(s.Breaker), nil
 	})
 }
 
