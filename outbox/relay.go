@@ -14,8 +14,9 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/omninode/omnibase-infra/platform/consumer"
 )
 
 // RelayConfig configures a Relay.
@@ -25,9 +26,10 @@ type RelayConfig struct {
 	// Publisher receives every committed row, on the row's destination topic: a Kafka publisher
 	// keyed by events.MetaKey. Required.
 	Publisher message.Publisher
-	// PoisonTopic receives rows that can never be delivered (a malformed envelope, a record Kafka
-	// refuses for good), with the reason in metadata. Required.
-	PoisonTopic string
+	// Policy is the error policy: a row Kafka does not take is retried with its backoff, and a row
+	// that can never be delivered (a malformed envelope, a record Kafka refuses for good) goes to
+	// the relay group's poison topic with the reason. Required.
+	Policy *consumer.Policy
 	// Router to add the relay's handler to, so one process runs one router. Optional: when nil the
 	// relay runs its own.
 	Router *message.Router
@@ -37,9 +39,6 @@ type RelayConfig struct {
 	// PollInterval is how long the relay waits when it found no new rows. Default 20ms: the outbox
 	// is on every hop of the loop, so its idle poll is latency.
 	PollInterval time.Duration
-	// MaxRetries of one delivery before the row is released for redelivery. Default 5, with
-	// exponential backoff from 100ms up to 5s.
-	MaxRetries int
 }
 
 func (c *RelayConfig) setDefaults() {
@@ -49,9 +48,13 @@ func (c *RelayConfig) setDefaults() {
 	if c.PollInterval == 0 {
 		c.PollInterval = 20 * time.Millisecond
 	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = 5
-	}
+}
+
+// DefaultRelayConfig is the relay's configuration with its defaults.
+func DefaultRelayConfig() RelayConfig {
+	var c RelayConfig
+	c.setDefaults()
+	return c
 }
 
 // Validate reports every problem of the configuration.
@@ -63,20 +66,17 @@ func (c RelayConfig) Validate() error {
 	if c.Publisher == nil {
 		errs = append(errs, errors.New("outbox relay: missing Publisher"))
 	}
-	if c.PoisonTopic == "" {
-		errs = append(errs, errors.New("outbox relay: missing PoisonTopic"))
+	if c.Policy == nil {
+		errs = append(errs, errors.New("outbox relay: missing Policy"))
 	}
 	if c.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("outbox relay: PollInterval %s is negative", c.PollInterval))
-	}
-	if c.MaxRetries < 0 {
-		errs = append(errs, fmt.Errorf("outbox relay: MaxRetries %d is negative", c.MaxRetries))
 	}
 	return errors.Join(errs...)
 }
 
 // Relay moves committed outbox rows to Kafka, at least once and in commit order. It is Watermill's
-// forwarder over a watermill-sql subscriber, with retry and poison-queue middleware.
+// forwarder over a watermill-sql subscriber, through the consumer policy's middleware.
 type Relay struct {
 	fwd *forwarder.Forwarder
 }
@@ -99,24 +99,12 @@ func NewRelay(cfg RelayConfig, logger *slog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("could not create outbox subscriber: %w", err)
 	}
-	poison, err := middleware.PoisonQueueWithFilter(cfg.Publisher, cfg.PoisonTopic, Undeliverable)
-	if err != nil {
-		return nil, fmt.Errorf("could not create relay poison queue: %w", err)
-	}
-	retry := middleware.Retry{
-		MaxRetries:      cfg.MaxRetries,
-		InitialInterval: 100 * time.Millisecond,
-		MaxInterval:     5 * time.Second,
-		Multiplier:      2,
-		Logger:          wlog,
-		// A row that can never be delivered goes straight to the poison topic: retrying it would
-		// hold every row committed after it for the whole backoff.
-		ShouldRetry: func(p middleware.RetryParams) bool { return !Undeliverable(p.Err) },
-	}
 	fwd, err := forwarder.NewForwarder(sub, cfg.Publisher, wlog, forwarder.Config{
 		ForwarderTopic: ForwarderTopic,
-		// Poison outermost: a row is poisoned only once its retries are spent.
-		Middlewares:  []message.HandlerMiddleware{poison, retry.Middleware},
+		// The policy outermost, so it sees the errors classified: a row that can never be delivered
+		// goes straight to the poison topic, since retrying it would hold every row committed after
+		// it for the whole backoff.
+		Middlewares:  []message.HandlerMiddleware{cfg.Policy.Middleware(cfg.ConsumerGroup, ForwarderTopic), classify},
 		CloseTimeout: 30 * time.Second,
 		Router:       cfg.Router,
 	})
@@ -134,6 +122,17 @@ func (r *Relay) Close() error { return r.fwd.Close() }
 
 // Running is closed once the relay runs.
 func (r *Relay) Running() chan struct{} { return r.fwd.Running() }
+
+// classify marks the errors Undeliverable recognises as permanent for the policy.
+func classify(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && Undeliverable(err) {
+			err = consumer.Permanent(err)
+		}
+		return out, err
+	}
+}
 
 // Undeliverable reports whether err means the row can never be delivered: retrying is pointless,
 // so the row goes to the poison topic. Everything else (Kafka unreachable, leader elections,

@@ -18,9 +18,8 @@ func newReplayCmd(g *globals) *cobra.Command {
 		verify     bool
 		from       string
 		batchSize  int
-		thresholds infrastate.Thresholds
+		thresholds = infrastate.DefaultThresholds()
 	)
-	def := infrastate.DefaultThresholds()
 	cmd := &cobra.Command{
 		Use:   "replay",
 		Short: "Rebuild the infrastructure-state projection from the event log and swap it in",
@@ -95,12 +94,9 @@ Give the same hysteresis and latency settings as the running projection.`,
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "log", "where the events come from: log (the event log in PostgreSQL) or kafka (the events topic from its earliest offset)")
 	f.BoolVar(&verify, "verify", false, "compare the replayed state with the live one instead of swapping; exit 1 on any difference")
-	f.IntVar(&batchSize, "batch-size", 10000, "events folded per transaction")
-	f.IntVar(&thresholds.DegradedAfter, "degraded-after", def.DegradedAfter, "as given to the running projection")
-	f.IntVar(&thresholds.CriticalAfter, "critical-after", def.CriticalAfter, "as given to the running projection")
-	f.IntVar(&thresholds.HealthyAfter, "healthy-after", def.HealthyAfter, "as given to the running projection")
-	f.DurationVar(&thresholds.LatencyWindow, "latency-window", def.LatencyWindow, "as given to the running projection")
-	f.IntVar(&thresholds.LatencySamples, "latency-samples", def.LatencySamples, "as given to the running projection")
+	f.IntVar(&batchSize, "batch-size", infrastate.DefaultReplayBatchSize, "events folded per transaction")
+	// Give replay the thresholds the running projection was given.
+	registerThresholds(f, &thresholds)
 	return cmd
 }
 

@@ -2,12 +2,10 @@ package effect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -31,8 +29,10 @@ type Config struct {
 	CommandTimeout time.Duration
 	// MaxCommandBytes is the largest command payload accepted. Default 1 MiB.
 	MaxCommandBytes int
-	Breaker         Breaker
-	Retry           Retry
+	// Breaker of every target. Default: 5 failures in a row open it for 10s.
+	Breaker Breaker
+	// Retry of commands' transient errors. Default: 3 attempts, 100ms doubling up to 2s, ±50%.
+	Retry Retry
 }
 
 func (c *Config) setDefaults() {
@@ -52,6 +52,13 @@ func (c *Config) setDefaults() {
 	c.Retry.setDefaults()
 }
 
+// DefaultConfig is the configuration with every default filled in: the flags of omni show these.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
 	var errs []error
@@ -64,8 +71,11 @@ func (c Config) Validate() error {
 	if c.MaxCommandBytes < 0 {
 		errs = append(errs, errors.New("negative MaxCommandBytes"))
 	}
-	if c.Retry.Attempts < 0 || c.Retry.Jitter < 0 || c.Retry.Jitter > 1 {
-		errs = append(errs, errors.New("retry attempts must not be negative and jitter must be 0 to 1"))
+	if c.Retry.Attempts < 0 {
+		errs = append(errs, errors.New("negative retry attempts"))
+	}
+	if err := c.Retry.Backoff.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("command retries: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -227,157 +237,9 @@ func (a *Adapter) probe(ctx context.Context, target string, direct bool) (events
 	return report, h.Events, nil
 }
 
-// HandleCommand is the Watermill handler of the adapter's command topic. A command is executed
-// at most once per id: a redelivered command finds its outcome in processed_commands and is
-// acknowledged without running again. A command that can never run is recorded as
-// CommandRejected and returned as a permanent error, for the poison queue.
-func (a *Adapter) HandleCommand(msg *message.Message) error {
-	ctx := msg.Context()
-	env, m, err := a.registry.Decode(msg)
-	kind := kindOf(env, msg)
-	if err == nil {
-		err = a.accepts(m)
-	}
-	log := a.logger.With("command_id", msg.UUID, "command", kind, "correlation_id", env.CorrelationID,
-		"causation_id", env.CausationID)
-	if prev, found, lerr := lookup(ctx, a.db, msg.UUID); lerr != nil {
-		return lerr
-	} else if found {
-		log.InfoContext(ctx, "command delivered again; answered from its record", "outcome", prev.Status)
-		if prev.Status == statusRejected {
-			return fmt.Errorf("%w: %s", events.ErrRejected, prev.Detail)
-		}
-		return nil
-	}
-	if err != nil {
-		return a.reject(ctx, log, env, msg.UUID, kind, m, err)
-	}
-	cmd := m.(events.Command)
-	_, target := cmd.Addressee()
-	origin := env.Caused() // a decoded envelope always has a correlation id
-	caused, err := a.run(ctx, log, msg.UUID, kind, target, cmd)
-	if err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("command %s interrupted: %w", msg.UUID, ctx.Err())
-	}
-	rec := &commandRecord{id: msg.UUID, adapter: a.d.Adapter(), kind: kind, Status: statusSucceeded}
-	if f, ok := caused[len(caused)-1].(events.CommandFailed); ok {
-		rec.Status, rec.Detail = statusFailed, f.Error
-	}
-	return a.record(ctx, origin, rec, caused...)
-}
-
-// accepts checks that m is a command of this adapter for one of its targets.
-func (a *Adapter) accepts(m events.Message) error {
-	cmd, ok := m.(events.Command)
-	if !ok || !a.commands[m.Kind()] {
-		return fmt.Errorf("%w: %s is not a command of the %s adapter", events.ErrRejected, m.Kind(), a.d.Adapter())
-	}
-	adapter, target := cmd.Addressee()
-	if adapter != a.d.Adapter() {
-		return fmt.Errorf("%w: command for the %s adapter sent to the %s adapter", events.ErrRejected, adapter, a.d.Adapter())
-	}
-	if !slices.Contains(a.targets, target) {
-		return fmt.Errorf("%w: %s target %q is not configured (configured: %v)", events.ErrRejected, adapter, target, a.targets)
-	}
-	return nil
-}
-
-// execute runs cmd with the command timeout, retries and the breaker, and returns its outcome
-// event. A breaker forced open refuses every command but the control commands at once.
-func (a *Adapter) execute(ctx context.Context, log *slog.Logger, id, kind, target string, cmd events.Command) events.Message {
-	cctx, cancel := context.WithTimeout(context.WithValue(ctx, commandIDKey{}, id), a.cfg.CommandTimeout)
-	defer cancel()
-	adapterID := events.AdapterID(a.d.Adapter(), target)
-	start := a.now()
-	var result events.Result
-	retry := a.d.Transient
-	if r, ok := a.d.(Retrier); ok {
-		retry = func(err error) bool { return a.d.Transient(err) && r.Retryable(cmd, err) }
-	}
-	do := a.executor(cmd)
-	control := events.IsControl(cmd)
-	attempts, err := a.cfg.Retry.Do(cctx, retry, func(ctx context.Context) error {
-		if !control {
-			if err := a.breakers.refuse(target); err != nil {
-				return err
-			}
-		}
-		return a.breakers.call(target, a.countsAgainst, func() error {
-			var err error
-			result, err = do(ctx, target, cmd)
-			return err
-		})
-	})
-	took := a.now().Sub(start)
-	if err == nil {
-		raw, merr := json.Marshal(result)
-		if merr == nil {
-			log.InfoContext(ctx, "command succeeded", "adapter_id", adapterID, "attempts", attempts, "took", took)
-			return events.CommandSucceeded{CommandID: id, Command: kind, AdapterID: adapterID, Result: raw,
-				Attempts: attempts, DurationMicros: took.Microseconds(), CompletedAt: a.now()}
-		}
-		err = fmt.Errorf("could not encode the result: %w", merr)
-	}
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("timed out after %s: %w", a.cfg.CommandTimeout, err)
-	}
-	transient := a.countsAgainst(err) || errors.Is(err, ErrBreakerOpen)
-	log.WarnContext(ctx, "command failed", "adapter_id", adapterID, "attempts", attempts, "took", took,
-		"transient", transient, "error", err)
-	return events.CommandFailed{CommandID: id, Command: kind, AdapterID: adapterID, Error: err.Error(),
-		Transient: transient, Attempts: attempts, DurationMicros: took.Microseconds(), FailedAt: a.now()}
-}
-
 // countsAgainst says whether err is the target's fault: transient errors and timeouts are; a
 // statement the server refused is not.
 func (a *Adapter) countsAgainst(err error) bool {
 	return err != nil && !errors.Is(err, ErrBreakerOpen) &&
 		(a.d.Transient(err) || errors.Is(err, context.DeadlineExceeded))
-}
-
-// reject records why a command can never run and returns a permanent error for the poison queue.
-// When recording fails the error is not permanent, so the command is delivered again.
-func (a *Adapter) reject(ctx context.Context, log *slog.Logger, env events.Envelope, id, kind string, m events.Message, reason error) error {
-	why := strings.TrimPrefix(reason.Error(), events.ErrRejected.Error()+": ")
-	rejected := events.CommandRejected{CommandID: id, Command: kind, Adapter: a.d.Adapter(), Reason: why,
-		RejectedAt: a.now()}
-	if cmd, ok := m.(events.Command); ok {
-		if adapter, target := cmd.Addressee(); adapter == a.d.Adapter() && slices.Contains(a.targets, target) {
-			rejected.Target = target
-		}
-	}
-	origin := env.Caused()
-	if origin.CorrelationID == "" {
-		origin = events.Origin{CorrelationID: id, CausationID: id}
-	}
-	if origin.CausationID == "" {
-		origin.CausationID = id
-	}
-	rec := &commandRecord{id: id, adapter: a.d.Adapter(), kind: kind, Status: statusRejected, Detail: why}
-	if id == "" {
-		// Nothing to deduplicate on: record the rejection under a name of its own.
-		rec, rejected.CommandID = nil, "(missing message id)"
-		origin = events.NewOrigin()
-	}
-	if err := a.record(ctx, origin, rec, rejected); err != nil {
-		return fmt.Errorf("could not record the rejection of command %s (%v): %w", id, reason, err)
-	}
-	log.WarnContext(ctx, "command rejected", "reason", reason)
-	if !events.Permanent(reason) {
-		reason = fmt.Errorf("%w: %w", events.ErrRejected, reason)
-	}
-	return reason
-}
-
-func kindOf(env events.Envelope, msg *message.Message) string {
-	if env.Kind.Version > 0 {
-		return env.Kind.String()
-	}
-	if t := msg.Metadata.Get(events.MetaType); t != "" {
-		return t + "/v" + msg.Metadata.Get(events.MetaVersion)
-	}
-	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -20,24 +19,24 @@ func (a *Adapter) controlCommands() []events.Command {
 	return cmds
 }
 
-// run runs cmd and returns what it caused, its outcome last. Its error is never about the target:
+// run runs c and returns what it caused, its outcome last. Its error is never about the target:
 // only that ctx ended before the outcome was known.
-func (a *Adapter) run(ctx context.Context, log *slog.Logger, id, kind, target string, cmd events.Command) ([]events.Message, error) {
-	switch c := cmd.(type) {
+func (a *Adapter) run(ctx context.Context, c command) ([]events.Message, error) {
+	switch cmd := c.cmd.(type) {
 	case events.ProbeTarget:
-		return a.probeTarget(ctx, id, kind, target)
+		return a.probeTarget(ctx, c)
 	case events.OpenBreaker:
-		was := a.breakers.forceOpen(target, c.Reason)
-		log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(target), "was", was, "reason", c.Reason)
-		return []events.Message{a.done(id, kind, target, events.BreakerResult{State: events.BreakerOpen, Was: was})}, nil
+		was := a.breakers.forceOpen(c.target, cmd.Reason)
+		c.log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(c.target), "was", was, "reason", cmd.Reason)
+		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerOpen, Was: was})}, nil
 	case events.CloseBreaker:
-		was := a.breakers.reset(target)
-		log.InfoContext(ctx, "breaker closed", "adapter_id", a.adapterID(target), "was", was, "reason", c.Reason)
-		return []events.Message{a.done(id, kind, target, events.BreakerResult{State: events.BreakerClosed, Was: was})}, nil
+		was := a.breakers.reset(c.target)
+		c.log.InfoContext(ctx, "breaker closed", "adapter_id", a.adapterID(c.target), "was", was, "reason", cmd.Reason)
+		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerClosed, Was: was})}, nil
 	case events.RecoverTarget:
-		return a.recoverTarget(ctx, log, id, kind, target)
+		return a.recoverTarget(ctx, c)
 	}
-	return []events.Message{a.execute(ctx, log, id, kind, target, cmd)}, nil
+	return []events.Message{a.execute(ctx, c)}, nil
 }
 
 // executor is what execute calls for cmd: the driver's Execute, or its Initialize.
@@ -53,8 +52,8 @@ func (a *Adapter) executor(cmd events.Command) func(ctx context.Context, target 
 
 // probeTarget probes target through its breaker; the probe's outcome, healthy or not, is the
 // command's result {"healthy": bool, "error": "..."}.
-func (a *Adapter) probeTarget(ctx context.Context, id, kind, target string) ([]events.Message, error) {
-	health, msgs, err := a.probe(ctx, target, false)
+func (a *Adapter) probeTarget(ctx context.Context, c command) ([]events.Message, error) {
+	health, msgs, err := a.probe(ctx, c.target, false)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +61,7 @@ func (a *Adapter) probeTarget(ctx context.Context, id, kind, target string) ([]e
 	if err != nil {
 		return nil, fmt.Errorf("could not encode the probe result: %w", err)
 	}
-	done := events.CommandSucceeded{CommandID: id, Command: kind, AdapterID: health.AdapterID,
+	done := events.CommandSucceeded{CommandID: c.id, Command: c.kind, AdapterID: health.AdapterID,
 		Result: result, Attempts: 1, DurationMicros: health.LatencyMicros, CompletedAt: a.now()}
 	return append(append([]events.Message{health}, msgs...), done), nil
 }
@@ -70,13 +69,13 @@ func (a *Adapter) probeTarget(ctx context.Context, id, kind, target string) ([]e
 // recoverTarget runs the driver's recovery, then probes target directly: neither the breaker nor
 // a forced open holds it back, and neither counts it. It succeeds only when the probe is healthy;
 // otherwise it fails, transient, naming what failed. The health report is recorded either way.
-func (a *Adapter) recoverTarget(ctx context.Context, log *slog.Logger, id, kind, target string) ([]events.Message, error) {
+func (a *Adapter) recoverTarget(ctx context.Context, c command) ([]events.Message, error) {
 	start := a.now()
 	actions := []string{}
 	var problems []string
 	if r, ok := a.d.(Recoverer); ok {
 		rctx, cancel := context.WithTimeout(ctx, a.cfg.CommandTimeout)
-		did, err := r.Recover(rctx, target)
+		did, err := r.Recover(rctx, c.target)
 		cancel()
 		actions = append(actions, did...)
 		if err != nil {
@@ -86,7 +85,7 @@ func (a *Adapter) recoverTarget(ctx context.Context, log *slog.Logger, id, kind,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	health, msgs, err := a.probe(ctx, target, true)
+	health, msgs, err := a.probe(ctx, c.target, true)
 	if err != nil {
 		return nil, err
 	}
@@ -95,25 +94,25 @@ func (a *Adapter) recoverTarget(ctx context.Context, log *slog.Logger, id, kind,
 	}
 	caused := append([]events.Message{health}, msgs...)
 	if len(problems) == 0 {
-		log.InfoContext(ctx, "target recovered", "adapter_id", health.AdapterID, "actions", actions)
-		return append(caused, a.done(id, kind, target, events.RecoverResult{Recovered: true, Actions: actions})), nil
+		c.log.InfoContext(ctx, "target recovered", "adapter_id", health.AdapterID, "actions", actions)
+		return append(caused, a.done(c, events.RecoverResult{Recovered: true, Actions: actions})), nil
 	}
 	took := a.now().Sub(start)
 	why := strings.Join(problems, "; ")
-	log.WarnContext(ctx, "target not recovered", "adapter_id", health.AdapterID, "actions", actions, "took", took,
+	c.log.WarnContext(ctx, "target not recovered", "adapter_id", health.AdapterID, "actions", actions, "took", took,
 		"error", why)
-	return append(caused, events.CommandFailed{CommandID: id, Command: kind, AdapterID: health.AdapterID,
+	return append(caused, events.CommandFailed{CommandID: c.id, Command: c.kind, AdapterID: health.AdapterID,
 		Error: why, Transient: true, Attempts: 1, DurationMicros: took.Microseconds(), FailedAt: a.now()}), nil
 }
 
 // done is the outcome of a command the runner answered itself with result.
-func (a *Adapter) done(id, kind, target string, result events.Result) events.Message {
+func (a *Adapter) done(c command, result events.Result) events.Message {
 	raw, err := json.Marshal(result)
 	if err != nil {
-		return events.CommandFailed{CommandID: id, Command: kind, AdapterID: a.adapterID(target),
+		return events.CommandFailed{CommandID: c.id, Command: c.kind, AdapterID: a.adapterID(c.target),
 			Error: fmt.Sprintf("could not encode the result: %v", err), Attempts: 1, FailedAt: a.now()}
 	}
-	return events.CommandSucceeded{CommandID: id, Command: kind, AdapterID: a.adapterID(target), Result: raw,
+	return events.CommandSucceeded{CommandID: c.id, Command: c.kind, AdapterID: a.adapterID(c.target), Result: raw,
 		Attempts: 1, CompletedAt: a.now()}
 }
 

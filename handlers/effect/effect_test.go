@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/platform/consumer"
 )
 
 var (
@@ -18,27 +19,8 @@ var (
 
 func transient(err error) bool { return errors.Is(err, errDown) }
 
-func TestRetry_wait_grows_by_the_multiplier_up_to_the_max(t *testing.T) {
-	r := Retry{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}
-	var got []time.Duration
-	for n := 1; n <= 6; n++ {
-		got = append(got, r.Wait(n))
-	}
-	require.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
-		800 * time.Millisecond, time.Second, time.Second}, got)
-}
-
-func TestRetry_jitter_stays_within_its_band(t *testing.T) {
-	r := Retry{Jitter: 0.5}
-	for range 1000 {
-		d := r.jittered(100 * time.Millisecond)
-		require.GreaterOrEqual(t, d, 50*time.Millisecond)
-		require.LessOrEqual(t, d, 150*time.Millisecond)
-	}
-}
-
 func TestRetry_retries_transient_errors_only_and_stops_at_the_attempts(t *testing.T) {
-	r := Retry{Attempts: 4, Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 2, Jitter: 0.1}
+	r := Retry{Attempts: 4, Backoff: consumer.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 2, Jitter: 0.1}}
 	cases := []struct {
 		name         string
 		errs         []error
@@ -66,7 +48,7 @@ func TestRetry_retries_transient_errors_only_and_stops_at_the_attempts(t *testin
 }
 
 func TestRetry_stops_waiting_when_the_context_ends(t *testing.T) {
-	r := Retry{Attempts: 10, Initial: time.Hour, Max: time.Hour, Multiplier: 2}
+	r := Retry{Attempts: 10, Backoff: consumer.Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2}}
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
 	n, err := r.Do(ctx, transient, func(context.Context) error {

@@ -2,76 +2,50 @@ package effect
 
 import (
 	"context"
-	"math/rand/v2"
+	"errors"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/omninode/omnibase-infra/platform/consumer"
 )
 
-// Retry retries transient errors with exponential backoff and jitter.
+// Retry retries a command's transient errors with exponential backoff and jitter. It keeps its own
+// loop, inside the command's timeout, rather than the consumer policy's: a command is retried
+// against its target, and only while a new try cannot apply the effect twice (see Retrier).
 type Retry struct {
 	// Attempts in all, the first included. Default 3; 1 turns retrying off.
 	Attempts int
-	// Initial wait before the second attempt. Default 100ms.
-	Initial time.Duration
-	// Max wait between attempts. Default 2s.
-	Max time.Duration
-	// Multiplier of the wait after each attempt. Default 2.
-	Multiplier float64
-	// Jitter spreads each wait uniformly over ±Jitter of itself (0 to 1). Default 0.5.
-	Jitter float64
+	// Backoff between attempts. Default 100ms, doubling up to 2s, ±50%.
+	Backoff consumer.Backoff
 }
 
 func (r *Retry) setDefaults() {
 	if r.Attempts == 0 {
 		r.Attempts = 3
 	}
-	if r.Initial == 0 {
-		r.Initial = 100 * time.Millisecond
-	}
-	if r.Max == 0 {
-		r.Max = 2 * time.Second
-	}
-	if r.Multiplier == 0 {
-		r.Multiplier = 2
-	}
-	if r.Jitter == 0 {
-		r.Jitter = 0.5
-	}
-}
-
-// Wait is how long to wait before attempt n+1 after attempt n (n ≥ 1) failed, before jitter.
-func (r Retry) Wait(n int) time.Duration {
-	d := float64(r.Initial)
-	for i := 1; i < n; i++ {
-		d *= r.Multiplier
-		if d >= float64(r.Max) {
-			return r.Max
-		}
-	}
-	return time.Duration(d)
-}
-
-// jittered spreads d over [d·(1-Jitter), d·(1+Jitter)].
-func (r Retry) jittered(d time.Duration) time.Duration {
-	if r.Jitter <= 0 {
-		return d
-	}
-	return time.Duration(float64(d) * (1 - r.Jitter + 2*r.Jitter*rand.Float64()))
+	r.Backoff = r.Backoff.Or(consumer.Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, Jitter: 0.5})
 }
 
 // Do calls fn until it succeeds, fails with an error transient does not accept, the attempts run
-// out or ctx ends. It returns how many attempts it made and fn's last error.
+// out or ctx ends. It returns how many attempts it made and fn's last error (not ctx's, when ctx
+// ended while waiting: the command failed with what the target said).
 func (r Retry) Do(ctx context.Context, transient func(error) bool, fn func(ctx context.Context) error) (int, error) {
-	for n := 1; ; n++ {
-		err := fn(ctx)
-		if err == nil || n >= r.Attempts || !transient(err) || ctx.Err() != nil {
-			return n, err
+	attempts := 0
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempts++
+		last = fn(ctx)
+		if last != nil && !transient(last) {
+			return struct{}{}, backoff.Permanent(last)
 		}
-		t := time.NewTimer(r.jittered(r.Wait(n)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return n, err
-		case <-t.C:
+		return struct{}{}, last
+	}, backoff.WithBackOff(r.Backoff.New()), backoff.WithMaxTries(uint(r.Attempts)), backoff.WithMaxElapsedTime(0))
+	if err != nil && last != nil {
+		var p *backoff.PermanentError
+		if errors.As(err, &p) || ctx.Err() != nil {
+			return attempts, last
 		}
 	}
+	return attempts, err
 }

@@ -174,3 +174,11 @@ func ParseTarget(s string) (Target, error) {
 	}
 	return t, nil
 }
+
+// DefaultConfig is the configuration with every default filled in (and no targets): the flags
+// of omni show these.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}

@@ -27,12 +27,14 @@ import (
 	"github.com/omninode/omnibase-infra/migrations"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )
 
 // Run runs cfg.Roles until ctx ends, then shuts down gracefully: the router stops taking messages
-// and finishes the ones in flight. It returns the first error that stopped it.
+// and finishes the ones in flight, the projection finishes its batch in flight. It returns the
+// first error that stopped it.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -93,10 +95,11 @@ type node struct {
 	router   *message.Router
 	registry *prometheus.Registry
 	pub      message.Publisher
+	policy   *consumer.Policy
 	adapters []*effect.Adapter
-	// projection consumes the events topic in batches (beside the router: Watermill's handlers
-	// take one message at a time).
-	projection *bus.BatchConsumer
+	// projection consumes the events topic in batches, beside the router: Watermill's handlers
+	// take one message at a time.
+	projection *consumer.Batch
 	logger     *slog.Logger
 }
 
@@ -121,6 +124,11 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 			n.close()
 		}
 	}()
+	policyCfg := cfg.Policy
+	policyCfg.Poison = pub
+	if n.policy, err = consumer.NewPolicy(policyCfg, logger); err != nil {
+		return nil, err
+	}
 	catalog := events.Catalog()
 
 	if cfg.has(RoleAdapters) {
@@ -129,35 +137,16 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 		}
 	}
 	if cfg.has(RoleRelay) {
-		const group = "outbox-relay"
-		_, err := outbox.NewRelay(outbox.RelayConfig{
-			DB: db, Publisher: pub, PoisonTopic: cfg.Topics.Poison(group), Router: router, ConsumerGroup: group,
-		}, logger.With("role", RoleRelay))
-		if err != nil {
+		relayCfg := outbox.RelayConfig{DB: db, Publisher: pub, Policy: n.policy, Router: router}
+		if _, err := outbox.NewRelay(relayCfg, logger.With("role", RoleRelay)); err != nil {
 			return nil, err
 		}
-		reg.MustRegister(outbox.NewLagCollector(db, group))
+		reg.MustRegister(outbox.NewLagCollector(db, outbox.DefaultRelayConfig().ConsumerGroup))
 	}
 	if cfg.has(RoleProjection) {
-		plog := logger.With("role", RoleProjection)
-		poisonTopic := cfg.Topics.Poison(infrastate.ConsumerName)
-		h, err := infrastate.NewHandler(infrastate.HandlerConfig{
-			DB: db, Registry: catalog, IntentsTopic: cfg.Topics.Intents, Thresholds: cfg.Thresholds,
-			Poison: func(msg *message.Message, reason error) error {
-				poisoned := msg.Copy()
-				if poisoned.UUID == "" {
-					poisoned.UUID = watermill.NewUUID()
-				}
-				poisoned.Metadata.Set(middleware.ReasonForPoisonedKey, reason.Error())
-				poisoned.Metadata.Set(middleware.PoisonedTopicKey, cfg.Topics.Events)
-				return pub.Publish(poisonTopic, poisoned)
-			},
-		}, plog)
-		if err != nil {
+		if err := n.addProjection(db, catalog); err != nil {
 			return nil, err
 		}
-		n.projection = &bus.BatchConsumer{Brokers: cfg.KafkaBrokers, Group: infrastate.ConsumerName, Topic: cfg.Topics.Events,
-			MaxBatch: cfg.ProjectionBatch, Handle: h.HandleBatch, Logger: plog, Metrics: bus.NewBatchMetrics(reg)}
 	}
 	if cfg.has(RoleSagas) {
 		if err := n.addSagas(db, catalog); err != nil {
@@ -171,24 +160,21 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 	logger := n.logger.With("role", RoleAdapters)
 	var drivers []effect.Driver
-	pgCfg := n.cfg.Postgres
-	pgCfg.Targets = n.cfg.PostgresTargets
-	pg, err := postgres.New(pgCfg, logger)
+	pg, err := postgres.New(n.cfg.Postgres, logger)
 	if err != nil {
 		return err
 	}
 	drivers = append(drivers, pg)
-	if len(n.cfg.KafkaTargets) > 0 {
-		k, err := kafka.New(kafka.Config{Targets: n.cfg.KafkaTargets, Producers: n.cfg.KafkaProducers,
-			Timeout: n.cfg.KafkaTimeout}, logger)
+	if len(n.cfg.Kafka.Targets) > 0 {
+		k, err := kafka.New(n.cfg.Kafka, logger)
 		if err != nil {
 			pg.Close()
 			return err
 		}
 		drivers = append(drivers, k)
 	}
-	if len(n.cfg.ConsulTargets) > 0 {
-		c, err := consul.New(consul.Config{Targets: n.cfg.ConsulTargets, Watch: n.cfg.ConsulWatch}, logger)
+	if len(n.cfg.Consul.Targets) > 0 {
+		c, err := consul.New(n.cfg.Consul, logger)
 		if err != nil {
 			for _, d := range drivers {
 				d.Close()
@@ -198,7 +184,7 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		drivers = append(drivers, c)
 	}
 	for i, d := range drivers {
-		a, err := effect.New(d, n.cfg.effect(), db, catalog, logger)
+		a, err := effect.New(d, n.cfg.Adapters, db, catalog, logger)
 		if err != nil {
 			for _, d := range drivers[i:] {
 				d.Close()
@@ -214,6 +200,22 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		}
 	}
 	return nil
+}
+
+// addProjection consumes the events topic in batches into the infrastructure state.
+func (n *node) addProjection(db *pgxpool.Pool, catalog *events.Registry) error {
+	logger := n.logger.With("role", RoleProjection)
+	h, err := infrastate.NewHandler(infrastate.HandlerConfig{
+		DB: db, Registry: catalog, IntentsTopic: n.cfg.Topics.Intents, Thresholds: n.cfg.Thresholds,
+	}, logger)
+	if err != nil {
+		return err
+	}
+	bc := n.cfg.Projection
+	bc.Brokers, bc.Group, bc.Topic = n.cfg.KafkaBrokers, infrastate.ConsumerName, n.cfg.Topics.Events
+	bc.Handle, bc.Policy, bc.Metrics = h.HandleBatch, n.policy, consumer.NewBatchMetrics(n.registry)
+	n.projection, err = consumer.NewBatch(bc, logger)
+	return err
 }
 
 // addSagas runs the saga engine: intents from Kafka start or join sagas, the adapters' outcome
@@ -242,29 +244,17 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 	return n.consume(sagas.TimersConsumerName, engine.TimersTopic(), timers, engine.HandleTimer)
 }
 
-// consume adds a consumer handler (in its own Kafka consumer group unless sub is given), with the
-// same error policy for every consumer: transient errors are retried with backoff, then the
-// message is redelivered; permanent ones (events.Permanent) go to the group's poison topic with
-// the reason.
+// consume adds a router handler for group on topic (in its own Kafka consumer group unless sub is
+// given), through the one error policy.
 func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
-	wlog := watermill.NewSlogLogger(n.logger)
 	if sub == nil {
 		var err error
-		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, group, wlog); err != nil {
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, group, watermill.NewSlogLogger(n.logger)); err != nil {
 			return err
 		}
 	}
-	poison, err := middleware.PoisonQueueWithFilter(n.pub, n.cfg.Topics.Poison(group), events.Permanent)
-	if err != nil {
-		return fmt.Errorf("could not create poison queue of %s: %w", group, err)
-	}
-	retry := middleware.Retry{
-		MaxRetries: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 5 * time.Second, Multiplier: 2,
-		RandomizationFactor: 0.5, Logger: wlog,
-		ShouldRetry: func(p middleware.RetryParams) bool { return !events.Permanent(p.Err) },
-	}
 	h := n.router.AddConsumerHandler(group, topic, sub, handle)
-	h.AddMiddleware(poison, retry.Middleware)
+	h.AddMiddleware(n.policy.Middleware(group, topic))
 	return nil
 }
 

@@ -1,6 +1,7 @@
-// Package app wires omnibase-infra's roles into one process: one Watermill router, the probe
-// schedule and the HTTP endpoints. cmd/omni parses flags into a Config and calls Run; the
-// integration suite calls Run the same way.
+// Package app is the composition root: it wires omnibase-infra's roles into one process — one
+// Watermill router, the projection's batch consumer, the probe schedules and the HTTP endpoints —
+// from the components' own configurations. cmd/omni binds flags to a Config and calls Run; the
+// integration suite calls Run the same way. Nothing below it imports it.
 package app
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
+	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -54,53 +56,41 @@ func ParseRoles(s string) ([]Role, error) {
 	return out, nil
 }
 
-// Config is everything one omni process needs.
+// Config is everything one omni process needs: a few settings of its own and the components'
+// configurations, each with the defaults its component owns (DefaultConfig shows them; zero
+// fields get them at Run). Fields a component needs from the process — the database pool, the
+// publisher, the router, the topics — are filled in by Run.
 type Config struct {
 	// DatabaseURL of the control database (outbox, inbox, projection, sagas). Required.
 	DatabaseURL string
 	// KafkaBrokers to publish to and consume from. Required.
 	KafkaBrokers []string
-	// ConsulAddr of a Consul agent; optional. When set and ConsulTargets is empty, the Consul
+	// ConsulAddr of a Consul agent; optional. When set and Consul.Targets is empty, the Consul
 	// adapter acts on this agent as target "agent".
 	ConsulAddr string
 	// Roles to run. Required.
 	Roles []Role
 	// HTTPAddr serves /healthz, /readyz and /metrics. Default "127.0.0.1:8081".
 	HTTPAddr string
-	// PostgresTargets are the databases of the PostgreSQL adapter. Default: the control database, as "control".
-	PostgresTargets []postgres.Target
-	// Postgres holds the PostgreSQL adapter's limits (its Targets field is ignored: see
-	// PostgresTargets). Default: the adapter's defaults.
-	Postgres postgres.Config
-	// KafkaProducers is the size of each Kafka target's producer pool. Default 2.
-	KafkaProducers int
-	// KafkaTimeout bounds one request of the Kafka adapter to a broker. Default 5s.
-	KafkaTimeout time.Duration
-	// KafkaTargets are the clusters of the Kafka adapter. Default: KafkaBrokers, as "bus".
-	KafkaTargets []kafka.Target
-	// ConsulTargets are the agents of the Consul adapter. Default: ConsulAddr as "agent" when set;
-	// with neither, the Consul adapter does not run.
-	ConsulTargets []consul.Target
-	// ConsulWatch is what the Consul adapter watches on every target.
-	ConsulWatch consul.Watch
-	// ProbeInterval between probes of a target. Default 5s.
-	ProbeInterval time.Duration
-	// ProbeTimeout of one probe. Default 2s.
-	ProbeTimeout time.Duration
-	// CommandTimeout bounds one adapter command, its retries included. Default 10s.
-	CommandTimeout time.Duration
-	// Breaker of every adapter target. Default: effect's defaults (5 failures, open 10s).
-	Breaker effect.Breaker
-	// Retry of adapter commands' transient errors. Default: effect's defaults (3 attempts).
-	Retry effect.Retry
-	// MaxCommandBytes is the largest command an adapter accepts. Default 1 MiB.
-	MaxCommandBytes int
-	// Thresholds of the projection's health hysteresis. Default infrastate.DefaultThresholds().
-	Thresholds infrastate.Thresholds
-	// ProjectionBatch is the most events the projection applies in one transaction. Default 100.
-	ProjectionBatch int
 	// Topics. Default events.DefaultTopics().
 	Topics events.Topics
+
+	// Policy is the error policy of every consumer (its Poison publisher is the process's).
+	Policy consumer.PolicyConfig
+	// Adapters is the runner every adapter shares: probe schedule, command timeout, breaker,
+	// retries (its EventsTopic is Topics.Events).
+	Adapters effect.Config
+	// Postgres is the PostgreSQL adapter. Targets default: the control database, as "control".
+	Postgres postgres.Config
+	// Kafka is the Kafka adapter. Targets default: KafkaBrokers, as "bus".
+	Kafka kafka.Config
+	// Consul is the Consul adapter. Targets default: ConsulAddr as "agent" when set; with neither,
+	// the Consul adapter does not run.
+	Consul consul.Config
+	// Thresholds of the projection's health hysteresis. Default infrastate.DefaultThresholds().
+	Thresholds infrastate.Thresholds
+	// Projection is the projection's batch consumer (MaxBatch, CloseTimeout; the rest is wired).
+	Projection consumer.BatchConfig
 	// ContractPath of the saga contract. Default: the contract built into the binary.
 	ContractPath string
 	// EventLogRetention is how long the relay role keeps events in the event log. Default 0:
@@ -110,34 +100,49 @@ type Config struct {
 	SkipMigrate bool
 }
 
+// DefaultConfig is a Config with every component's defaults filled in, as Run would fill them:
+// cmd/omni binds its flags to it, so a flag's default is the component's and is written once.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:   "127.0.0.1:8081",
+		Topics:     events.DefaultTopics(),
+		Policy:     consumer.DefaultPolicyConfig(),
+		Adapters:   effect.DefaultConfig(),
+		Postgres:   postgres.DefaultConfig(),
+		Kafka:      kafka.DefaultConfig(),
+		Consul:     consul.DefaultConfig(),
+		Thresholds: infrastate.DefaultThresholds(),
+		Projection: consumer.DefaultBatchConfig(),
+		Roles:      AllRoles,
+	}
+}
+
+// setDefaults fills in what depends on other settings; the components fill in their own.
 func (c *Config) setDefaults() {
 	if c.HTTPAddr == "" {
-		c.HTTPAddr = "127.0.0.1:8081"
-	}
-	if len(c.PostgresTargets) == 0 {
-		c.PostgresTargets = []postgres.Target{{Name: "control", URL: c.DatabaseURL}}
-	}
-	if len(c.KafkaTargets) == 0 && len(c.KafkaBrokers) > 0 {
-		c.KafkaTargets = []kafka.Target{{Name: "bus", Brokers: c.KafkaBrokers}}
-	}
-	if len(c.ConsulTargets) == 0 && c.ConsulAddr != "" {
-		c.ConsulTargets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
-	}
-	if c.ProbeInterval == 0 {
-		c.ProbeInterval = 5 * time.Second
-	}
-	if c.ProbeTimeout == 0 {
-		c.ProbeTimeout = 2 * time.Second
-	}
-	if c.Thresholds == (infrastate.Thresholds{}) {
-		c.Thresholds = infrastate.DefaultThresholds()
+		c.HTTPAddr = DefaultConfig().HTTPAddr
 	}
 	if c.Topics == (events.Topics{}) {
 		c.Topics = events.DefaultTopics()
 	}
+	if c.Thresholds == (infrastate.Thresholds{}) {
+		c.Thresholds = infrastate.DefaultThresholds()
+	}
+	if len(c.Postgres.Targets) == 0 {
+		c.Postgres.Targets = []postgres.Target{{Name: "control", URL: c.DatabaseURL}}
+	}
+	if len(c.Kafka.Targets) == 0 && len(c.KafkaBrokers) > 0 {
+		c.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: c.KafkaBrokers}}
+	}
+	if len(c.Consul.Targets) == 0 && c.ConsulAddr != "" {
+		c.Consul.Targets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
+	}
+	c.Policy.Topics = c.Topics
+	c.Adapters.EventsTopic = c.Topics.Events
 }
 
-// Validate reports every problem, each naming the setting that is wrong.
+// Validate reports every problem of the process's own settings, each naming the setting; the
+// components validate theirs when they are built.
 func (c Config) Validate() error {
 	var errs []error
 	if c.DatabaseURL == "" {
@@ -159,7 +164,7 @@ func (c Config) Validate() error {
 	if c.EventLogRetention < 0 {
 		errs = append(errs, errors.New("--event-log-retention must not be negative"))
 	}
-	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 || c.CommandTimeout < 0 {
+	if c.Adapters.ProbeInterval < 0 || c.Adapters.ProbeTimeout < 0 || c.Adapters.CommandTimeout < 0 {
 		errs = append(errs, errors.New("--probe-interval, --probe-timeout and --command-timeout must not be negative"))
 	}
 	if err := c.Thresholds.Validate(); err != nil {
@@ -169,14 +174,6 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// effect is the adapters' shared configuration.
-func (c Config) effect() effect.Config {
-	return effect.Config{
-		EventsTopic: c.Topics.Events, ProbeInterval: c.ProbeInterval, ProbeTimeout: c.ProbeTimeout,
-		CommandTimeout: c.CommandTimeout, MaxCommandBytes: c.MaxCommandBytes, Breaker: c.Breaker, Retry: c.Retry,
-	}
 }
 
 func (c Config) has(r Role) bool { return slices.Contains(c.Roles, r) }

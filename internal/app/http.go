@@ -4,31 +4,64 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// httpHandler serves /healthz (the process is up), /readyz (its router runs and the control
-// database answers) and /metrics (Prometheus).
+// httpHandler serves /healthz (the process is up), /readyz (every part of it can do its work)
+// and /metrics (Prometheus).
 func (n *node) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !n.router.IsRunning() {
-			http.Error(w, "router not running", http.StatusServiceUnavailable)
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := n.db.Ping(ctx); err != nil {
-			http.Error(w, "control database: "+err.Error(), http.StatusServiceUnavailable)
-			return
+		var b strings.Builder
+		ready := true
+		for _, c := range n.readiness(ctx) {
+			if c.err != nil {
+				ready = false
+				fmt.Fprintf(&b, "%s: not ready: %v\n", c.part, c.err)
+			} else {
+				fmt.Fprintf(&b, "%s: ready\n", c.part)
+			}
 		}
-		fmt.Fprintln(w, "ready")
+		if !ready {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprint(w, b.String())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// check is one part's readiness: nil, or why it is not ready.
+type check struct {
+	part string
+	err  error
+}
+
+// readiness checks every part the process runs: the router (its handlers: adapters' commands,
+// the relay, the sagas), the projection's consumer, and the control database.
+func (n *node) readiness(ctx context.Context) []check {
+	var out []check
+	if !n.router.IsRunning() {
+		out = append(out, check{"router", fmt.Errorf("not running")})
+	} else {
+		out = append(out, check{"router", nil})
+	}
+	if n.projection != nil {
+		out = append(out, check{"projection", n.projection.Ready()})
+	}
+	if err := n.db.Ping(ctx); err != nil {
+		out = append(out, check{"control database", err})
+	} else {
+		out = append(out, check{"control database", nil})
+	}
+	return out
 }

@@ -73,6 +73,19 @@ func clientConfig(clientID string) *sarama.Config {
 	return cfg
 }
 
+// NewConsumerGroup joins nothing yet: it returns a consumer group that starts new groups from the
+// oldest offset, as every subscriber here does.
+func NewConsumerGroup(brokers []string, group string) (sarama.ConsumerGroup, error) {
+	cfg := clientConfig("omnibase-infra")
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	g, err := sarama.NewConsumerGroup(brokers, group, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("could not create consumer group %q on %v: %w", group, brokers, err)
+	}
+	return g, nil
+}
+
 // NewClient connects a Sarama client to brokers.
 func NewClient(brokers []string, clientID string) (sarama.Client, error) {
 	client, err := sarama.NewClient(brokers, clientConfig(clientID))

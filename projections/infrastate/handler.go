@@ -11,6 +11,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -28,9 +29,6 @@ type HandlerConfig struct {
 	IntentsTopic string
 	// Thresholds of the fold. Default DefaultThresholds().
 	Thresholds Thresholds
-	// Poison sends a message that can never be applied (it cannot be decoded) to the poison topic
-	// with the reason. Required by HandleBatch.
-	Poison func(msg *message.Message, reason error) error
 }
 
 func (c *HandlerConfig) setDefaults() {
@@ -50,9 +48,6 @@ func (c HandlerConfig) Validate() error {
 	}
 	if c.IntentsTopic == "" {
 		errs = append(errs, errors.New("projection: missing IntentsTopic"))
-	}
-	if c.Poison == nil {
-		errs = append(errs, errors.New("projection: missing Poison"))
 	}
 	if err := c.Thresholds.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("projection thresholds: %w", err))
@@ -79,24 +74,21 @@ func NewHandler(cfg HandlerConfig, logger *slog.Logger) (*Handler, error) {
 	return &Handler{cfg: cfg, reducer: Reducer{Thresholds: cfg.Thresholds}, logger: logger}, nil
 }
 
-// HandleBatch applies msgs, in order, in one transaction. A message that cannot be decoded goes
-// to the poison topic with the reason and the others are applied. An error means nothing of the
-// batch was applied; the caller hands the same batch again.
-func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) error {
+// HandleBatch applies msgs, in order, in one transaction; it is the projection's
+// consumer.BatchHandler. A message that cannot be decoded is returned with the reason, for the
+// poison topic, and the others are applied. An error means nothing of the batch was applied; the
+// consumer hands the same batch again.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]consumer.Rejected, error) {
 	type decoded struct {
 		env events.Envelope
 		m   events.Message
 	}
-	type undecodable struct {
-		msg    *message.Message
-		reason error
-	}
 	batch := make([]decoded, 0, len(msgs))
-	var poison []undecodable
+	var rejected []consumer.Rejected
 	for _, msg := range msgs {
 		env, m, err := h.cfg.Registry.Decode(msg)
 		if err != nil {
-			poison = append(poison, undecodable{msg, err})
+			rejected = append(rejected, consumer.Rejected{Msg: msg, Reason: err})
 			continue
 		}
 		batch = append(batch, decoded{env, m})
@@ -144,16 +136,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) erro
 		return storeAll(ctx, tx, states, dirty)
 	})
 	if err != nil {
-		return fmt.Errorf("could not apply a batch of %d events: %w", len(batch), err)
-	}
-	// Poisoned only once the rest of the batch is applied, so a batch tried again does not poison
-	// its undecodable messages again (a failed poison publish does try the batch again, whose
-	// events are then no-ops).
-	for _, p := range poison {
-		if err := h.cfg.Poison(p.msg, p.reason); err != nil {
-			return fmt.Errorf("could not send undecodable message %s to the poison topic: %w", p.msg.UUID, err)
-		}
-		h.logger.WarnContext(ctx, "message poisoned", "message_id", p.msg.UUID, "reason", p.reason)
+		return nil, fmt.Errorf("could not apply a batch of %d events: %w", len(batch), err)
 	}
 	for i, d := range batch {
 		for _, in := range raised[i] {
@@ -162,7 +145,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) erro
 				"correlation_id", d.env.CorrelationID, "causation_id", d.env.ID)
 		}
 	}
-	return nil
+	return rejected, nil
 }
 
 func (h *Handler) raise(ctx context.Context, tx pgx.Tx, env events.Envelope, intents []events.IntentMessage, raised *[]events.IntentMessage) error {

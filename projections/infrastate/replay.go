@@ -26,6 +26,9 @@ const (
 // replayLock is the advisory lock one replay of this projection holds while it runs.
 const replayLock int64 = 0x696e667261737461 // "infrasta"
 
+// DefaultReplayBatchSize is how many events a replay folds per transaction unless told otherwise.
+const DefaultReplayBatchSize = 10000
+
 // ReplayConfig configures Replay.
 type ReplayConfig struct {
 	// DB is the control database. Required.
@@ -34,7 +37,7 @@ type ReplayConfig struct {
 	Registry *events.Registry
 	// Reducer folds them; it must be configured as the live projection's is.
 	Reducer Reducer
-	// BatchSize is how many events are folded per transaction. Default 10000.
+	// BatchSize is how many events are folded per transaction. Default DefaultReplayBatchSize.
 	BatchSize int
 	// Verify compares the rebuilt state with the live one instead of swapping it in.
 	Verify bool
@@ -100,7 +103,7 @@ type position struct {
 // once.
 func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 10000
+		cfg.BatchSize = DefaultReplayBatchSize
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

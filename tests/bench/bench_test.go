@@ -23,6 +23,7 @@ import (
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/tests/containers"
 )
@@ -184,7 +185,9 @@ func BenchmarkRelayVsRawProduce(b *testing.B) {
 		// Relay: committed outbox rows to Kafka, until the last one is acknowledged.
 		pub, err := bus.NewPublisher(kafka.Brokers(), watermill.NopLogger{})
 		require.NoError(b, err)
-		relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Publisher: pub, PoisonTopic: "bench.poison"}, quiet)
+		policy, err := consumer.NewPolicy(consumer.PolicyConfig{Poison: pub}, quiet)
+		require.NoError(b, err)
+		relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Publisher: pub, Policy: policy}, quiet)
 		require.NoError(b, err)
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)

@@ -43,7 +43,7 @@ func startConsulAdapter(t *testing.T, configure func(*app.Config, *api.Client)) 
 	client, err := api.NewClient(&api.Config{Address: agent.Addr})
 	require.NoError(t, err)
 	cfg := adapterConfig(url, kafka.Brokers())
-	cfg.ConsulTargets = []consul.Target{{Name: "agent", Addr: agent.Addr}}
+	cfg.Consul.Targets = []consul.Target{{Name: "agent", Addr: agent.Addr}}
 	if configure != nil {
 		configure(&cfg, client)
 	}
@@ -237,7 +237,7 @@ func TestConsulAdapter_watches_record_kv_and_service_changes(t *testing.T) {
 	prefix := "watched/" + watermill.NewUUID() + "/"
 	service := "api-" + watermill.NewUUID()[:8]
 	rig := startConsulAdapter(t, func(cfg *app.Config, client *api.Client) {
-		cfg.ConsulWatch = consul.Watch{KeyPrefixes: []string{prefix}, Services: []string{service}}
+		cfg.Consul.Watch = consul.Watch{KeyPrefixes: []string{prefix}, Services: []string{service}}
 		_, err := client.KV().Put(&api.KVPair{Key: prefix + "start", Value: []byte("0")}, nil)
 		require.NoError(t, err)
 	})
@@ -310,7 +310,7 @@ func TestConsulAdapter_watches_record_kv_and_service_changes(t *testing.T) {
 func TestConsulAdapter_watch_catches_up_after_the_agent_restarts(t *testing.T) {
 	prefix := "watched/" + watermill.NewUUID() + "/"
 	rig := startConsulAdapter(t, func(cfg *app.Config, client *api.Client) {
-		cfg.ConsulWatch = consul.Watch{KeyPrefixes: []string{prefix}}
+		cfg.Consul.Watch = consul.Watch{KeyPrefixes: []string{prefix}}
 		_, err := client.KV().Put(&api.KVPair{Key: prefix + "a", Value: []byte("1")}, nil)
 		require.NoError(t, err)
 	})
@@ -356,8 +356,8 @@ func transitions(changes []events.CircuitBreakerStateChanged) []string {
 
 func TestConsulAdapter_breaker_opens_when_the_agent_stops_and_closes_when_it_is_back(t *testing.T) {
 	rig := startConsulAdapter(t, func(cfg *app.Config, _ *api.Client) {
-		cfg.Breaker = effect.Breaker{Failures: 3, OpenFor: 2 * time.Second}
-		cfg.ProbeInterval = 200 * time.Millisecond
+		cfg.Adapters.Breaker = effect.Breaker{Failures: 3, OpenFor: 2 * time.Second}
+		cfg.Adapters.ProbeInterval = 200 * time.Millisecond
 	})
 	breakerChanges := func() []events.CircuitBreakerStateChanged {
 		return consulEvents[events.CircuitBreakerStateChanged](t, rig.events, "circuit_breaker_state_changed")

@@ -174,8 +174,8 @@ func TestKafkaAdapter_unreachable_cluster_fails_transiently_and_probes_unhealthy
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	cfg := adapterConfig(url, broker.Brokers())
-	cfg.KafkaTargets = []kafka.Target{{Name: "bus", Brokers: broker.Brokers()}, {Name: "down", Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}}}
-	cfg.Breaker.Failures = 100 // the breaker is the Consul adapter's test's subject; here, the errors
+	cfg.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: broker.Brokers()}, {Name: "down", Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}}}
+	cfg.Adapters.Breaker.Failures = 100 // the breaker is the Consul adapter's test's subject; here, the errors
 	startApp(t, cfg)
 	c := newCommander(t, broker.Brokers())
 

@@ -36,7 +36,7 @@ func startPostgresAdapter(t *testing.T, targets []postgres.Target, configure fun
 	kafka := newKafka(t)
 	url, _ := newControlDB(t)
 	cfg := adapterConfig(url, kafka.Brokers())
-	cfg.PostgresTargets = targets
+	cfg.Postgres.Targets = targets
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -119,7 +119,7 @@ func TestPostgresAdapter_executes_queries_and_transactions_on_a_real_server(t *t
 	targetURL := control.NewDatabase(t)
 	a := startPostgresAdapter(t, []postgres.Target{{Name: "orders", URL: targetURL},
 		{Name: "down", URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/none?sslmode=disable", pgClosedPort(t))}},
-		func(cfg *app.Config) { cfg.Breaker.Failures = 1 }) // one failure that counted would open it
+		func(cfg *app.Config) { cfg.Adapters.Breaker.Failures = 1 }) // one failure that counted would open it
 
 	t.Run("execute_ddl_and_inserts_with_arguments", func(t *testing.T) {
 		var res struct {
@@ -299,7 +299,7 @@ func pgClosedPort(t *testing.T) int {
 func TestPostgresAdapter_a_statement_past_the_command_timeout_is_cancelled_on_the_server(t *testing.T) {
 	targetURL := control.NewDatabase(t)
 	a := startPostgresAdapter(t, []postgres.Target{{Name: "orders", URL: targetURL}},
-		func(cfg *app.Config) { cfg.CommandTimeout = time.Second })
+		func(cfg *app.Config) { cfg.Adapters.CommandTimeout = time.Second })
 	target, err := pgxpool.New(context.Background(), targetURL)
 	require.NoError(t, err)
 	t.Cleanup(target.Close)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/internal/command"
 	"github.com/omninode/omnibase-infra/platform/bus"
@@ -20,7 +21,7 @@ import (
 // Probes are slow so that they stay out of the way of what a test sends.
 func adapterConfig(databaseURL string, brokers []string) app.Config {
 	return app.Config{DatabaseURL: databaseURL, KafkaBrokers: brokers, Roles: []app.Role{app.RoleAdapters, app.RoleRelay},
-		ProbeInterval: time.Minute, ProbeTimeout: time.Second, CommandTimeout: 5 * time.Second}
+		Adapters: effect.Config{ProbeInterval: time.Minute, ProbeTimeout: time.Second, CommandTimeout: 5 * time.Second}}
 }
 
 // commander sends commands the way `omni cmd` does and waits for what each caused.

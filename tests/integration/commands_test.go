@@ -50,7 +50,7 @@ func TestCommands_bad_commands_are_rejected_poisoned_and_the_adapter_moves_on(t 
 	kafka := newKafka(t)
 	url, _ := newControlDB(t)
 	cfg := adapterConfig(url, kafka.Brokers())
-	cfg.MaxCommandBytes = 4096
+	cfg.Adapters.MaxCommandBytes = 4096
 	startApp(t, cfg)
 	c := newCommander(t, kafka.Brokers())
 	topic := events.DefaultTopics().Commands(events.AdapterPostgres)

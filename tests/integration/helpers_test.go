@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/tests/containers"
@@ -76,7 +77,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 // appConfig runs every role against the test's database and broker, probing fast.
 func appConfig(databaseURL string, brokers []string) app.Config {
 	return app.Config{DatabaseURL: databaseURL, KafkaBrokers: brokers, Roles: app.AllRoles,
-		ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second}
+		Adapters: effect.Config{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second}}
 }
 
 // waitHealthy waits until the projection shows adapterID healthy.

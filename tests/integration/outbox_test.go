@@ -17,6 +17,7 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -27,7 +28,9 @@ func startRelay(t *testing.T, db *pgxpool.Pool, brokers []string) {
 	pub, err := bus.NewPublisher(brokers, watermill.NewSlogLogger(logger))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
-	relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Publisher: pub, PoisonTopic: "outbox-relay.poison"}, logger)
+	policy, err := consumer.NewPolicy(consumer.PolicyConfig{Poison: pub}, logger)
+	require.NoError(t, err)
+	relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Publisher: pub, Policy: policy}, logger)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

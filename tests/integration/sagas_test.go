@@ -205,9 +205,9 @@ func TestSagas_an_unroutable_intent_is_recorded_and_poisoned(t *testing.T) {
 // opens after 3 failures, and a contract whose failover polls every pollEvery up to attempts times.
 func consulFailoverConfig(t *testing.T, url string, kafka *containers.Kafka, agent *containers.Consul, pollEvery string, attempts int) app.Config {
 	cfg := appConfig(url, kafka.Brokers())
-	cfg.ConsulTargets = []consul.Target{{Name: "agent", Addr: agent.Addr}}
-	cfg.CommandTimeout = 3 * time.Second
-	cfg.Breaker.Failures, cfg.Breaker.OpenFor = 3, 2*time.Second
+	cfg.Consul.Targets = []consul.Target{{Name: "agent", Addr: agent.Addr}}
+	cfg.Adapters.CommandTimeout = 3 * time.Second
+	cfg.Adapters.Breaker.Failures, cfg.Adapters.Breaker.OpenFor = 3, 2*time.Second
 	cfg.ContractPath = writeContract(t, "poll: {every: 5s, attempts: 12}", fmt.Sprintf("poll: {every: %s, attempts: %d}", pollEvery, attempts))
 	return cfg
 }
@@ -326,8 +326,8 @@ func TestInitialization_runs_in_order_and_reports_the_failing_step(t *testing.T)
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
 	cfg := appConfig(url, kafka.Brokers())
-	cfg.ConsulTargets = []consul.Target{{Name: "agent", Addr: agent.Addr}}
-	cfg.CommandTimeout = 3 * time.Second
+	cfg.Consul.Targets = []consul.Target{{Name: "agent", Addr: agent.Addr}}
+	cfg.Adapters.CommandTimeout = 3 * time.Second
 	startApp(t, cfg)
 	for _, id := range []string{"postgres/control", "kafka/bus", "consul/agent"} {
 		waitHealthy(t, db, id)

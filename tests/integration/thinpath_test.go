@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
@@ -34,8 +35,8 @@ func TestThinPath_in_process(t *testing.T) {
 	target := newTarget(t)
 	startApp(t, app.Config{
 		DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: app.AllRoles,
-		PostgresTargets: []postgres.Target{{Name: "target", URL: target.URL}},
-		ProbeInterval:   200 * time.Millisecond, ProbeTimeout: time.Second,
+		Postgres: postgres.Config{Targets: []postgres.Target{{Name: "target", URL: target.URL}}},
+		Adapters: effect.Config{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: time.Second},
 	})
 	checkThinPath(t, db, kafka, target)
 	checkFilters(t, url)
