@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/omninode/omnibase-infra/internal/app"
 )
 
 // omni runs the omni binary with args and env (on top of cleanEnv) and returns stdout, stderr
@@ -188,4 +191,40 @@ func TestHTTP_healthz_readyz_and_metrics(t *testing.T) {
 	} {
 		require.Contains(t, body, metric)
 	}
+}
+
+// /readyz names each part of the process; it fails, naming the projection, while the projection's
+// consumer holds no session (here: its brokers are gone), and is ready again once it consumes.
+func TestHTTP_readyz_fails_naming_the_projection_while_its_consumer_is_not_consuming(t *testing.T) {
+	kafka := newKafka(t)
+	url, _ := newControlDB(t)
+	addr := startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(),
+		Roles: []app.Role{app.RoleRelay, app.RoleProjection}})
+	readyz := func() (bool, string, error) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s", resp.StatusCode, body), err
+	}
+	eventually(t, 60*time.Second, "ready", readyz)
+	_, body, err := readyz()
+	require.NoError(t, err)
+	require.Contains(t, body, "projection: ready")
+	require.Contains(t, body, "router: ready")
+	require.Contains(t, body, "control database: ready")
+
+	require.NoError(t, kafka.Stop(context.Background()))
+	eventually(t, 60*time.Second, "not ready, naming the projection", func() (bool, string, error) {
+		ok, body, err := readyz()
+		return !ok && strings.Contains(body, "projection: not ready: consumer group infrastate-projection"), body, err
+	})
+	_, body, _ = readyz()
+	require.True(t, strings.HasPrefix(body, "503 "), body)
+	require.Contains(t, body, "control database: ready", "the other parts still say they are ready")
+
+	require.NoError(t, kafka.Start(context.Background()))
+	eventually(t, 90*time.Second, "ready again", readyz)
 }
