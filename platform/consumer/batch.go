@@ -112,8 +112,9 @@ type Batch struct {
 	done      chan struct{}
 
 	mu       sync.Mutex
-	sessions int   // live consumer-group sessions: 1 while consuming, 0 between sessions
-	lastErr  error // why the last session ended, if it failed
+	sessions int       // live consumer-group sessions: 1 while consuming, 0 between sessions
+	lostAt   time.Time // when the last session ended; zero before the first one
+	lastErr  error     // why the last attempt at a session failed, if it did
 }
 
 // NewBatch builds a batch consumer. It joins its group when Run is called.
@@ -139,13 +140,19 @@ func (c *Batch) Ready() error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sessions > 0 {
+	var why string
+	switch {
+	case c.sessions > 0:
 		return nil
+	case c.lostAt.IsZero():
+		why = "not joined yet"
+	default:
+		why = "no session since " + c.lostAt.UTC().Format(time.RFC3339)
 	}
 	if c.lastErr != nil {
-		return fmt.Errorf("consumer group %s: no session: %w", c.cfg.Group, c.lastErr)
+		return fmt.Errorf("consumer group %s: %s: %w", c.cfg.Group, why, c.lastErr)
 	}
-	return fmt.Errorf("consumer group %s: no session yet", c.cfg.Group)
+	return fmt.Errorf("consumer group %s: %s", c.cfg.Group, why)
 }
 
 // Close stops the consumer: the batch in flight is finished (within CloseTimeout) and its
@@ -216,6 +223,7 @@ func (c *Batch) Cleanup(sarama.ConsumerGroupSession) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sessions--
+	c.lostAt = time.Now()
 	return nil
 }
 

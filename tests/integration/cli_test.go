@@ -223,6 +223,7 @@ func TestHTTP_readyz_fails_naming_the_projection_while_its_consumer_is_not_consu
 	})
 	_, body, _ = readyz()
 	require.True(t, strings.HasPrefix(body, "503 "), body)
+	t.Logf("/readyz while the brokers are gone: %s", body)
 	require.Contains(t, body, "control database: ready", "the other parts still say they are ready")
 
 	require.NoError(t, kafka.Start(context.Background()))

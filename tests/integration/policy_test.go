@@ -197,7 +197,7 @@ func TestPolicy_batch_consumer_retries_a_transient_failure_poisons_what_it_rejec
 	c, err := consumer.NewBatch(consumer.BatchConfig{Brokers: kafka.Brokers(), Group: group, Topic: topic,
 		Handle: handle, Policy: fastPolicy(t, pub)}, testLogger(t))
 	require.NoError(t, err)
-	require.ErrorContains(t, c.Ready(), "no session yet")
+	require.ErrorContains(t, c.Ready(), "not joined yet")
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background()) }()
 	t.Cleanup(func() { _ = c.Close() })
