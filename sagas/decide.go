@@ -93,7 +93,7 @@ type Replied struct {
 // Fired: a timer the saga set went off.
 type Fired struct {
 	Token int
-	Kind  string
+	Kind  TimerKind
 }
 
 func (Started) input() {}
@@ -101,19 +101,22 @@ func (Joined) input()  {}
 func (Replied) input() {}
 func (Fired) input()   {}
 
+// TimerKind is what a timer does when it fires.
+type TimerKind string
+
 // Timer kinds.
 const (
 	// TimerTimeout ends a wait for replies.
-	TimerTimeout = "timeout"
+	TimerTimeout TimerKind = "timeout"
 	// TimerAgain starts the next attempt of a step (a retry or a poll).
-	TimerAgain = "again"
+	TimerAgain TimerKind = "again"
 )
 
 // Timer is a delayed message the saga sets.
 type Timer struct {
 	SagaID string    `json:"saga_id"`
 	Token  int       `json:"token"`
-	Kind   string    `json:"kind"`
+	Kind   TimerKind `json:"kind"`
 	At     time.Time `json:"at"`
 }
 
@@ -132,15 +135,15 @@ type Entry struct {
 
 // Note is what a timeline entry says.
 type Note struct {
-	Attempt   int        `json:"attempt,omitempty"`
-	Intent    string     `json:"intent,omitempty"`
-	IntentID  string     `json:"intent_id,omitempty"`
-	CommandID string     `json:"command_id,omitempty"`
-	AdapterID string     `json:"adapter_id,omitempty"`
-	Command   string     `json:"command,omitempty"`
-	Outcome   string     `json:"outcome,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
-	Until     *time.Time `json:"until,omitempty"`
+	Attempt   int          `json:"attempt,omitempty"`
+	Intent    string       `json:"intent,omitempty"`
+	IntentID  string       `json:"intent_id,omitempty"`
+	CommandID string       `json:"command_id,omitempty"`
+	AdapterID string       `json:"adapter_id,omitempty"`
+	Command   string       `json:"command,omitempty"`
+	Outcome   ReplyOutcome `json:"outcome,omitempty"`
+	Reason    string       `json:"reason,omitempty"`
+	Until     *time.Time   `json:"until,omitempty"`
 }
 
 // Decision is everything a saga does in answer to one input; the engine stores it in one
@@ -232,7 +235,7 @@ func (x *decider) spec() StepSpec {
 }
 
 // wait starts a new wait: timers of earlier waits become stale.
-func (x *decider) wait(kind string, after time.Duration) time.Time {
+func (x *decider) wait(kind TimerKind, after time.Duration) time.Time {
 	data := &x.s.Data
 	data.Token++
 	at := x.now.Add(after)
@@ -348,11 +351,11 @@ func (x *decider) compensate() {
 	}
 }
 
-func (x *decider) end(status, reason string) {
+func (x *decider) end(status Status, reason string) {
 	data := &x.s.Data
 	x.s.Status = status
 	data.Pending, data.Deadline = nil, nil
-	x.log(x.s.Step, status, Note{Reason: reason})
+	x.log(x.s.Step, string(status), Note{Reason: reason})
 	if x.def.Ended != nil {
 		x.d.Events = append(x.d.Events, x.def.Ended(*x.s, x.now)...)
 	}

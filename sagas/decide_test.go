@@ -78,9 +78,9 @@ func probeReply(healthy bool) sagas.Reply {
 
 func threeTargets() sagas.View {
 	return sagas.View{Targets: []sagas.Target{
-		{Adapter: "postgres", Target: "control", Status: "healthy", Breaker: "closed"},
-		{Adapter: "kafka", Target: "main", Status: "degraded", Breaker: "closed"},
-		{Adapter: "consul", Target: "main", Status: "healthy", Breaker: "closed"},
+		{Adapter: "postgres", Target: "control", Status: events.StatusHealthy, Breaker: events.BreakerClosed},
+		{Adapter: "kafka", Target: "main", Status: events.StatusDegraded, Breaker: events.BreakerClosed},
+		{Adapter: "consul", Target: "main", Status: events.StatusHealthy, Breaker: events.BreakerClosed},
 	}}
 }
 
@@ -110,9 +110,9 @@ func TestHealthCheck_probes_every_target_in_parallel_and_publishes_the_report(t 
 	report := r.event[0].(events.InfrastructureHealthReported)
 	require.Equal(t, events.StatusDegraded, report.Overall)
 	require.Equal(t, []events.TargetHealth{
-		{AdapterID: "consul/main", Probe: "unhealthy", State: "healthy", Error: "dial tcp: refused"},
-		{AdapterID: "kafka/main", Probe: "unhealthy", State: "degraded", Error: "dial tcp: refused"},
-		{AdapterID: "postgres/control", Probe: "healthy", State: "healthy"},
+		{AdapterID: "consul/main", Probe: events.ProbeUnhealthy, State: events.StatusHealthy, Error: "dial tcp: refused"},
+		{AdapterID: "kafka/main", Probe: events.ProbeUnhealthy, State: events.StatusDegraded, Error: "dial tcp: refused"},
+		{AdapterID: "postgres/control", Probe: events.ProbeHealthy, State: events.StatusHealthy},
 	}, report.Targets)
 }
 
@@ -169,7 +169,7 @@ func TestDecide_stale_and_foreign_inputs_change_nothing(t *testing.T) {
 }
 
 func failedConsul() sagas.View {
-	return sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: "critical", Breaker: "open"}}}
+	return sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: events.StatusCritical, Breaker: events.BreakerOpen}}}
 }
 
 func TestFailover_recovers_after_polls_and_closes_the_breaker(t *testing.T) {
@@ -235,7 +235,7 @@ func TestFailover_a_poll_without_reply_counts_as_not_recovered(t *testing.T) {
 }
 
 func TestFailover_of_a_healthy_target_completes_at_once(t *testing.T) {
-	view := sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: "healthy", Breaker: "closed"}}}
+	view := sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: events.StatusHealthy, Breaker: events.BreakerClosed}}}
 	r := newRun(t, "failover", "consul/main", view)
 	r.start()
 	require.Equal(t, sagas.StatusCompleted, r.saga.Status)
@@ -271,9 +271,9 @@ func TestFailover_a_first_step_failing_for_good_escalates_with_nothing_to_compen
 
 func TestInitialization_goes_in_order_and_reports_the_failing_step(t *testing.T) {
 	view := sagas.View{Targets: []sagas.Target{
-		{Adapter: "postgres", Target: "control", Status: "healthy"},
-		{Adapter: "kafka", Target: "main", Status: "healthy"},
-		{Adapter: "consul", Target: "main", Status: "healthy"},
+		{Adapter: "postgres", Target: "control", Status: events.StatusHealthy},
+		{Adapter: "kafka", Target: "main", Status: events.StatusHealthy},
+		{Adapter: "consul", Target: "main", Status: events.StatusHealthy},
 	}}
 	r := newRun(t, "initialization", "infrastructure", view)
 	d := r.start()

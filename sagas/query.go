@@ -25,7 +25,7 @@ type Instance struct {
 	Workflow  string     `json:"workflow"`
 	Subject   string     `json:"subject"`
 	Step      string     `json:"step"`
-	Status    string     `json:"status"`
+	Status    Status     `json:"status"`
 	Version   int64      `json:"version"`
 	Deadline  *time.Time `json:"deadline,omitempty"`
 	Failure   string     `json:"failure,omitempty"`
@@ -35,7 +35,9 @@ type Instance struct {
 
 // Filter narrows List; empty fields match everything.
 type Filter struct {
-	Workflow, Status, Subject string
+	Workflow string
+	Status   Status
+	Subject  string
 }
 
 // List returns the sagas that match f, newest first.
@@ -45,7 +47,7 @@ func List(ctx context.Context, db Querier, f Filter) ([]Instance, error) {
 			created_at, updated_at
 		FROM saga_instances
 		WHERE ($1 = '' OR workflow = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR correlation_key = $3)
-		ORDER BY created_at DESC, id`, f.Workflow, f.Status, f.Subject)
+		ORDER BY created_at DESC, id`, f.Workflow, string(f.Status), f.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("could not list sagas: %w", err)
 	}
@@ -67,14 +69,14 @@ type Moment struct {
 
 // SentCommand is a command a saga sent and the reply it got.
 type SentCommand struct {
-	ID        string     `json:"command_id"`
-	Step      string     `json:"step"`
-	AdapterID string     `json:"adapter_id"`
-	Kind      string     `json:"kind"`
-	SentAt    time.Time  `json:"sent_at"`
-	Outcome   string     `json:"outcome,omitempty"`
-	Reply     *Reply     `json:"reply,omitempty"`
-	RepliedAt *time.Time `json:"replied_at,omitempty"`
+	ID        string       `json:"command_id"`
+	Step      string       `json:"step"`
+	AdapterID string       `json:"adapter_id"`
+	Kind      string       `json:"kind"`
+	SentAt    time.Time    `json:"sent_at"`
+	Outcome   ReplyOutcome `json:"outcome,omitempty"`
+	Reply     *Reply       `json:"reply,omitempty"`
+	RepliedAt *time.Time   `json:"replied_at,omitempty"`
 }
 
 // Story is everything `omni sagas show` prints of one saga.

@@ -11,14 +11,25 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
+// Status is where a saga is: running, or how it ended. It is saga_instances.status.
+type Status string
+
 // Saga statuses. Running is the only one that is not terminal.
 const (
-	StatusRunning     = "running"
-	StatusCompleted   = "completed"
-	StatusFailed      = "failed"
-	StatusCompensated = "compensated"
-	StatusEscalated   = "escalated"
+	StatusRunning     Status = "running"
+	StatusCompleted   Status = "completed"
+	StatusFailed      Status = "failed"
+	StatusCompensated Status = "compensated"
+	StatusEscalated   Status = "escalated"
 )
+
+// Statuses lists every status, running first.
+func Statuses() []Status {
+	return []Status{StatusRunning, StatusCompleted, StatusFailed, StatusCompensated, StatusEscalated}
+}
+
+// Known reports whether s is one of Statuses: a status given on a command line may not be.
+func (s Status) Known() bool { return slices.Contains(Statuses(), s) }
 
 // Saga is one saga instance as the decisions see it: saga_instances' row.
 type Saga struct {
@@ -26,7 +37,7 @@ type Saga struct {
 	Workflow string
 	// Subject is the correlation key: at most one running saga per workflow and subject.
 	Subject string
-	Status  string
+	Status  Status
 	// Step is the name of the step (or compensation) the saga is at.
 	Step    string
 	Version int64
@@ -83,16 +94,20 @@ type Trigger struct {
 	RaisedAt time.Time `json:"raised_at"`
 }
 
-// Reply outcomes.
+// ReplyOutcome is how an adapter answered a command: the outcome event it published.
+type ReplyOutcome string
+
+// Reply outcomes: command_succeeded, command_failed and command_rejected.
 const (
-	ReplySucceeded = "succeeded"
-	ReplyFailed    = "failed"
-	ReplyRejected  = "rejected"
+	ReplySucceeded ReplyOutcome = "succeeded"
+	ReplyFailed    ReplyOutcome = "failed"
+	ReplyRejected  ReplyOutcome = "rejected"
 )
 
-// Reply is an adapter's answer to a command a saga sent.
+// Reply is an adapter's answer to a command a saga sent. Result is the command's own result
+// (events.DecodeResult reads it as the command's result type).
 type Reply struct {
-	Outcome string          `json:"outcome"`
+	Outcome ReplyOutcome    `json:"outcome"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   string          `json:"error,omitempty"`
 }

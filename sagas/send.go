@@ -67,7 +67,7 @@ func (e *Engine) setTimers(ctx context.Context, tx pgx.Tx, timers []Timer) error
 		if err != nil {
 			return fmt.Errorf("could not encode timer of saga %s: %w", t.SagaID, err)
 		}
-		msg := message.NewMessage(derivedID(t.SagaID, strconv.Itoa(t.Token), t.Kind), payload)
+		msg := message.NewMessage(derivedID(t.SagaID, strconv.Itoa(t.Token), string(t.Kind)), payload)
 		msg.SetContext(ctx)
 		delay.Message(msg, delay.Until(t.At))
 		if err := pub.Publish(e.cfg.TimersTopic, msg); err != nil {

@@ -26,7 +26,7 @@ func insertSaga(ctx context.Context, tx pgx.Tx, s Saga) (bool, error) {
 		INSERT INTO saga_instances (id, workflow, correlation_key, step, status, data, version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (workflow, correlation_key) WHERE status = 'running' DO NOTHING`,
-		s.ID, s.Workflow, s.Subject, s.Step, s.Status, data, s.Version)
+		s.ID, s.Workflow, s.Subject, s.Step, string(s.Status), data, s.Version)
 	if err != nil {
 		return false, fmt.Errorf("could not start %s saga for %s: %w", s.Workflow, s.Subject, err)
 	}
@@ -76,7 +76,7 @@ func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision) error 
 	tag, err := tx.Exec(ctx, `
 		UPDATE saga_instances SET step = $3, status = $4, data = $5, deadline = $6, version = version + 1,
 			updated_at = now()
-		WHERE id = $1 AND version = $2`, s.ID, version, s.Step, s.Status, data, s.Data.Deadline)
+		WHERE id = $1 AND version = $2`, s.ID, version, s.Step, string(s.Status), data, s.Data.Deadline)
 	if err != nil {
 		return fmt.Errorf("could not update saga %s: %w", s.ID, err)
 	}
@@ -124,7 +124,7 @@ func recordReply(ctx context.Context, tx pgx.Tx, id string, r Reply) error {
 		return fmt.Errorf("could not encode the reply to %s: %w", id, err)
 	}
 	_, err = tx.Exec(ctx, `UPDATE saga_commands SET outcome = $2, reply = $3, replied_at = now() WHERE command_id = $1`,
-		id, r.Outcome, reply)
+		id, string(r.Outcome), reply)
 	if err != nil {
 		return fmt.Errorf("could not record the reply to %s: %w", id, err)
 	}
