@@ -79,10 +79,11 @@ type SentCommand struct {
 	RepliedAt *time.Time   `json:"replied_at,omitempty"`
 }
 
-// Story is everything `omni sagas show` prints of one saga.
+// Story is everything `omni sagas show` prints of one saga. Data is saga_instances.data as stored:
+// the engine's progress, and under "state" the state of the saga's workflow in its own shape.
 type Story struct {
 	Instance
-	Data     Data          `json:"data"`
+	Data     Record        `json:"data"`
 	Timeline []Moment      `json:"timeline"`
 	Commands []SentCommand `json:"commands"`
 }
@@ -121,4 +122,18 @@ func Show(ctx context.Context, db Querier, id string) (Story, error) {
 		return st, fmt.Errorf("could not read the commands of saga %s: %w", id, err)
 	}
 	return st, nil
+}
+
+// StateOf reads the state of a story's workflow as S, its workflow's state type
+// (HealthCheckState for a health_check saga, FailoverState, InitializationState), strictly: a
+// field S does not have is an error.
+func StateOf[S any](st Story) (S, error) {
+	var state S
+	if len(st.Data.State) == 0 {
+		return state, nil
+	}
+	if err := decodeStrict(st.Data.State, &state); err != nil {
+		return state, fmt.Errorf("could not read the state of %s saga %s as %T: %w", st.Workflow, st.ID, state, err)
+	}
+	return state, nil
 }
