@@ -42,6 +42,8 @@ type Config struct {
 	DB DB
 	// Registry decodes intents and replies. Required.
 	Registry *events.Registry
+	// Targets reads the projection's targets for the decisions. Required.
+	Targets TargetReader
 	// Contract declares the workflows and routes. Required.
 	Contract Contract
 	// Topics name where commands and events go. Default events.DefaultTopics().
@@ -72,6 +74,9 @@ func (c Config) Validate() error {
 	}
 	if c.Registry == nil {
 		errs = append(errs, errors.New("missing Registry"))
+	}
+	if c.Targets == nil {
+		errs = append(errs, errors.New("missing Targets"))
 	}
 	if len(c.Contract.Routes) == 0 || len(c.Contract.Workflows) == 0 {
 		errs = append(errs, errors.New("contract has no routes or no workflows"))
@@ -221,7 +226,7 @@ func (e *Engine) run(ctx context.Context, consumer, messageID string,
 		if err != nil || !fresh {
 			return err
 		}
-		v, err := view(ctx, tx)
+		v, err := readView(ctx, e.cfg.Targets, tx)
 		if err != nil {
 			return err
 		}

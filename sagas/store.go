@@ -7,8 +7,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
 // ErrConcurrency is returned when a saga changed between reading and writing it: another message
@@ -142,19 +140,6 @@ func recordReply(ctx context.Context, tx pgx.Tx, id string, r Reply) error {
 		return fmt.Errorf("could not record the reply to %s: %w", id, err)
 	}
 	return nil
-}
-
-// view reads the projection's targets.
-func view(ctx context.Context, tx pgx.Tx) (View, error) {
-	states, err := infrastate.List(ctx, tx)
-	if err != nil {
-		return View{}, err
-	}
-	v := View{}
-	for _, st := range states {
-		v.Targets = append(v.Targets, Target{Adapter: st.Adapter, Target: st.Target, Status: st.Status, Breaker: st.Breaker})
-	}
-	return v, nil
 }
 
 // recordUnroutable keeps an intent the contract has no route for.

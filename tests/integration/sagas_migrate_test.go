@@ -9,12 +9,15 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/migrations"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )
 
@@ -182,7 +185,8 @@ func TestMigrate_saga_rows_of_the_old_shape_move_their_state_and_resume(t *testi
 	// and the states it kept; the failover polls its target again.
 	contract, err := sagas.DefaultContract()
 	require.NoError(t, err)
-	engine, err := sagas.New(sagas.Config{DB: db, Registry: events.Catalog(), Contract: contract}, testLogger(t))
+	engine, err := sagas.New(sagas.Config{DB: db, Registry: events.Catalog(), Targets: infrastate.Targets{},
+		Contract: contract}, testLogger(t))
 	require.NoError(t, err)
 	timers, err := engine.TimersSubscriber(wsql.BeginnerFromPgx(db), watermill.NopLogger{}) // creates the timers' queue
 	require.NoError(t, err)
@@ -220,4 +224,32 @@ func TestMigrate_saga_rows_of_the_old_shape_move_their_state_and_resume(t *testi
 	require.Len(t, st.Commands, 1)
 	require.Equal(t, "recover_target/v1", st.Commands[0].Kind)
 	require.Equal(t, "consul/agent", st.Commands[0].AdapterID, "the target kept under state")
+}
+
+// The orchestrator reads the projection through infrastate.Targets, inside its own transaction:
+// what that transaction wrote is what it reads, and only the status and the breaker of each.
+func TestSagas_read_the_projection_through_infrastate_Targets_inside_their_transaction(t *testing.T) {
+	ctx := context.Background()
+	_, db := newControlDB(t)
+	type seen struct {
+		adapter, target string
+		status          events.Status
+		breaker         events.BreakerState
+	}
+	var got []seen
+	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO infrastructure_state (adapter_id, adapter, target, status, data, last_event)
+			VALUES ('postgres/control', 'postgres', 'control', 'healthy', '{"status": "healthy"}', 'event-1'),
+			       ('consul/agent', 'consul', 'agent', 'critical', '{"status": "critical", "breaker": "open"}', 'event-2')`); err != nil {
+			return err
+		}
+		return infrastate.Targets{}.ReadTargets(ctx, tx, func(adapter, target string, status events.Status, breaker events.BreakerState) {
+			got = append(got, seen{adapter, target, status, breaker})
+		})
+	})
+	require.NoError(t, err)
+	require.Equal(t, []seen{
+		{"consul", "agent", events.StatusCritical, events.BreakerOpen},
+		{"postgres", "control", events.StatusHealthy, ""},
+	}, got, "ordered by adapter id; no breaker recorded yet reads as none")
 }
