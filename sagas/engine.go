@@ -117,10 +117,10 @@ func (e *Engine) HandleIntent(msg *message.Message) error {
 	intent, ok := m.(events.IntentMessage)
 	if !ok {
 		return &events.DecodeError{Reason: events.ErrUnknownType, Kind: env.Kind, MessageID: env.ID,
-			Err: errors.New("not an intent")}
+			Err: fmt.Errorf("%T is not an intent", m)}
 	}
 	ctx := msg.Context()
-	name, fields := env.Kind.Name, intent.Fields()
+	name, fields := intent.Kind().Name, intent.Fields()
 	workflow, ok := e.cfg.Contract.Route(name)
 	if !ok {
 		why := fmt.Errorf("%w %q (%s)", ErrUnroutable, name, env.ID)
@@ -155,26 +155,16 @@ func (e *Engine) HandleIntent(msg *message.Message) error {
 }
 
 // HandleEvent is the Watermill handler of the events topic: an outcome of a command a saga sent
-// is that saga's reply. Every other event is passed over.
+// is that saga's reply. Every other event is passed over; a message that cannot be decoded is
+// refused with its *events.DecodeError, which the consumer's policy sends to its poison topic.
 func (e *Engine) HandleEvent(msg *message.Message) error {
-	switch msg.Metadata.Get(events.MetaType) {
-	case events.CommandSucceeded{}.Kind().Name, events.CommandFailed{}.Kind().Name, events.CommandRejected{}.Kind().Name:
-	default:
-		return nil
-	}
 	env, m, err := e.cfg.Registry.Decode(msg)
 	if err != nil {
 		return err
 	}
-	var id string
-	var reply Reply
-	switch o := m.(type) {
-	case events.CommandSucceeded:
-		id, reply = o.CommandID, Reply{Outcome: ReplySucceeded, Result: o.Result}
-	case events.CommandFailed:
-		id, reply = o.CommandID, Reply{Outcome: ReplyFailed, Error: o.Error}
-	case events.CommandRejected:
-		id, reply = o.CommandID, Reply{Outcome: ReplyRejected, Error: o.Reason}
+	id, reply, ok := replyIn(m)
+	if !ok {
+		return nil
 	}
 	ctx := msg.Context()
 	// Most outcomes answer commands no saga sent (omni cmd, other tools): they leave no trace here.
@@ -188,6 +178,20 @@ func (e *Engine) HandleEvent(msg *message.Message) error {
 		}
 		return e.decide(ctx, tx, sagaID, Replied{CommandID: id, Reply: reply}, v, now)
 	})
+}
+
+// replyIn reads an adapter's outcome event, by its decoded type, as the reply to the command it
+// names. Other events answer no command.
+func replyIn(m events.Message) (commandID string, r Reply, ok bool) {
+	switch o := m.(type) {
+	case events.CommandSucceeded:
+		return o.CommandID, Reply{Outcome: ReplySucceeded, Result: o.Result}, true
+	case events.CommandFailed:
+		return o.CommandID, Reply{Outcome: ReplyFailed, Error: o.Error}, true
+	case events.CommandRejected:
+		return o.CommandID, Reply{Outcome: ReplyRejected, Error: o.Reason}, true
+	}
+	return "", Reply{}, false
 }
 
 // HandleTimer is the Watermill handler of the timers queue.
