@@ -200,7 +200,7 @@ func (p *parser) contract(root *yaml.Node) Contract {
 	return c
 }
 
-func (p *parser) workflow(name string, def Definition, n *yaml.Node) WorkflowSpec {
+func (p *parser) workflow(name string, def Workflow, n *yaml.Node) WorkflowSpec {
 	w := WorkflowSpec{Name: name}
 	var steps *yaml.Node
 	p.mapping(n, "workflow "+name, []string{"steps", "on_failure"}, func(key, val *yaml.Node) {
@@ -233,7 +233,7 @@ func (p *parser) workflow(name string, def Definition, n *yaml.Node) WorkflowSpe
 	return w
 }
 
-func (p *parser) step(workflow string, def Definition, n *yaml.Node) StepSpec {
+func (p *parser) step(workflow string, def Workflow, n *yaml.Node) StepSpec {
 	s := StepSpec{Line: n.Line}
 	where := "workflow " + workflow + " step"
 	p.mapping(n, where, []string{"name", "timeout", "retry", "poll", "compensation", "next"}, func(key, val *yaml.Node) {
@@ -259,20 +259,20 @@ func (p *parser) step(workflow string, def Definition, n *yaml.Node) StepSpec {
 	if s.Timeout == 0 {
 		s.Timeout = DefaultStepTimeout
 	}
-	step, ok := def.Steps[s.Name]
+	step, ok := def.Step(s.Name)
 	switch {
 	case !ok:
-		p.at(n, "workflow %q: unknown step %q (steps: %v)", workflow, s.Name, def.stepNames(false))
+		p.at(n, "workflow %q: unknown step %q (steps: %v)", workflow, s.Name, def.StepNames(false))
 	case step.Compensation:
 		p.at(n, "workflow %q: %q is a compensation, not a step", workflow, s.Name)
 	case step.Changes && s.Compensation == "":
 		p.at(n, "workflow %q: step %q changes %s and has no compensation (compensations: %v)",
-			workflow, s.Name, step.What, def.stepNames(true))
+			workflow, s.Name, step.What, def.StepNames(true))
 	}
 	if s.Compensation != "" {
-		if c, ok := def.Steps[s.Compensation]; !ok || !c.Compensation {
+		if c, ok := def.Step(s.Compensation); !ok || !c.Compensation {
 			p.at(n, "workflow %q: step %q names unknown compensation %q (compensations: %v)",
-				workflow, s.Name, s.Compensation, def.stepNames(true))
+				workflow, s.Name, s.Compensation, def.StepNames(true))
 		}
 	}
 	return s

@@ -8,48 +8,6 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// Definition is what the engine knows of a workflow: what each of its steps and compensations
-// does. The contract orders the steps and sets their timeouts and policies.
-type Definition struct {
-	Steps map[string]Step
-	// Ended returns the events a saga publishes when it ends, whatever its terminal status.
-	Ended func(s Saga, now time.Time) []events.Message
-}
-
-func (d Definition) stepNames(compensations bool) []string {
-	var out []string
-	for _, name := range sortedKeys(d.Steps) {
-		if d.Steps[name].Compensation == compensations {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// Workflows returns the workflows this engine runs, by name.
-func Workflows() map[string]Definition {
-	return map[string]Definition{
-		"health_check":   healthCheck(),
-		"failover":       failover(),
-		"initialization": initialization(),
-	}
-}
-
-// Step is what one step or compensation does. The engine calls Enter when the saga arrives at it.
-// When Enter sends commands, the saga waits for their replies or the step's timeout, then calls
-// Finish; when it sends none, its Outcome is the step's outcome at once. Both are pure.
-type Step struct {
-	// Compensation marks an action that undoes a step; a step's compensation names it.
-	Compensation bool
-	// Changes marks a step that changes something outside the saga (What says what): the contract
-	// must give it a compensation.
-	Changes bool
-	What    string
-	Enter   func(s *Saga, v View, now time.Time) ([]events.Command, Outcome)
-	// Finish decides from the replies, by adapter id; when timedOut, the ones missing never came.
-	Finish func(s *Saga, replies map[string]Reply, timedOut bool, now time.Time) Outcome
-}
-
 // Verdict is how a step ended.
 type Verdict int
 
@@ -93,7 +51,7 @@ type Replied struct {
 // Fired: a timer the saga set went off.
 type Fired struct {
 	Token int
-	Kind  string
+	Kind  TimerKind
 }
 
 func (Started) input() {}
@@ -101,19 +59,22 @@ func (Joined) input()  {}
 func (Replied) input() {}
 func (Fired) input()   {}
 
+// TimerKind is what a timer does when it fires.
+type TimerKind string
+
 // Timer kinds.
 const (
 	// TimerTimeout ends a wait for replies.
-	TimerTimeout = "timeout"
+	TimerTimeout TimerKind = "timeout"
 	// TimerAgain starts the next attempt of a step (a retry or a poll).
-	TimerAgain = "again"
+	TimerAgain TimerKind = "again"
 )
 
 // Timer is a delayed message the saga sets.
 type Timer struct {
 	SagaID string    `json:"saga_id"`
 	Token  int       `json:"token"`
-	Kind   string    `json:"kind"`
+	Kind   TimerKind `json:"kind"`
 	At     time.Time `json:"at"`
 }
 
@@ -132,21 +93,21 @@ type Entry struct {
 
 // Note is what a timeline entry says.
 type Note struct {
-	Attempt   int        `json:"attempt,omitempty"`
-	Intent    string     `json:"intent,omitempty"`
-	IntentID  string     `json:"intent_id,omitempty"`
-	CommandID string     `json:"command_id,omitempty"`
-	AdapterID string     `json:"adapter_id,omitempty"`
-	Command   string     `json:"command,omitempty"`
-	Outcome   string     `json:"outcome,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
-	Until     *time.Time `json:"until,omitempty"`
+	Attempt   int          `json:"attempt,omitempty"`
+	Intent    string       `json:"intent,omitempty"`
+	IntentID  string       `json:"intent_id,omitempty"`
+	CommandID string       `json:"command_id,omitempty"`
+	AdapterID string       `json:"adapter_id,omitempty"`
+	Command   string       `json:"command,omitempty"`
+	Outcome   ReplyOutcome `json:"outcome,omitempty"`
+	Reason    string       `json:"reason,omitempty"`
+	Until     *time.Time   `json:"until,omitempty"`
 }
 
 // Decision is everything a saga does in answer to one input; the engine stores it in one
 // transaction.
-type Decision struct {
-	Saga Saga
+type Decision[S any] struct {
+	Saga Saga[S]
 	// Changed is false when the input was stale (an old timer, a late reply): nothing to store.
 	Changed  bool
 	Commands []Outgoing
@@ -156,74 +117,74 @@ type Decision struct {
 }
 
 // Decide is the saga engine's pure core: what saga s of workflow w does when in happens.
-func Decide(w WorkflowSpec, def Definition, s Saga, in Input, v View, now time.Time) Decision {
-	x := &decider{w: w, def: def, v: v, now: now, d: Decision{Saga: s, Changed: true}}
+func Decide[S any](w WorkflowSpec, def Definition[S], s Saga[S], in Input, v View, now time.Time) Decision[S] {
+	x := &decider[S]{w: w, def: def, v: v, now: now, d: Decision[S]{Saga: s, Changed: true}}
 	x.s = &x.d.Saga
 	switch in := in.(type) {
 	case Started:
 		x.s.Status = StatusRunning
-		x.s.Data.CorrelationID = in.CorrelationID
-		x.s.Data.Triggers = append(x.s.Data.Triggers, in.Trigger)
+		x.s.Progress.CorrelationID = in.CorrelationID
+		x.s.Progress.Triggers = append(x.s.Progress.Triggers, in.Trigger)
 		x.log(w.Steps[0].Name, "started", Note{Intent: in.Trigger.Intent, IntentID: in.Trigger.IntentID, Reason: in.Trigger.Reason})
 		x.enter(0, 1)
 	case Joined:
-		x.s.Data.Triggers = append(x.s.Data.Triggers, in.Trigger)
+		x.s.Progress.Triggers = append(x.s.Progress.Triggers, in.Trigger)
 		x.log(x.s.Step, "joined", Note{Intent: in.Trigger.Intent, IntentID: in.Trigger.IntentID, Reason: in.Trigger.Reason})
 	case Replied:
-		adapterID, ok := x.s.Data.Pending[in.CommandID]
+		adapterID, ok := x.s.Progress.Pending[in.CommandID]
 		if x.s.Status != StatusRunning || !ok {
-			return Decision{Saga: s}
+			return Decision[S]{Saga: s}
 		}
-		delete(x.s.Data.Pending, in.CommandID)
-		if x.s.Data.Replies == nil {
-			x.s.Data.Replies = map[string]Reply{}
+		delete(x.s.Progress.Pending, in.CommandID)
+		if x.s.Progress.Replies == nil {
+			x.s.Progress.Replies = map[string]Reply{}
 		}
-		x.s.Data.Replies[adapterID] = in.Reply
+		x.s.Progress.Replies[adapterID] = in.Reply
 		x.log(x.s.Step, "reply", Note{CommandID: in.CommandID, AdapterID: adapterID, Outcome: in.Reply.Outcome, Reason: in.Reply.Error})
-		if len(x.s.Data.Pending) == 0 {
+		if len(x.s.Progress.Pending) == 0 {
 			x.finish(false)
 		}
 	case Fired:
-		if x.s.Status != StatusRunning || in.Token != x.s.Data.Token {
-			return Decision{Saga: s}
+		if x.s.Status != StatusRunning || in.Token != x.s.Progress.Token {
+			return Decision[S]{Saga: s}
 		}
 		switch in.Kind {
 		case TimerTimeout:
-			if len(x.s.Data.Pending) == 0 {
-				return Decision{Saga: s}
+			if len(x.s.Progress.Pending) == 0 {
+				return Decision[S]{Saga: s}
 			}
 			var missing []string
-			for _, a := range x.s.Data.Pending {
+			for _, a := range x.s.Progress.Pending {
 				missing = append(missing, a)
 			}
 			x.log(x.s.Step, "timed_out", Note{Reason: fmt.Sprintf("no reply from %v", missing)})
-			x.s.Data.Pending = nil
+			x.s.Progress.Pending = nil
 			x.finish(true)
 		case TimerAgain:
-			x.enter(x.s.Data.Index, x.s.Data.Attempt+1)
+			x.enter(x.s.Progress.Index, x.s.Progress.Attempt+1)
 		default:
-			return Decision{Saga: s}
+			return Decision[S]{Saga: s}
 		}
 	}
 	return x.d
 }
 
-type decider struct {
+type decider[S any] struct {
 	w   WorkflowSpec
-	def Definition
+	def Definition[S]
 	v   View
 	now time.Time
-	s   *Saga
-	d   Decision
+	s   *Saga[S]
+	d   Decision[S]
 }
 
-func (x *decider) log(step, event string, n Note) {
+func (x *decider[S]) log(step, event string, n Note) {
 	x.d.Timeline = append(x.d.Timeline, Entry{Step: step, Event: event, Note: n})
 }
 
 // spec is the contract's step the saga is at; while compensating, the step being undone.
-func (x *decider) spec() StepSpec {
-	data := &x.s.Data
+func (x *decider[S]) spec() StepSpec {
+	data := &x.s.Progress
 	if data.Compensating {
 		name := data.Done[len(data.Done)-1-len(data.Undone)]
 		return x.w.Steps[x.w.index(name)]
@@ -232,8 +193,8 @@ func (x *decider) spec() StepSpec {
 }
 
 // wait starts a new wait: timers of earlier waits become stale.
-func (x *decider) wait(kind string, after time.Duration) time.Time {
-	data := &x.s.Data
+func (x *decider[S]) wait(kind TimerKind, after time.Duration) time.Time {
+	data := &x.s.Progress
 	data.Token++
 	at := x.now.Add(after)
 	data.Deadline = &at
@@ -242,8 +203,8 @@ func (x *decider) wait(kind string, after time.Duration) time.Time {
 }
 
 // enter arrives at step index i (or, while compensating, at the current compensation).
-func (x *decider) enter(i, attempt int) {
-	data := &x.s.Data
+func (x *decider[S]) enter(i, attempt int) {
+	data := &x.s.Progress
 	data.Index, data.Attempt = i, attempt
 	data.Pending, data.Replies, data.Deadline = nil, nil, nil
 	spec := x.spec()
@@ -269,8 +230,8 @@ func (x *decider) enter(i, attempt int) {
 	}
 }
 
-func (x *decider) finish(timedOut bool) {
-	replies := x.s.Data.Replies
+func (x *decider[S]) finish(timedOut bool) {
+	replies := x.s.Progress.Replies
 	if replies == nil {
 		replies = map[string]Reply{}
 	}
@@ -278,8 +239,8 @@ func (x *decider) finish(timedOut bool) {
 }
 
 // handle applies a step's outcome.
-func (x *decider) handle(out Outcome) {
-	data := &x.s.Data
+func (x *decider[S]) handle(out Outcome) {
+	data := &x.s.Progress
 	x.d.Events = append(x.d.Events, out.Events...)
 	spec := x.spec()
 	if data.Compensating {
@@ -323,8 +284,8 @@ func (x *decider) handle(out Outcome) {
 }
 
 // fail ends the forward steps: the completed steps are compensated in reverse order.
-func (x *decider) fail(reason string) {
-	data := &x.s.Data
+func (x *decider[S]) fail(reason string) {
+	data := &x.s.Progress
 	data.FailedStep, data.Failure = x.s.Step, reason
 	x.log(x.s.Step, "step_failed", Note{Reason: reason})
 	data.Compensating = true
@@ -332,8 +293,8 @@ func (x *decider) fail(reason string) {
 }
 
 // compensate runs the next compensation, or ends the saga when none is left.
-func (x *decider) compensate() {
-	data := &x.s.Data
+func (x *decider[S]) compensate() {
+	data := &x.s.Progress
 	if len(data.Undone) < len(data.Done) {
 		x.enter(data.Index, 1)
 		return
@@ -348,11 +309,11 @@ func (x *decider) compensate() {
 	}
 }
 
-func (x *decider) end(status, reason string) {
-	data := &x.s.Data
+func (x *decider[S]) end(status Status, reason string) {
+	data := &x.s.Progress
 	x.s.Status = status
 	data.Pending, data.Deadline = nil, nil
-	x.log(x.s.Step, status, Note{Reason: reason})
+	x.log(x.s.Step, string(status), Note{Reason: reason})
 	if x.def.Ended != nil {
 		x.d.Events = append(x.d.Events, x.def.Ended(*x.s, x.now)...)
 	}

@@ -14,27 +14,27 @@ import (
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 // run drives one saga through Decide as the engine would, keeping its state between inputs.
-type run struct {
+type run[S any] struct {
 	t     *testing.T
 	spec  sagas.WorkflowSpec
-	def   sagas.Definition
+	def   sagas.Definition[S]
 	view  sagas.View
 	now   time.Time
-	saga  sagas.Saga
-	last  sagas.Decision
+	saga  sagas.Saga[S]
+	last  sagas.Decision[S]
 	sent  []sagas.Outgoing
 	event []events.Message
 	log   []string
 }
 
-func newRun(t *testing.T, workflow, subject string, view sagas.View) *run {
+func newRun[S any](t *testing.T, workflow string, def sagas.Definition[S], subject string, view sagas.View) *run[S] {
 	contract, err := sagas.DefaultContract()
 	require.NoError(t, err)
-	return &run{t: t, spec: contract.Workflows[workflow], def: sagas.Workflows()[workflow], view: view, now: t0,
-		saga: sagas.Saga{ID: "saga-1", Workflow: workflow, Subject: subject, Version: 1}}
+	return &run[S]{t: t, spec: contract.Workflows[workflow], def: def, view: view, now: t0,
+		saga: sagas.Saga[S]{ID: "saga-1", Workflow: workflow, Subject: subject, Version: 1}}
 }
 
-func (r *run) apply(in sagas.Input) sagas.Decision {
+func (r *run[S]) apply(in sagas.Input) sagas.Decision[S] {
 	d := sagas.Decide(r.spec, r.def, r.saga, in, r.view, r.now)
 	r.last = d
 	if d.Changed {
@@ -49,19 +49,19 @@ func (r *run) apply(in sagas.Input) sagas.Decision {
 	return d
 }
 
-func (r *run) start() sagas.Decision {
+func (r *run[S]) start() sagas.Decision[S] {
 	return r.apply(sagas.Started{Trigger: sagas.Trigger{Intent: "failover_required", IntentID: "intent-1"}, CorrelationID: "corr-1"})
 }
 
 // replyAll answers every pending command of the last decision with reply.
-func (r *run) replyAll(reply sagas.Reply) {
+func (r *run[S]) replyAll(reply sagas.Reply) {
 	for _, c := range r.last.Commands {
 		r.apply(sagas.Replied{CommandID: c.ID, Reply: reply})
 	}
 }
 
 // fire sets the clock to the saga's only timer and fires it.
-func (r *run) fire() sagas.Decision {
+func (r *run[S]) fire() sagas.Decision[S] {
 	require.Len(r.t, r.last.Timers, 1, "one timer set")
 	tm := r.last.Timers[0]
 	r.now = tm.At
@@ -78,9 +78,9 @@ func probeReply(healthy bool) sagas.Reply {
 
 func threeTargets() sagas.View {
 	return sagas.View{Targets: []sagas.Target{
-		{Adapter: "postgres", Target: "control", Status: "healthy", Breaker: "closed"},
-		{Adapter: "kafka", Target: "main", Status: "degraded", Breaker: "closed"},
-		{Adapter: "consul", Target: "main", Status: "healthy", Breaker: "closed"},
+		{Adapter: "postgres", Target: "control", Status: events.StatusHealthy, Breaker: events.BreakerClosed},
+		{Adapter: "kafka", Target: "main", Status: events.StatusDegraded, Breaker: events.BreakerClosed},
+		{Adapter: "consul", Target: "main", Status: events.StatusHealthy, Breaker: events.BreakerClosed},
 	}}
 }
 
@@ -94,7 +94,7 @@ func kinds(cmds []sagas.Outgoing) []string {
 }
 
 func TestHealthCheck_probes_every_target_in_parallel_and_publishes_the_report(t *testing.T) {
-	r := newRun(t, "health_check", "kafka/main", threeTargets())
+	r := newRun(t, "health_check", sagas.HealthCheck(), "kafka/main", threeTargets())
 	d := r.start()
 
 	require.Equal(t, "probe_adapters", d.Saga.Step)
@@ -110,14 +110,14 @@ func TestHealthCheck_probes_every_target_in_parallel_and_publishes_the_report(t 
 	report := r.event[0].(events.InfrastructureHealthReported)
 	require.Equal(t, events.StatusDegraded, report.Overall)
 	require.Equal(t, []events.TargetHealth{
-		{AdapterID: "consul/main", Probe: "unhealthy", State: "healthy", Error: "dial tcp: refused"},
-		{AdapterID: "kafka/main", Probe: "unhealthy", State: "degraded", Error: "dial tcp: refused"},
-		{AdapterID: "postgres/control", Probe: "healthy", State: "healthy"},
+		{AdapterID: "consul/main", Probe: events.ProbeUnhealthy, State: events.StatusHealthy, Error: "dial tcp: refused"},
+		{AdapterID: "kafka/main", Probe: events.ProbeUnhealthy, State: events.StatusDegraded, Error: "dial tcp: refused"},
+		{AdapterID: "postgres/control", Probe: events.ProbeHealthy, State: events.StatusHealthy},
 	}, report.Targets)
 }
 
 func TestHealthCheck_a_target_that_does_not_reply_by_the_deadline_is_unknown(t *testing.T) {
-	r := newRun(t, "health_check", "kafka/main", threeTargets())
+	r := newRun(t, "health_check", sagas.HealthCheck(), "kafka/main", threeTargets())
 	d := r.start()
 	for _, c := range d.Commands[:2] {
 		r.apply(sagas.Replied{CommandID: c.ID, Reply: probeReply(true)})
@@ -142,38 +142,38 @@ func TestHealthCheck_a_target_that_does_not_reply_by_the_deadline_is_unknown(t *
 }
 
 func TestHealthCheck_with_no_targets_fails(t *testing.T) {
-	r := newRun(t, "health_check", "kafka/main", sagas.View{})
+	r := newRun(t, "health_check", sagas.HealthCheck(), "kafka/main", sagas.View{})
 	r.start()
 	require.Equal(t, sagas.StatusFailed, r.saga.Status)
-	require.Equal(t, "read_state", r.saga.Data.FailedStep)
+	require.Equal(t, "read_state", r.saga.Progress.FailedStep)
 	require.Empty(t, r.sent)
 }
 
 func TestDecide_a_second_intent_joins_without_sending_anything(t *testing.T) {
-	r := newRun(t, "health_check", "kafka/main", threeTargets())
+	r := newRun(t, "health_check", sagas.HealthCheck(), "kafka/main", threeTargets())
 	r.start()
 	d := r.apply(sagas.Joined{Trigger: sagas.Trigger{Intent: "infrastructure_health_critical", IntentID: "intent-2"}})
 	require.True(t, d.Changed)
 	require.Empty(t, d.Commands)
 	require.Empty(t, d.Timers)
-	require.Len(t, r.saga.Data.Triggers, 2)
+	require.Len(t, r.saga.Progress.Triggers, 2)
 	require.Equal(t, "probe_adapters", r.saga.Step)
 }
 
 func TestDecide_stale_and_foreign_inputs_change_nothing(t *testing.T) {
-	r := newRun(t, "health_check", "kafka/main", threeTargets())
+	r := newRun(t, "health_check", sagas.HealthCheck(), "kafka/main", threeTargets())
 	r.start()
 	require.False(t, r.apply(sagas.Fired{Token: 0, Kind: sagas.TimerTimeout}).Changed, "timer of an earlier wait")
 	require.False(t, r.apply(sagas.Replied{CommandID: "not-ours", Reply: ok}).Changed, "reply to a command the step did not send")
-	require.False(t, r.apply(sagas.Fired{Token: r.saga.Data.Token, Kind: "bogus"}).Changed)
+	require.False(t, r.apply(sagas.Fired{Token: r.saga.Progress.Token, Kind: "bogus"}).Changed)
 }
 
 func failedConsul() sagas.View {
-	return sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: "critical", Breaker: "open"}}}
+	return sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: events.StatusCritical, Breaker: events.BreakerOpen}}}
 }
 
 func TestFailover_recovers_after_polls_and_closes_the_breaker(t *testing.T) {
-	r := newRun(t, "failover", "consul/main", failedConsul())
+	r := newRun(t, "failover", sagas.Failover(), "consul/main", failedConsul())
 	d := r.start()
 	require.Equal(t, []string{"open_breaker consul/main"}, kinds(d.Commands))
 
@@ -188,7 +188,7 @@ func TestFailover_recovers_after_polls_and_closes_the_breaker(t *testing.T) {
 	require.Equal(t, r.now.Add(5*time.Second), r.last.Timers[0].At, "polls every 5s")
 
 	r.fire()
-	require.Equal(t, 2, r.saga.Data.Attempt)
+	require.Equal(t, 2, r.saga.Progress.Attempt)
 	r.replyAll(ok)
 	require.Equal(t, "close_breaker", r.saga.Step)
 	require.Equal(t, []string{"close_breaker consul/main"}, kinds(r.last.Commands))
@@ -196,17 +196,17 @@ func TestFailover_recovers_after_polls_and_closes_the_breaker(t *testing.T) {
 
 	require.Equal(t, sagas.StatusCompleted, r.saga.Status)
 	require.Empty(t, r.event, "a completed failover escalates nothing")
-	require.Equal(t, []string{"identify_failed_adapter", "open_breaker", "attempt_recovery", "poll_recovery", "close_breaker"}, r.saga.Data.Completed)
+	require.Equal(t, []string{"identify_failed_adapter", "open_breaker", "attempt_recovery", "poll_recovery", "close_breaker"}, r.saga.Progress.Completed)
 }
 
 func TestFailover_when_attempts_run_out_compensates_then_escalates(t *testing.T) {
-	r := newRun(t, "failover", "consul/main", failedConsul())
+	r := newRun(t, "failover", sagas.Failover(), "consul/main", failedConsul())
 	r.start()
 	r.replyAll(ok)   // open_breaker
 	r.replyAll(down) // attempt_recovery
 	for attempt := 1; attempt <= 12; attempt++ {
 		require.Equal(t, "poll_recovery", r.saga.Step)
-		require.Equal(t, attempt, r.saga.Data.Attempt)
+		require.Equal(t, attempt, r.saga.Progress.Attempt)
 		r.replyAll(down)
 		if attempt < 12 {
 			r.fire()
@@ -225,7 +225,7 @@ func TestFailover_when_attempts_run_out_compensates_then_escalates(t *testing.T)
 }
 
 func TestFailover_a_poll_without_reply_counts_as_not_recovered(t *testing.T) {
-	r := newRun(t, "failover", "consul/main", failedConsul())
+	r := newRun(t, "failover", sagas.Failover(), "consul/main", failedConsul())
 	r.start()
 	r.replyAll(ok)
 	r.replyAll(down)
@@ -235,15 +235,15 @@ func TestFailover_a_poll_without_reply_counts_as_not_recovered(t *testing.T) {
 }
 
 func TestFailover_of_a_healthy_target_completes_at_once(t *testing.T) {
-	view := sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: "healthy", Breaker: "closed"}}}
-	r := newRun(t, "failover", "consul/main", view)
+	view := sagas.View{Targets: []sagas.Target{{Adapter: "consul", Target: "main", Status: events.StatusHealthy, Breaker: events.BreakerClosed}}}
+	r := newRun(t, "failover", sagas.Failover(), "consul/main", view)
 	r.start()
 	require.Equal(t, sagas.StatusCompleted, r.saga.Status)
 	require.Empty(t, r.sent)
 }
 
 func TestFailover_retries_a_failed_step_then_goes_on(t *testing.T) {
-	r := newRun(t, "failover", "consul/main", failedConsul())
+	r := newRun(t, "failover", sagas.Failover(), "consul/main", failedConsul())
 	r.start()
 	r.replyAll(down)
 	require.Equal(t, "open_breaker", r.saga.Step)
@@ -257,7 +257,7 @@ func TestFailover_retries_a_failed_step_then_goes_on(t *testing.T) {
 }
 
 func TestFailover_a_first_step_failing_for_good_escalates_with_nothing_to_compensate(t *testing.T) {
-	r := newRun(t, "failover", "consul/main", failedConsul())
+	r := newRun(t, "failover", sagas.Failover(), "consul/main", failedConsul())
 	r.start()
 	for i := 0; i < 3; i++ {
 		r.replyAll(down)
@@ -266,16 +266,16 @@ func TestFailover_a_first_step_failing_for_good_escalates_with_nothing_to_compen
 		}
 	}
 	require.Equal(t, sagas.StatusEscalated, r.saga.Status)
-	require.Empty(t, r.saga.Data.Undone, "open_breaker never completed: nothing to undo")
+	require.Empty(t, r.saga.Progress.Undone, "open_breaker never completed: nothing to undo")
 }
 
 func TestInitialization_goes_in_order_and_reports_the_failing_step(t *testing.T) {
 	view := sagas.View{Targets: []sagas.Target{
-		{Adapter: "postgres", Target: "control", Status: "healthy"},
-		{Adapter: "kafka", Target: "main", Status: "healthy"},
-		{Adapter: "consul", Target: "main", Status: "healthy"},
+		{Adapter: "postgres", Target: "control", Status: events.StatusHealthy},
+		{Adapter: "kafka", Target: "main", Status: events.StatusHealthy},
+		{Adapter: "consul", Target: "main", Status: events.StatusHealthy},
 	}}
-	r := newRun(t, "initialization", "infrastructure", view)
+	r := newRun(t, "initialization", sagas.Initialization(), "infrastructure", view)
 	d := r.start()
 	require.Equal(t, []string{"initialize_target postgres/control"}, kinds(d.Commands))
 	r.replyAll(ok)
@@ -298,7 +298,7 @@ func TestInitialization_completes_after_verifying_health(t *testing.T) {
 	view := sagas.View{Targets: []sagas.Target{
 		{Adapter: "postgres", Target: "control"}, {Adapter: "kafka", Target: "main"}, {Adapter: "consul", Target: "main"},
 	}}
-	r := newRun(t, "initialization", "infrastructure", view)
+	r := newRun(t, "initialization", sagas.Initialization(), "infrastructure", view)
 	r.start()
 	r.replyAll(ok)
 	r.replyAll(ok)
@@ -316,37 +316,37 @@ func TestInitialization_completes_after_verifying_health(t *testing.T) {
 
 func TestInitialization_without_targets_of_an_adapter_fails_at_its_step(t *testing.T) {
 	view := sagas.View{Targets: []sagas.Target{{Adapter: "postgres", Target: "control"}, {Adapter: "kafka", Target: "main"}}}
-	r := newRun(t, "initialization", "infrastructure", view)
+	r := newRun(t, "initialization", sagas.Initialization(), "infrastructure", view)
 	r.start()
 	r.replyAll(ok)
 	r.replyAll(ok)
 	require.Equal(t, sagas.StatusFailed, r.saga.Status)
-	require.Equal(t, "init_consul", r.saga.Data.FailedStep)
-	require.Contains(t, r.saga.Data.Failure, "no consul targets")
+	require.Equal(t, "init_consul", r.saga.Progress.FailedStep)
+	require.Contains(t, r.saga.Progress.Failure, "no consul targets")
 }
 
 // A workflow of three steps that change something, each with its own compensation, and a fourth
 // that fails: the engine's rule, independent of the built-in workflows.
 func TestDecide_a_step_failing_for_good_compensates_the_completed_steps_in_reverse_order(t *testing.T) {
 	var compensated []string
-	change := func(name string) sagas.Step {
-		return sagas.Step{Changes: true, What: name, Enter: func(*sagas.Saga, sagas.View, time.Time) ([]events.Command, sagas.Outcome) {
+	change := func(name string) sagas.Step[struct{}] {
+		return sagas.Step[struct{}]{Changes: true, What: name, Enter: func(*sagas.Saga[struct{}], sagas.View, time.Time) ([]events.Command, sagas.Outcome) {
 			return nil, sagas.Outcome{Reason: name + " done"}
 		}}
 	}
-	undo := func(name string) sagas.Step {
-		return sagas.Step{Compensation: true,
-			Enter: func(s *sagas.Saga, _ sagas.View, _ time.Time) ([]events.Command, sagas.Outcome) {
+	undo := func(name string) sagas.Step[struct{}] {
+		return sagas.Step[struct{}]{Compensation: true,
+			Enter: func(s *sagas.Saga[struct{}], _ sagas.View, _ time.Time) ([]events.Command, sagas.Outcome) {
 				return []events.Command{events.ProbeTarget{Adapter: "postgres", Target: name}}, sagas.Outcome{}
 			},
-			Finish: func(s *sagas.Saga, _ map[string]sagas.Reply, _ bool, _ time.Time) sagas.Outcome {
+			Finish: func(s *sagas.Saga[struct{}], _ map[string]sagas.Reply, _ bool, _ time.Time) sagas.Outcome {
 				compensated = append(compensated, "undo_"+name)
 				return sagas.Outcome{}
 			}}
 	}
-	def := sagas.Definition{Steps: map[string]sagas.Step{
+	def := sagas.Definition[struct{}]{Steps: map[string]sagas.Step[struct{}]{
 		"a": change("a"), "b": change("b"), "c": change("c"), "undo_a": undo("a"), "undo_b": undo("b"), "undo_c": undo("c"),
-		"d": {Enter: func(*sagas.Saga, sagas.View, time.Time) ([]events.Command, sagas.Outcome) {
+		"d": {Enter: func(*sagas.Saga[struct{}], sagas.View, time.Time) ([]events.Command, sagas.Outcome) {
 			return nil, sagas.Outcome{Verdict: sagas.Fail, Reason: "d cannot"}
 		}},
 	}}
@@ -354,13 +354,13 @@ func TestDecide_a_step_failing_for_good_compensates_the_completed_steps_in_rever
 		{Name: "a", Compensation: "undo_a", Timeout: time.Second}, {Name: "b", Compensation: "undo_b", Timeout: time.Second},
 		{Name: "c", Compensation: "undo_c", Timeout: time.Second}, {Name: "d", Timeout: time.Second},
 	}}
-	r := &run{t: t, spec: spec, def: def, now: t0, saga: sagas.Saga{ID: "saga-2", Workflow: "test", Subject: "x", Version: 1}}
+	r := &run[struct{}]{t: t, spec: spec, def: def, now: t0, saga: sagas.Saga[struct{}]{ID: "saga-2", Workflow: "test", Subject: "x", Version: 1}}
 	r.start()
 	for i := 0; i < 3; i++ {
 		r.replyAll(ok)
 	}
 	require.Equal(t, []string{"undo_c", "undo_b", "undo_a"}, compensated)
 	require.Equal(t, sagas.StatusCompensated, r.saga.Status)
-	require.Equal(t, "d", r.saga.Data.FailedStep)
-	require.Equal(t, []string{"undo_c", "undo_b", "undo_a"}, r.saga.Data.Undone)
+	require.Equal(t, "d", r.saga.Progress.FailedStep)
+	require.Equal(t, []string{"undo_c", "undo_b", "undo_a"}, r.saga.Progress.Undone)
 }

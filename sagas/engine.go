@@ -42,6 +42,8 @@ type Config struct {
 	DB DB
 	// Registry decodes intents and replies. Required.
 	Registry *events.Registry
+	// Targets reads the projection's targets for the decisions. Required.
+	Targets TargetReader
 	// Contract declares the workflows and routes. Required.
 	Contract Contract
 	// Topics name where commands and events go. Default events.DefaultTopics().
@@ -73,6 +75,9 @@ func (c Config) Validate() error {
 	if c.Registry == nil {
 		errs = append(errs, errors.New("missing Registry"))
 	}
+	if c.Targets == nil {
+		errs = append(errs, errors.New("missing Targets"))
+	}
 	if len(c.Contract.Routes) == 0 || len(c.Contract.Workflows) == 0 {
 		errs = append(errs, errors.New("contract has no routes or no workflows"))
 	}
@@ -86,7 +91,7 @@ func (c Config) Validate() error {
 // delayed messages — in one transaction with the message's inbox row.
 type Engine struct {
 	cfg    Config
-	defs   map[string]Definition
+	defs   map[string]Workflow
 	logger *slog.Logger
 }
 
@@ -112,62 +117,54 @@ func (e *Engine) HandleIntent(msg *message.Message) error {
 	intent, ok := m.(events.IntentMessage)
 	if !ok {
 		return &events.DecodeError{Reason: events.ErrUnknownType, Kind: env.Kind, MessageID: env.ID,
-			Err: errors.New("not an intent")}
+			Err: fmt.Errorf("%T is not an intent", m)}
 	}
 	ctx := msg.Context()
-	fields := intent.Fields()
-	workflow, ok := e.cfg.Contract.Route(env.Kind.Name)
+	name, fields := intent.Kind().Name, intent.Fields()
+	workflow, ok := e.cfg.Contract.Route(name)
 	if !ok {
-		why := fmt.Errorf("%w %q (%s)", ErrUnroutable, env.Kind.Name, env.ID)
+		why := fmt.Errorf("%w %q (%s)", ErrUnroutable, name, env.ID)
 		if err := pgtx.Run(ctx, e.cfg.DB, func(tx pgx.Tx) error {
-			return recordUnroutable(ctx, tx, env.ID, env.Kind.Name, fields.Subject, why.Error())
+			return recordUnroutable(ctx, tx, env.ID, name, fields.Subject, why.Error())
 		}); err != nil {
 			return err
 		}
-		e.logger.WarnContext(ctx, "intent has no route", "intent", env.Kind.Name, "subject", fields.Subject,
+		e.logger.WarnContext(ctx, "intent has no route", "intent", name, "subject", fields.Subject,
 			"correlation_id", env.CorrelationID, "causation_id", env.ID)
 		return why
 	}
-	trigger := Trigger{Intent: env.Kind.Name, IntentID: env.ID, Reason: fields.Reason, RaisedAt: fields.RaisedAt}
+	trigger := Trigger{Intent: name, IntentID: env.ID, Reason: fields.Reason, RaisedAt: fields.RaisedAt}
 	spec, def := e.cfg.Contract.Workflows[workflow], e.defs[workflow]
-	return e.run(ctx, IntakeConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error) {
-		s := Saga{ID: watermill.NewUUID(), Workflow: workflow, Subject: fields.Subject, Status: StatusRunning,
-			Step: spec.Steps[0].Name, Version: 1}
+	return e.run(ctx, IntakeConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
+		s := Saga[json.RawMessage]{ID: watermill.NewUUID(), Workflow: workflow, Subject: fields.Subject,
+			Status: StatusRunning, Step: spec.Steps[0].Name, Version: 1}
 		started, err := insertSaga(ctx, tx, s)
 		if err != nil {
-			return 0, Decision{}, err
+			return 0, Decision[json.RawMessage]{}, err
 		}
-		if started {
-			return s.Version, Decide(spec, def, s, Started{Trigger: trigger, CorrelationID: env.CorrelationID}, v, now), nil
+		var in Input = Started{Trigger: trigger, CorrelationID: env.CorrelationID}
+		if !started {
+			if s, err = runningSaga(ctx, tx, workflow, fields.Subject); err != nil {
+				return 0, Decision[json.RawMessage]{}, err
+			}
+			in = Joined{Trigger: trigger}
 		}
-		if s, err = runningSaga(ctx, tx, workflow, fields.Subject); err != nil {
-			return 0, Decision{}, err
-		}
-		return s.Version, Decide(spec, def, s, Joined{Trigger: trigger}, v, now), nil
+		d, err := def.Decide(spec, s, in, v, now)
+		return s.Version, d, err
 	})
 }
 
 // HandleEvent is the Watermill handler of the events topic: an outcome of a command a saga sent
-// is that saga's reply. Every other event is passed over.
+// is that saga's reply. Every other event is passed over; a message that cannot be decoded is
+// refused with its *events.DecodeError, which the consumer's policy sends to its poison topic.
 func (e *Engine) HandleEvent(msg *message.Message) error {
-	switch msg.Metadata.Get(events.MetaType) {
-	case events.CommandSucceeded{}.Kind().Name, events.CommandFailed{}.Kind().Name, events.CommandRejected{}.Kind().Name:
-	default:
-		return nil
-	}
 	env, m, err := e.cfg.Registry.Decode(msg)
 	if err != nil {
 		return err
 	}
-	var id string
-	var reply Reply
-	switch o := m.(type) {
-	case events.CommandSucceeded:
-		id, reply = o.CommandID, Reply{Outcome: ReplySucceeded, Result: o.Result}
-	case events.CommandFailed:
-		id, reply = o.CommandID, Reply{Outcome: ReplyFailed, Error: o.Error}
-	case events.CommandRejected:
-		id, reply = o.CommandID, Reply{Outcome: ReplyRejected, Error: o.Reason}
+	id, reply, ok := replyIn(m)
+	if !ok {
+		return nil
 	}
 	ctx := msg.Context()
 	// Most outcomes answer commands no saga sent (omni cmd, other tools): they leave no trace here.
@@ -175,12 +172,26 @@ func (e *Engine) HandleEvent(msg *message.Message) error {
 	if err != nil || !ok {
 		return err
 	}
-	return e.run(ctx, RepliesConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error) {
+	return e.run(ctx, RepliesConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
 		if err := recordReply(ctx, tx, id, reply); err != nil {
-			return 0, Decision{}, err
+			return 0, Decision[json.RawMessage]{}, err
 		}
 		return e.decide(ctx, tx, sagaID, Replied{CommandID: id, Reply: reply}, v, now)
 	})
+}
+
+// replyIn reads an adapter's outcome event, by its decoded type, as the reply to the command it
+// names. Other events answer no command.
+func replyIn(m events.Message) (commandID string, r Reply, ok bool) {
+	switch o := m.(type) {
+	case events.CommandSucceeded:
+		return o.CommandID, Reply{Outcome: ReplySucceeded, Result: o.Result}, true
+	case events.CommandFailed:
+		return o.CommandID, Reply{Outcome: ReplyFailed, Error: o.Error}, true
+	case events.CommandRejected:
+		return o.CommandID, Reply{Outcome: ReplyRejected, Error: o.Reason}, true
+	}
+	return "", Reply{}, false
 }
 
 // HandleTimer is the Watermill handler of the timers queue.
@@ -190,35 +201,36 @@ func (e *Engine) HandleTimer(msg *message.Message) error {
 		return fmt.Errorf("%w: unreadable saga timer %s: %v", events.ErrRejected, msg.UUID, err)
 	}
 	ctx := msg.Context()
-	return e.run(ctx, TimersConsumerName, msg.UUID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error) {
+	return e.run(ctx, TimersConsumerName, msg.UUID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
 		return e.decide(ctx, tx, t.SagaID, Fired{Token: t.Token, Kind: t.Kind}, v, now)
 	})
 }
 
-func (e *Engine) decide(ctx context.Context, tx pgx.Tx, id string, in Input, v View, now time.Time) (int64, Decision, error) {
+func (e *Engine) decide(ctx context.Context, tx pgx.Tx, id string, in Input, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
 	s, err := loadSaga(ctx, tx, id)
 	if err != nil {
-		return 0, Decision{}, err
+		return 0, Decision[json.RawMessage]{}, err
 	}
 	spec, ok := e.cfg.Contract.Workflows[s.Workflow]
 	if !ok {
-		return 0, Decision{}, fmt.Errorf("%w: saga %s runs workflow %q, which the contract no longer declares",
+		return 0, Decision[json.RawMessage]{}, fmt.Errorf("%w: saga %s runs workflow %q, which the contract no longer declares",
 			events.ErrRejected, s.ID, s.Workflow)
 	}
-	return s.Version, Decide(spec, e.defs[s.Workflow], s, in, v, now), nil
+	d, err := e.defs[s.Workflow].Decide(spec, s, in, v, now)
+	return s.Version, d, err
 }
 
 // run handles one message in one transaction: the inbox claim (a message handled before ends
 // here), then fn's decision, stored with everything it sends.
 func (e *Engine) run(ctx context.Context, consumer, messageID string,
-	fn func(tx pgx.Tx, v View, now time.Time) (int64, Decision, error)) error {
-	var d Decision
+	fn func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error)) error {
+	var d Decision[json.RawMessage]
 	err := pgtx.Run(ctx, e.cfg.DB, func(tx pgx.Tx) error {
 		fresh, err := pgtx.Claim(ctx, tx, consumer, messageID)
 		if err != nil || !fresh {
 			return err
 		}
-		v, err := view(ctx, tx)
+		v, err := readView(ctx, e.cfg.Targets, tx)
 		if err != nil {
 			return err
 		}
@@ -242,7 +254,7 @@ func (e *Engine) run(ctx context.Context, consumer, messageID string,
 		}
 		e.logger.InfoContext(ctx, "saga moved", "saga_id", s.ID, "workflow", s.Workflow, "subject", s.Subject,
 			"step", s.Step, "status", s.Status, "timeline", happened, "commands", len(d.Commands), "events", len(d.Events),
-			"correlation_id", s.Data.CorrelationID, "causation_id", messageID)
+			"correlation_id", s.Progress.CorrelationID, "causation_id", messageID)
 	}
 	return nil
 }

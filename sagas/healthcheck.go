@@ -7,56 +7,82 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// healthCheck reads the targets from the projection, probes them all in parallel, aggregates the
+// HealthCheckState is what a health check remembers between messages.
+type HealthCheckState struct {
+	// Targets are the adapter ids it probes, sorted.
+	Targets []string `json:"targets,omitempty"`
+	// States are the projection's statuses of Targets when the check read them.
+	States map[string]events.Status `json:"states,omitempty"`
+	// Health is what each target's probe found; Overall the verdict over them.
+	Health  []events.TargetHealth `json:"health,omitempty"`
+	Overall events.Status         `json:"overall,omitempty"`
+}
+
+// HealthCheck reads the targets from the projection, probes them all in parallel, aggregates the
 // replies that came within the step's timeout (no reply is unknown), and publishes the report.
-func healthCheck() Definition {
-	return Definition{Steps: map[string]Step{
+func HealthCheck() Definition[HealthCheckState] {
+	return Definition[HealthCheckState]{Steps: map[string]Step[HealthCheckState]{
 		"read_state":        {Enter: readState},
-		"probe_adapters":    {Enter: probeTargets, Finish: collectProbes},
+		"probe_adapters":    {Enter: probeAll, Finish: collectProbes},
 		"aggregate_replies": {Enter: aggregateProbes},
 		"publish_report":    {Enter: publishHealthReport},
 	}}
 }
 
-func readState(s *Saga, v View, _ time.Time) ([]events.Command, Outcome) {
-	n := readTargets(s, v, "")
-	if n == 0 {
+func readState(s *Saga[HealthCheckState], v View, _ time.Time) ([]events.Command, Outcome) {
+	targets := v.Select("")
+	if len(targets) == 0 {
 		return nil, Outcome{Verdict: Fail, Reason: "the projection knows no adapter targets yet"}
 	}
-	return nil, Outcome{Reason: fmt.Sprintf("%d targets", n)}
-}
-
-func collectProbes(s *Saga, replies map[string]Reply, _ bool, _ time.Time) Outcome {
-	s.Data.Health = nil
-	for _, id := range s.Data.Targets {
-		r, ok := replies[id]
-		probe, why := probeVerdict(r, ok)
-		s.Data.Health = append(s.Data.Health, events.TargetHealth{AdapterID: id, Probe: probe, State: s.Data.States[id], Error: why})
+	s.State.Targets, s.State.States = ids(targets), map[string]events.Status{}
+	for _, t := range targets {
+		s.State.States[t.ID()] = t.Status
 	}
-	return Outcome{Reason: fmt.Sprintf("%d of %d replied", len(replies), len(s.Data.Targets))}
+	return nil, Outcome{Reason: fmt.Sprintf("%d targets", len(targets))}
 }
 
-// aggregateProbes: healthy when every probe was, critical when none was, degraded otherwise.
-func aggregateProbes(s *Saga, _ View, _ time.Time) ([]events.Command, Outcome) {
+func probeAll(s *Saga[HealthCheckState], _ View, _ time.Time) ([]events.Command, Outcome) {
+	return toEach(s.State.Targets, probe)
+}
+
+func collectProbes(s *Saga[HealthCheckState], replies map[string]Reply, _ bool, _ time.Time) Outcome {
+	s.State.Health = nil
+	for _, id := range s.State.Targets {
+		r, ok := replies[id]
+		verdict, why := probeVerdict(r, ok)
+		s.State.Health = append(s.State.Health, events.TargetHealth{AdapterID: id, Probe: verdict,
+			State: s.State.States[id], Error: why})
+	}
+	return Outcome{Reason: fmt.Sprintf("%d of %d replied", len(replies), len(s.State.Targets))}
+}
+
+func aggregateProbes(s *Saga[HealthCheckState], _ View, _ time.Time) ([]events.Command, Outcome) {
+	status, healthy := overall(s.State.Health)
+	s.State.Overall = status
+	return nil, Outcome{Reason: fmt.Sprintf("%s: %d of %d healthy", s.State.Overall, healthy, len(s.State.Health))}
+}
+
+// overall is a health check's verdict: healthy when every probe was, critical when none was,
+// degraded otherwise. It also says how many were.
+func overall(health []events.TargetHealth) (events.Status, int) {
 	healthy := 0
-	for _, h := range s.Data.Health {
+	for _, h := range health {
 		if h.Probe == events.ProbeHealthy {
 			healthy++
 		}
 	}
 	switch {
-	case healthy == len(s.Data.Health):
-		s.Data.Overall = events.StatusHealthy
+	case healthy == len(health):
+		return events.StatusHealthy, healthy
 	case healthy == 0:
-		s.Data.Overall = events.StatusCritical
+		return events.StatusCritical, healthy
 	default:
-		s.Data.Overall = events.StatusDegraded
+		return events.StatusDegraded, healthy
 	}
-	return nil, Outcome{Reason: fmt.Sprintf("%s: %d of %d healthy", s.Data.Overall, healthy, len(s.Data.Health))}
 }
 
-func publishHealthReport(s *Saga, _ View, now time.Time) ([]events.Command, Outcome) {
-	report := events.InfrastructureHealthReported{SagaID: s.ID, Subject: s.Subject, Overall: s.Data.Overall,
-		Targets: s.Data.Health, ReportedAt: now}
+func publishHealthReport(s *Saga[HealthCheckState], _ View, now time.Time) ([]events.Command, Outcome) {
+	report := events.InfrastructureHealthReported{SagaID: s.ID, Subject: s.Subject, Overall: s.State.Overall,
+		Targets: s.State.Health, ReportedAt: now}
 	return nil, Outcome{Reason: "published " + report.Kind().Name, Events: []events.Message{report}}
 }

@@ -8,11 +8,17 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// initialization initializes the PostgreSQL, Kafka and Consul adapters' targets in the contract's
+// InitializationState is what an initialization remembers between messages.
+type InitializationState struct {
+	// Targets are the adapter ids the current step initializes or probes, sorted.
+	Targets []string `json:"targets,omitempty"`
+}
+
+// Initialization initializes the PostgreSQL, Kafka and Consul adapters' targets in the contract's
 // order, each step waiting for every target's confirmation within its timeout, then verifies with
 // a probe of every target. The first failure ends it with a report naming the step.
-func initialization() Definition {
-	return Definition{Steps: map[string]Step{
+func Initialization() Definition[InitializationState] {
+	return Definition[InitializationState]{Steps: map[string]Step[InitializationState]{
 		"init_postgres": initAdapter(events.AdapterPostgres),
 		"init_kafka":    initAdapter(events.AdapterKafka),
 		"init_consul":   initAdapter(events.AdapterConsul),
@@ -20,44 +26,48 @@ func initialization() Definition {
 	}, Ended: initializationEnded}
 }
 
-func initAdapter(adapter string) Step {
-	send := toEach(func(_ *Saga, adapter, target string) events.Command {
-		return events.InitializeTarget{Adapter: adapter, Target: target}
-	})
-	return Step{Finish: allSucceeded, Enter: func(s *Saga, v View, now time.Time) ([]events.Command, Outcome) {
-		if readTargets(s, v, adapter) == 0 {
-			return nil, Outcome{Verdict: Fail, Reason: fmt.Sprintf("the projection knows no %s targets", adapter)}
-		}
-		return send(s, v, now)
-	}}
+func initAdapter(adapter string) Step[InitializationState] {
+	return Step[InitializationState]{
+		Enter: func(s *Saga[InitializationState], v View, _ time.Time) ([]events.Command, Outcome) {
+			if s.State.Targets = ids(v.Select(adapter)); len(s.State.Targets) == 0 {
+				return nil, Outcome{Verdict: Fail, Reason: fmt.Sprintf("the projection knows no %s targets", adapter)}
+			}
+			return toEach(s.State.Targets, func(adapter, target string) events.Command {
+				return events.InitializeTarget{Adapter: adapter, Target: target}
+			})
+		},
+		Finish: func(s *Saga[InitializationState], replies map[string]Reply, _ bool, _ time.Time) Outcome {
+			return allSucceeded(s.State.Targets, replies)
+		},
+	}
 }
 
-func verifyEnter(s *Saga, v View, now time.Time) ([]events.Command, Outcome) {
-	if readTargets(s, v, "") == 0 {
+func verifyEnter(s *Saga[InitializationState], v View, _ time.Time) ([]events.Command, Outcome) {
+	if s.State.Targets = ids(v.Select("")); len(s.State.Targets) == 0 {
 		return nil, Outcome{Verdict: Fail, Reason: "the projection knows no adapter targets"}
 	}
-	return probeTargets(s, v, now)
+	return toEach(s.State.Targets, probe)
 }
 
-func verifyFinish(s *Saga, replies map[string]Reply, _ bool, _ time.Time) Outcome {
+func verifyFinish(s *Saga[InitializationState], replies map[string]Reply, _ bool, _ time.Time) Outcome {
 	var bad []string
-	for _, id := range s.Data.Targets {
+	for _, id := range s.State.Targets {
 		r, ok := replies[id]
-		if probe, why := probeVerdict(r, ok); probe != events.ProbeHealthy {
-			bad = append(bad, fmt.Sprintf("%s %s %s", id, probe, why))
+		if verdict, why := probeVerdict(r, ok); verdict != events.ProbeHealthy {
+			bad = append(bad, fmt.Sprintf("%s %s %s", id, verdict, why))
 		}
 	}
 	if len(bad) > 0 {
 		return Outcome{Verdict: Fail, Reason: "not healthy: " + strings.Join(bad, "; ")}
 	}
-	return Outcome{Reason: fmt.Sprintf("%d targets healthy", len(s.Data.Targets))}
+	return Outcome{Reason: fmt.Sprintf("%d targets healthy", len(s.State.Targets))}
 }
 
-func initializationEnded(s Saga, now time.Time) []events.Message {
+func initializationEnded(s Saga[InitializationState], now time.Time) []events.Message {
 	report := events.InitializationReported{SagaID: s.ID, Subject: s.Subject, Status: "completed",
-		Initialized: s.Data.Completed, ReportedAt: now}
+		Initialized: s.Progress.Completed, ReportedAt: now}
 	if s.Status != StatusCompleted {
-		report.Status, report.FailedStep, report.Reason = "failed", s.Data.FailedStep, s.Data.Failure
+		report.Status, report.FailedStep, report.Reason = "failed", s.Progress.FailedStep, s.Progress.Failure
 	}
 	return []events.Message{report}
 }

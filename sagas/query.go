@@ -25,7 +25,7 @@ type Instance struct {
 	Workflow  string     `json:"workflow"`
 	Subject   string     `json:"subject"`
 	Step      string     `json:"step"`
-	Status    string     `json:"status"`
+	Status    Status     `json:"status"`
 	Version   int64      `json:"version"`
 	Deadline  *time.Time `json:"deadline,omitempty"`
 	Failure   string     `json:"failure,omitempty"`
@@ -35,7 +35,9 @@ type Instance struct {
 
 // Filter narrows List; empty fields match everything.
 type Filter struct {
-	Workflow, Status, Subject string
+	Workflow string
+	Status   Status
+	Subject  string
 }
 
 // List returns the sagas that match f, newest first.
@@ -45,7 +47,7 @@ func List(ctx context.Context, db Querier, f Filter) ([]Instance, error) {
 			created_at, updated_at
 		FROM saga_instances
 		WHERE ($1 = '' OR workflow = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR correlation_key = $3)
-		ORDER BY created_at DESC, id`, f.Workflow, f.Status, f.Subject)
+		ORDER BY created_at DESC, id`, f.Workflow, string(f.Status), f.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("could not list sagas: %w", err)
 	}
@@ -67,20 +69,21 @@ type Moment struct {
 
 // SentCommand is a command a saga sent and the reply it got.
 type SentCommand struct {
-	ID        string     `json:"command_id"`
-	Step      string     `json:"step"`
-	AdapterID string     `json:"adapter_id"`
-	Kind      string     `json:"kind"`
-	SentAt    time.Time  `json:"sent_at"`
-	Outcome   string     `json:"outcome,omitempty"`
-	Reply     *Reply     `json:"reply,omitempty"`
-	RepliedAt *time.Time `json:"replied_at,omitempty"`
+	ID        string       `json:"command_id"`
+	Step      string       `json:"step"`
+	AdapterID string       `json:"adapter_id"`
+	Kind      string       `json:"kind"`
+	SentAt    time.Time    `json:"sent_at"`
+	Outcome   ReplyOutcome `json:"outcome,omitempty"`
+	Reply     *Reply       `json:"reply,omitempty"`
+	RepliedAt *time.Time   `json:"replied_at,omitempty"`
 }
 
-// Story is everything `omni sagas show` prints of one saga.
+// Story is everything `omni sagas show` prints of one saga. Data is saga_instances.data as stored:
+// the engine's progress, and under "state" the state of the saga's workflow in its own shape.
 type Story struct {
 	Instance
-	Data     Data          `json:"data"`
+	Data     Record        `json:"data"`
 	Timeline []Moment      `json:"timeline"`
 	Commands []SentCommand `json:"commands"`
 }
@@ -119,4 +122,18 @@ func Show(ctx context.Context, db Querier, id string) (Story, error) {
 		return st, fmt.Errorf("could not read the commands of saga %s: %w", id, err)
 	}
 	return st, nil
+}
+
+// StateOf reads the state of a story's workflow as S, its workflow's state type
+// (HealthCheckState for a health_check saga, FailoverState, InitializationState), strictly: a
+// field S does not have is an error.
+func StateOf[S any](st Story) (S, error) {
+	var state S
+	if len(st.Data.State) == 0 {
+		return state, nil
+	}
+	if err := decodeStrict(st.Data.State, &state); err != nil {
+		return state, fmt.Errorf("could not read the state of %s saga %s as %T: %w", st.Workflow, st.ID, state, err)
+	}
+	return state, nil
 }

@@ -7,34 +7,54 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/omninode/omnibase-infra/events"
 )
+
+// Status is where a saga is: running, or how it ended. It is saga_instances.status.
+type Status string
 
 // Saga statuses. Running is the only one that is not terminal.
 const (
-	StatusRunning     = "running"
-	StatusCompleted   = "completed"
-	StatusFailed      = "failed"
-	StatusCompensated = "compensated"
-	StatusEscalated   = "escalated"
+	StatusRunning     Status = "running"
+	StatusCompleted   Status = "completed"
+	StatusFailed      Status = "failed"
+	StatusCompensated Status = "compensated"
+	StatusEscalated   Status = "escalated"
 )
 
-// Saga is one saga instance as the decisions see it: saga_instances' row.
-type Saga struct {
+// Statuses lists every status, running first.
+func Statuses() []Status {
+	return []Status{StatusRunning, StatusCompleted, StatusFailed, StatusCompensated, StatusEscalated}
+}
+
+// Known reports whether s is one of Statuses: a status given on a command line may not be.
+func (s Status) Known() bool { return slices.Contains(Statuses(), s) }
+
+// Saga is one saga instance as the decisions see it: saga_instances' row, the engine's Progress,
+// and State, what its workflow's own steps remember (HealthCheckState, FailoverState or
+// InitializationState). The engine, which serves every workflow, holds sagas with their state
+// still encoded: Saga[json.RawMessage].
+type Saga[S any] struct {
 	ID       string
 	Workflow string
 	// Subject is the correlation key: at most one running saga per workflow and subject.
 	Subject string
-	Status  string
+	Status  Status
 	// Step is the name of the step (or compensation) the saga is at.
-	Step    string
-	Version int64
-	Data    Data
+	Step     string
+	Version  int64
+	Progress Progress
+	State    S
 }
 
-// Data is what a saga remembers between messages (saga_instances.data).
-type Data struct {
+// withState returns s holding state in place of its own.
+func withState[S, T any](s Saga[S], state T) Saga[T] {
+	return Saga[T]{ID: s.ID, Workflow: s.Workflow, Subject: s.Subject, Status: s.Status, Step: s.Step,
+		Version: s.Version, Progress: s.Progress, State: state}
+}
+
+// Progress is where the engine is in a saga's workflow, whatever the workflow: the same fields
+// for every saga.
+type Progress struct {
 	// CorrelationID of the intent that started the saga; every message the saga sends carries it.
 	CorrelationID string    `json:"correlation_id"`
 	Triggers      []Trigger `json:"triggers"`
@@ -55,24 +75,23 @@ type Data struct {
 
 	// Done lists the completed steps that have a compensation, in order.
 	Done []string `json:"done,omitempty"`
-	// Compensating is set once a step failed for good; Undo counts the compensations already run
-	// (they run in reverse order of Done).
+	// Compensating is set once a step failed for good; Undone lists the compensations already
+	// run (they run in reverse order of Done).
 	Compensating bool     `json:"compensating,omitempty"`
 	Undone       []string `json:"undone,omitempty"`
 	FailedStep   string   `json:"failed_step,omitempty"`
 	Failure      string   `json:"failure,omitempty"`
 
-	// Targets are the adapter ids the saga acts on.
-	Targets []string `json:"targets,omitempty"`
-	// States are the projection's statuses of Targets when the saga read them.
-	States map[string]events.Status `json:"states,omitempty"`
-	// Health is the health check's aggregation; Overall its verdict.
-	Health  []events.TargetHealth `json:"health,omitempty"`
-	Overall events.Status         `json:"overall,omitempty"`
-	// Recovered: the failover's recovery attempt already confirmed the target healthy.
-	Recovered bool `json:"recovered,omitempty"`
 	// Completed lists every step completed, in order.
 	Completed []string `json:"completed,omitempty"`
+}
+
+// Record is saga_instances.data: the engine's Progress at the top level and, under "state", the
+// workflow's own state in the workflow's own shape. Migration 00008 moved the workflows' fields
+// there from the top level, where every workflow's fields used to mix with the engine's.
+type Record struct {
+	Progress
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // Trigger is an intent that started or joined a saga.
@@ -83,54 +102,22 @@ type Trigger struct {
 	RaisedAt time.Time `json:"raised_at"`
 }
 
-// Reply outcomes.
+// ReplyOutcome is how an adapter answered a command: the outcome event it published.
+type ReplyOutcome string
+
+// Reply outcomes: command_succeeded, command_failed and command_rejected.
 const (
-	ReplySucceeded = "succeeded"
-	ReplyFailed    = "failed"
-	ReplyRejected  = "rejected"
+	ReplySucceeded ReplyOutcome = "succeeded"
+	ReplyFailed    ReplyOutcome = "failed"
+	ReplyRejected  ReplyOutcome = "rejected"
 )
 
-// Reply is an adapter's answer to a command a saga sent.
+// Reply is an adapter's answer to a command a saga sent. Result is the command's own result
+// (events.DecodeResult reads it as the command's result type).
 type Reply struct {
-	Outcome string          `json:"outcome"`
+	Outcome ReplyOutcome    `json:"outcome"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   string          `json:"error,omitempty"`
-}
-
-// Target is one adapter target as the projection sees it.
-type Target struct {
-	Adapter string
-	Target  string
-	Status  events.Status
-	Breaker events.BreakerState
-}
-
-// ID is the target's adapter id.
-func (t Target) ID() string { return events.AdapterID(t.Adapter, t.Target) }
-
-// View is what the saga may read of the world when it decides: the projection's targets.
-type View struct {
-	Targets []Target
-}
-
-// Find returns the target with adapter id id.
-func (v View) Find(id string) (Target, bool) {
-	i := slices.IndexFunc(v.Targets, func(t Target) bool { return t.ID() == id })
-	if i < 0 {
-		return Target{}, false
-	}
-	return v.Targets[i], true
-}
-
-// Of returns the targets of one adapter.
-func (v View) Of(adapter string) []Target {
-	var out []Target
-	for _, t := range v.Targets {
-		if t.Adapter == adapter {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // derivedID is a UUID-shaped id derived from parts, so a decision made twice names its messages

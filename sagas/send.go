@@ -19,8 +19,8 @@ import (
 // send publishes what decision d sends, inside tx: its commands to their adapters' command topics
 // and its events to the events topic through the outbox, its timers as delayed messages in the
 // timers queue. Everything carries the saga's correlation id and is caused by the message handled.
-func (e *Engine) send(ctx context.Context, tx pgx.Tx, d Decision, causationID string) error {
-	origin := events.Origin{CorrelationID: d.Saga.Data.CorrelationID, CausationID: causationID}
+func (e *Engine) send(ctx context.Context, tx pgx.Tx, d Decision[json.RawMessage], causationID string) error {
+	origin := events.Origin{CorrelationID: d.Saga.Progress.CorrelationID, CausationID: causationID}
 	now := e.cfg.Now()
 	for _, c := range d.Commands {
 		msg, err := events.EncodeWithID(c.ID, c.Command, origin, now)
@@ -67,7 +67,7 @@ func (e *Engine) setTimers(ctx context.Context, tx pgx.Tx, timers []Timer) error
 		if err != nil {
 			return fmt.Errorf("could not encode timer of saga %s: %w", t.SagaID, err)
 		}
-		msg := message.NewMessage(derivedID(t.SagaID, strconv.Itoa(t.Token), t.Kind), payload)
+		msg := message.NewMessage(derivedID(t.SagaID, strconv.Itoa(t.Token), string(t.Kind)), payload)
 		msg.SetContext(ctx)
 		delay.Message(msg, delay.Until(t.At))
 		if err := pub.Publish(e.cfg.TimersTopic, msg); err != nil {

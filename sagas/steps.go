@@ -2,12 +2,13 @@ package sagas
 
 import (
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/omninode/omnibase-infra/events"
 )
+
+// What the workflows' steps share: sending a command to each of a list of targets and reading
+// the replies. Each takes the targets from the workflow's own state.
 
 // splitID splits an adapter id, "postgres/control", into adapter and target.
 func splitID(adapterID string) (adapter, target string) {
@@ -15,25 +16,29 @@ func splitID(adapterID string) (adapter, target string) {
 	return adapter, target
 }
 
-// toEach returns an Enter that sends one command, made by cmd, to each of the saga's targets.
-func toEach(cmd func(s *Saga, adapter, target string) events.Command) func(*Saga, View, time.Time) ([]events.Command, Outcome) {
-	return func(s *Saga, _ View, _ time.Time) ([]events.Command, Outcome) {
-		var out []events.Command
-		for _, id := range s.Data.Targets {
-			adapter, target := splitID(id)
-			out = append(out, cmd(s, adapter, target))
-		}
-		return out, Outcome{Verdict: Fail, Reason: "no targets to send to"}
+// toEach sends one command, made by cmd, to each target of targets (adapter ids). With no target
+// there is nothing to wait for, and the step fails.
+func toEach(targets []string, cmd func(adapter, target string) events.Command) ([]events.Command, Outcome) {
+	var out []events.Command
+	for _, id := range targets {
+		adapter, target := splitID(id)
+		out = append(out, cmd(adapter, target))
 	}
+	return out, Outcome{Verdict: Fail, Reason: "no targets to send to"}
 }
 
-// allSucceeded is a Finish that is done when every target's command succeeded, and fails naming
-// each one that did not, or did not answer.
-func allSucceeded(s *Saga, replies map[string]Reply, _ bool, _ time.Time) Outcome {
-	if problems := failures(s.Data.Targets, replies); len(problems) > 0 {
+// probe is the command a health check sends to a target.
+func probe(adapter, target string) events.Command {
+	return events.ProbeTarget{Adapter: adapter, Target: target}
+}
+
+// allSucceeded is done when every target's command succeeded, and fails naming each one that did
+// not, or did not answer.
+func allSucceeded(targets []string, replies map[string]Reply) Outcome {
+	if problems := failures(targets, replies); len(problems) > 0 {
 		return Outcome{Verdict: Fail, Reason: strings.Join(problems, "; ")}
 	}
-	return Outcome{Verdict: Next, Reason: fmt.Sprintf("%d of %d succeeded", len(replies), len(s.Data.Targets))}
+	return Outcome{Verdict: Next, Reason: fmt.Sprintf("%d of %d succeeded", len(replies), len(targets))}
 }
 
 // failures describes each target whose reply is missing or not a success.
@@ -68,25 +73,4 @@ func probeVerdict(r Reply, ok bool) (events.ProbeVerdict, string) {
 		return events.ProbeUnhealthy, res.Error
 	}
 	return events.ProbeHealthy, ""
-}
-
-// probeTargets is an Enter that probes every target of the saga.
-func probeTargets(s *Saga, v View, now time.Time) ([]events.Command, Outcome) {
-	return toEach(func(_ *Saga, adapter, target string) events.Command {
-		return events.ProbeTarget{Adapter: adapter, Target: target}
-	})(s, v, now)
-}
-
-// readTargets makes the saga's targets every target the projection knows (of adapter, when given),
-// and remembers their states.
-func readTargets(s *Saga, v View, adapter string) int {
-	s.Data.Targets, s.Data.States = nil, map[string]events.Status{}
-	for _, t := range v.Targets {
-		if adapter == "" || t.Adapter == adapter {
-			s.Data.Targets = append(s.Data.Targets, t.ID())
-			s.Data.States[t.ID()] = t.Status
-		}
-	}
-	slices.Sort(s.Data.Targets)
-	return len(s.Data.Targets)
 }

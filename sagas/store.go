@@ -7,26 +7,33 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
 // ErrConcurrency is returned when a saga changed between reading and writing it: another message
 // for the same saga was handled meanwhile. The message is handled again from the new state.
 var ErrConcurrency = errors.New("saga changed concurrently")
 
+// record is what saga_instances.data stores of s.
+func record(s Saga[json.RawMessage]) ([]byte, error) {
+	data, err := json.Marshal(Record{Progress: s.Progress, State: s.State})
+	if err != nil {
+		return nil, fmt.Errorf("could not encode saga %s: %w", s.ID, err)
+	}
+	return data, nil
+}
+
 // insertSaga inserts s unless a running saga of its workflow and subject exists; it reports
 // whether it inserted.
-func insertSaga(ctx context.Context, tx pgx.Tx, s Saga) (bool, error) {
-	data, err := json.Marshal(s.Data)
+func insertSaga(ctx context.Context, tx pgx.Tx, s Saga[json.RawMessage]) (bool, error) {
+	data, err := record(s)
 	if err != nil {
-		return false, fmt.Errorf("could not encode saga %s: %w", s.ID, err)
+		return false, err
 	}
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO saga_instances (id, workflow, correlation_key, step, status, data, version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (workflow, correlation_key) WHERE status = 'running' DO NOTHING`,
-		s.ID, s.Workflow, s.Subject, s.Step, s.Status, data, s.Version)
+		s.ID, s.Workflow, s.Subject, s.Step, string(s.Status), data, s.Version)
 	if err != nil {
 		return false, fmt.Errorf("could not start %s saga for %s: %w", s.Workflow, s.Subject, err)
 	}
@@ -35,20 +42,24 @@ func insertSaga(ctx context.Context, tx pgx.Tx, s Saga) (bool, error) {
 
 const sagaColumns = `id, workflow, correlation_key, status, step, version, data`
 
-func scanSaga(row pgx.Row) (Saga, error) {
-	var s Saga
+// scanSaga reads a saga with its state still encoded, as the engine holds it. Its data is read
+// strictly: a field this version does not know means a shape the migrations did not rewrite.
+func scanSaga(row pgx.Row) (Saga[json.RawMessage], error) {
+	var s Saga[json.RawMessage]
 	var data []byte
 	if err := row.Scan(&s.ID, &s.Workflow, &s.Subject, &s.Status, &s.Step, &s.Version, &data); err != nil {
 		return s, err
 	}
-	if err := json.Unmarshal(data, &s.Data); err != nil {
+	var r Record
+	if err := decodeStrict(data, &r); err != nil {
 		return s, fmt.Errorf("saga %s has unreadable data: %w", s.ID, err)
 	}
+	s.Progress, s.State = r.Progress, r.State
 	return s, nil
 }
 
 // runningSaga returns the running saga of workflow for subject.
-func runningSaga(ctx context.Context, tx pgx.Tx, workflow, subject string) (Saga, error) {
+func runningSaga(ctx context.Context, tx pgx.Tx, workflow, subject string) (Saga[json.RawMessage], error) {
 	s, err := scanSaga(tx.QueryRow(ctx, `SELECT `+sagaColumns+` FROM saga_instances
 		WHERE workflow = $1 AND correlation_key = $2 AND status = 'running'`, workflow, subject))
 	if err != nil {
@@ -58,7 +69,7 @@ func runningSaga(ctx context.Context, tx pgx.Tx, workflow, subject string) (Saga
 }
 
 // loadSaga returns saga id.
-func loadSaga(ctx context.Context, tx pgx.Tx, id string) (Saga, error) {
+func loadSaga(ctx context.Context, tx pgx.Tx, id string) (Saga[json.RawMessage], error) {
 	s, err := scanSaga(tx.QueryRow(ctx, `SELECT `+sagaColumns+` FROM saga_instances WHERE id = $1`, id))
 	if err != nil {
 		return s, fmt.Errorf("could not read saga %s: %w", id, err)
@@ -67,16 +78,16 @@ func loadSaga(ctx context.Context, tx pgx.Tx, id string) (Saga, error) {
 }
 
 // storeSaga writes d's saga if it is still at version, its timeline and its commands' rows.
-func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision) error {
+func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.RawMessage]) error {
 	s := d.Saga
-	data, err := json.Marshal(s.Data)
+	data, err := record(s)
 	if err != nil {
-		return fmt.Errorf("could not encode saga %s: %w", s.ID, err)
+		return err
 	}
 	tag, err := tx.Exec(ctx, `
 		UPDATE saga_instances SET step = $3, status = $4, data = $5, deadline = $6, version = version + 1,
 			updated_at = now()
-		WHERE id = $1 AND version = $2`, s.ID, version, s.Step, s.Status, data, s.Data.Deadline)
+		WHERE id = $1 AND version = $2`, s.ID, version, s.Step, string(s.Status), data, s.Progress.Deadline)
 	if err != nil {
 		return fmt.Errorf("could not update saga %s: %w", s.ID, err)
 	}
@@ -124,24 +135,11 @@ func recordReply(ctx context.Context, tx pgx.Tx, id string, r Reply) error {
 		return fmt.Errorf("could not encode the reply to %s: %w", id, err)
 	}
 	_, err = tx.Exec(ctx, `UPDATE saga_commands SET outcome = $2, reply = $3, replied_at = now() WHERE command_id = $1`,
-		id, r.Outcome, reply)
+		id, string(r.Outcome), reply)
 	if err != nil {
 		return fmt.Errorf("could not record the reply to %s: %w", id, err)
 	}
 	return nil
-}
-
-// view reads the projection's targets.
-func view(ctx context.Context, tx pgx.Tx) (View, error) {
-	states, err := infrastate.List(ctx, tx)
-	if err != nil {
-		return View{}, err
-	}
-	v := View{}
-	for _, st := range states {
-		v.Targets = append(v.Targets, Target{Adapter: st.Adapter, Target: st.Target, Status: st.Status, Breaker: st.Breaker})
-	}
-	return v, nil
 }
 
 // recordUnroutable keeps an intent the contract has no route for.

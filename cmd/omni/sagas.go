@@ -23,14 +23,15 @@ func newSagasCmd(g *globals) *cobra.Command {
 
 func newSagasListCmd(g *globals) *cobra.Command {
 	var f sagas.Filter
+	var status string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List sagas, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.Status != "" && !isStatus(f.Status) {
-				return fmt.Errorf("--status %q: want running, completed, failed, compensated or escalated", f.Status)
+			if f.Status = sagas.Status(status); f.Status != "" && !f.Status.Known() {
+				return fmt.Errorf("--status %q: want %s", status, statusList())
 			}
 			db, err := g.connect(cmd.Context())
 			if err != nil {
@@ -48,18 +49,20 @@ func newSagasListCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&f.Workflow, "workflow", "", "only sagas of this workflow (health_check, failover, initialization)")
-	cmd.Flags().StringVar(&f.Status, "status", "", "only sagas in this status: running, completed, failed, compensated or escalated")
+	cmd.Flags().StringVar(&status, "status", "", "only sagas in this status: "+statusList())
 	cmd.Flags().StringVar(&f.Subject, "subject", "", "only sagas about this subject (an adapter id such as consul/main)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
 	return cmd
 }
 
-func isStatus(s string) bool {
-	switch s {
-	case sagas.StatusRunning, sagas.StatusCompleted, sagas.StatusFailed, sagas.StatusCompensated, sagas.StatusEscalated:
-		return true
+// statusList names the saga statuses for people: "running, completed, … or escalated".
+func statusList() string {
+	all := sagas.Statuses()
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = string(s)
 	}
-	return false
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func printSagas(w io.Writer, list []sagas.Instance) error {

@@ -225,7 +225,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 	if err != nil {
 		return err
 	}
-	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Contract: contract, Topics: n.cfg.Topics},
+	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Targets: infrastate.Targets{}, Contract: contract, Topics: n.cfg.Topics},
 		n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err

@@ -130,7 +130,9 @@ func checkThinPath(t *testing.T, db *pgxpool.Pool, kafka *containers.Kafka, targ
 	story, err := sagas.Show(ctx, db, checks[len(checks)-1].ID)
 	require.NoError(t, err)
 	require.Equal(t, sagas.StatusCompleted, story.Status)
-	for _, h := range story.Data.Health {
+	check, err := sagas.StateOf[sagas.HealthCheckState](story)
+	require.NoError(t, err)
+	for _, h := range check.Health {
 		if h.AdapterID == targetID {
 			require.Equal(t, events.ProbeUnhealthy, h.Probe, "the check's own probe found the target down")
 		}
