@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
 // ErrConcurrency is returned when a saga changed between reading and writing it: another message
@@ -52,7 +54,8 @@ func scanSaga(row pgx.Row) (Saga[json.RawMessage], error) {
 	}
 	var r Record
 	if err := decodeStrict(data, &r); err != nil {
-		return s, fmt.Errorf("saga %s has unreadable data: %w", s.ID, err)
+		// Permanent: no retry makes the row readable; the message goes to poison with why.
+		return s, fmt.Errorf("%w: saga %s has unreadable data: %w", events.ErrRejected, s.ID, err)
 	}
 	s.Progress, s.State = r.Progress, r.State
 	return s, nil

@@ -86,7 +86,7 @@ func (d Definition[S]) Decide(w WorkflowSpec, s Saga[json.RawMessage], in Input,
 	var state S
 	if len(s.State) > 0 {
 		if err := decodeStrict(s.State, &state); err != nil {
-			return Decision[json.RawMessage]{}, fmt.Errorf("%s saga %s has an unreadable state: %w", s.Workflow, s.ID, err)
+			return Decision[json.RawMessage]{}, fmt.Errorf("%w: %s saga %s has an unreadable state: %w", events.ErrRejected, s.Workflow, s.ID, err)
 		}
 	}
 	typed := Decide(w, d, withState(s, state), in, v, now)
