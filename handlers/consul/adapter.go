@@ -84,8 +84,8 @@ func (d *Driver) Close() {
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
-	// The HTTP client would go on serving calls after its idle connections are dropped: a
-	// command in flight would have its answer recorded after the adapter said it stopped.
+	// Dropping idle connections stops nothing: the HTTP client serves the calls in flight, and
+	// new ones, as before. Counting the calls is what lets Close wait for them and refuse more.
 	d.calls.Wait()
 	for _, t := range d.transports {
 		if t != nil {

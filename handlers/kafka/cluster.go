@@ -116,7 +116,7 @@ func (c *cluster) connect() (_ *conn, done func(), _ error) {
 	switch {
 	case err != nil:
 		return nil, nil, err
-	case c.closed: // Close waits for the calls in flight, so this is one made outside them
+	case c.closed: // not while Driver.Close waits for every call; kept so no client can leak
 		cn.close()
 		return nil, nil, errClosed
 	}
