@@ -47,8 +47,8 @@ type Harness struct {
 	// a topic it cannot hold, an unknown check. Required.
 	Permanent events.Command
 	// Slow is a command for Target that stays in flight on the server for SlowFor, by itself
-	// (pg_sleep) or because Stall holds the server; it succeeds once the server answers.
-	// Required.
+	// (pg_sleep) or because Stall holds the server; it succeeds once the server answers. The
+	// checks also send it to the stopped server, and after Close. Required.
 	Slow events.Command
 	// SlowFor is how long Slow stays in flight; at least MinSlowFor. Required.
 	SlowFor time.Duration
