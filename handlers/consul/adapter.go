@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -23,6 +24,10 @@ type Driver struct {
 	transports []*http.Transport
 	logger     *slog.Logger
 	registered *registrations
+
+	mu     sync.Mutex
+	closed bool
+	calls  sync.WaitGroup // Execute, Probe, Initialize and Recover in flight: see enter
 }
 
 var (
@@ -32,8 +37,12 @@ var (
 	_ effect.Initializer = (*Driver)(nil)
 )
 
-// errNoLeader is a probe's error when the agent answers but knows no cluster leader.
-var errNoLeader = errors.New("consul agent knows no cluster leader")
+var (
+	// errNoLeader is a probe's error when the agent answers but knows no cluster leader.
+	errNoLeader = errors.New("consul agent knows no cluster leader")
+	// errClosed is returned for a command, probe, initialization or recovery after Close.
+	errClosed = fmt.Errorf("consul %w", effect.ErrDriverClosed)
+)
 
 // New builds the driver. Clients connect lazily, so an agent that is down at start-up is
 // reported unhealthy rather than failing the start.
@@ -69,8 +78,15 @@ func (d *Driver) Commands() []events.Command {
 	}
 }
 
-// Close drops the idle connections to the agents.
+// Close waits for the calls in flight, then drops the idle connections to the agents. Calls
+// after Close fail with errClosed. The watches end with the context Watch was given, not here.
 func (d *Driver) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	// Dropping idle connections stops nothing: the HTTP client serves the calls in flight, and
+	// new ones, as before. Counting the calls is what lets Close wait for them and refuse more.
+	d.calls.Wait()
 	for _, t := range d.transports {
 		if t != nil {
 			t.CloseIdleConnections()
@@ -78,12 +94,29 @@ func (d *Driver) Close() {
 	}
 }
 
-// Execute runs one command against target's agent.
-func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
+// enter returns target's client and counts a call in flight, for Close to wait for; it refuses
+// the call once Close was called. Call d.calls.Done when the call is over.
+func (d *Driver) enter(target string) (*api.Client, error) {
 	cl, ok := d.clients[target]
 	if !ok {
 		return nil, fmt.Errorf("consul target %q is not configured", target)
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errClosed
+	}
+	d.calls.Add(1) // under the lock, so never while Close waits
+	return cl, nil
+}
+
+// Execute runs one command against target's agent.
+func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
+	cl, err := d.enter(target)
+	if err != nil {
+		return nil, err
+	}
+	defer d.calls.Done()
 	switch c := cmd.(type) {
 	case events.ConsulKVGet:
 		return kvGet(ctx, cl.KV(), c)
@@ -121,7 +154,12 @@ func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command)
 //
 // An agent that answers without a leader is unhealthy.
 func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error) {
-	status := d.clients[target].Status()
+	cl, err := d.enter(target)
+	if err != nil {
+		return effect.Health{}, err
+	}
+	defer d.calls.Done()
+	status := cl.Status()
 	q := (&api.QueryOptions{}).WithContext(ctx)
 	start := time.Now()
 	leader, err := status.LeaderWithQueryOptions(q)

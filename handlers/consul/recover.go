@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -56,10 +55,11 @@ func (r *registrations) of(target string) []events.ConsulRegisterService {
 // still knows are left as they are. Its actions are "re-registered service <id>", one per
 // service; its error names every service it could not register.
 func (d *Driver) Recover(ctx context.Context, target string) ([]string, error) {
-	cl, ok := d.clients[target]
-	if !ok {
-		return nil, fmt.Errorf("consul target %q is not configured", target)
+	cl, err := d.enter(target)
+	if err != nil {
+		return nil, err
 	}
+	defer d.calls.Done()
 	actions := []string{}
 	var errs []error
 	for _, c := range d.registered.of(target) {

@@ -7,6 +7,7 @@ package effect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,9 +32,15 @@ type Driver interface {
 	// broker without a leader): only those are retried, and only those count against the
 	// target's circuit breaker.
 	Transient(err error) bool
-	// Close releases the driver's connections.
+	// Close waits for the calls in flight (Execute, Probe, Initialize, Recover) to return, then
+	// releases the driver's connections: a command already sent to the server gets its answer
+	// recorded rather than cut off. Calls made after Close fail at once with an error wrapping
+	// ErrDriverClosed. Close may be called more than once.
 	Close()
 }
+
+// ErrDriverClosed is wrapped by the error of every call a driver refuses because Close was called.
+var ErrDriverClosed = errors.New("driver closed")
 
 // Retrier is implemented by drivers for which a transient error does not always mean the effect
 // did not happen: a connection lost while a statement was in flight may go away by itself (so it

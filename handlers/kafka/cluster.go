@@ -12,10 +12,12 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 )
 
-// errClosed is returned for a command or probe that arrives after Close.
-var errClosed = fmt.Errorf("kafka driver closed: %w", sarama.ErrClosedClient)
+// errClosed is returned for a command, probe, initialization or recovery that arrives after
+// Close.
+var errClosed = fmt.Errorf("kafka %w: %w", effect.ErrDriverClosed, sarama.ErrClosedClient)
 
 // cluster is one target: its connection, made on first use, and its producer counters since the
 // last probe.
@@ -28,6 +30,9 @@ type cluster struct {
 	mu     sync.Mutex
 	conn   *conn // nil until a connect succeeds; replaced by recover
 	closed bool
+	// dialing is closed when the dial in progress ends, with dialErr its error; nil when none is.
+	dialing chan struct{}
+	dialErr error
 	// retired are the replaced connections being closed once their last user is done.
 	retired sync.WaitGroup
 
@@ -74,23 +79,51 @@ func saramaConfig(cfg Config) *sarama.Config {
 }
 
 // connect returns the target's connection, making it on first use; a failed attempt is tried
-// again on the next call. Call done when finished with the connection.
+// again on the next call. Calls that come while a dial is in progress share its outcome rather
+// than queue for dials of their own: on a broker that hangs, each dial lasts Sarama's timeouts,
+// and calls that gave up at their deadline would otherwise pile up behind one another. Call done
+// when finished with the connection.
 func (c *cluster) connect() (_ *conn, done func(), _ error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, nil, errClosed
-	}
-	if c.conn == nil {
-		cn, err := dial(c.name, c.brokers, c.cfg)
-		if err != nil {
+	if wait := c.dialing; wait != nil {
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock()
+		if c.conn == nil && !c.closed {
+			err := c.dialErr
+			c.mu.Unlock()
 			return nil, nil, err
 		}
-		c.logger.Debug("connected to kafka target", "brokers", c.brokers, "producers", len(cn.producers))
-		c.conn = cn
 	}
-	c.conn.users.Add(1)
-	return c.conn, c.conn.users.Done, nil
+	if c.closed {
+		c.mu.Unlock()
+		return nil, nil, errClosed
+	}
+	if cn := c.conn; cn != nil {
+		cn.users.Add(1)
+		c.mu.Unlock()
+		return cn, cn.users.Done, nil
+	}
+	wait := make(chan struct{})
+	c.dialing = wait
+	c.mu.Unlock()
+
+	cn, err := dial(c.name, c.brokers, c.cfg)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dialing, c.dialErr = nil, err
+	close(wait)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case c.closed: // not while Driver.Close waits for every call; kept so no client can leak
+		cn.close()
+		return nil, nil, errClosed
+	}
+	c.logger.Debug("connected to kafka target", "brokers", c.brokers, "producers", len(cn.producers))
+	c.conn = cn
+	cn.users.Add(1)
+	return cn, cn.users.Done, nil
 }
 
 func dial(name string, brokers []string, cfg Config) (cn *conn, err error) {
@@ -196,15 +229,19 @@ func (cn *conn) metadata() (clusterMetadata, error) {
 	return meta, nil
 }
 
-// describe is DescribeCluster. Sarama's requests do not take a context: its own timeouts bound
-// them.
-func (c *cluster) describe(context.Context) (events.KafkaClusterResult, error) {
+// metadata connects to the cluster and refreshes its metadata.
+func (c *cluster) metadata() (clusterMetadata, error) {
 	cn, done, err := c.connect()
 	if err != nil {
-		return events.KafkaClusterResult{}, err
+		return clusterMetadata{}, err
 	}
 	defer done()
-	meta, err := cn.metadata()
+	return cn.metadata()
+}
+
+// describe is DescribeCluster.
+func (c *cluster) describe() (events.KafkaClusterResult, error) {
+	meta, err := c.metadata()
 	if err != nil {
 		return events.KafkaClusterResult{}, err
 	}

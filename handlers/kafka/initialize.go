@@ -8,18 +8,13 @@ import (
 )
 
 // Initialize connects to target and reads its metadata: how many brokers it lists and which is
-// the controller. Sarama's requests do not take a context: its own timeouts bound them.
-func (d *Driver) Initialize(_ context.Context, target string) (events.Result, error) {
+// the controller.
+func (d *Driver) Initialize(ctx context.Context, target string) (events.Result, error) {
 	c, ok := d.clusters[target]
 	if !ok {
 		return nil, fmt.Errorf("%w: kafka target %q is not configured", errBadCommand, target)
 	}
-	cn, done, err := c.connect()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	meta, err := cn.metadata()
+	meta, err := call(ctx, d, target, c.metadata)
 	if err != nil {
 		return nil, err
 	}

@@ -9,14 +9,14 @@ import (
 // metadata anew, a new cluster admin and a new producer pool. Sarama reconnects by itself, but a
 // client can stay stuck on brokers that moved or producers whose connections broke; a fresh
 // connection has neither. Publishes in flight finish on the old connection, which closes after
-// them. When the cluster cannot be reached the old connection is kept. Sarama's requests do not
-// take a context: its own timeouts bound them.
-func (d *Driver) Recover(_ context.Context, target string) ([]string, error) {
+// them. When the cluster cannot be reached the old connection is kept. A recovery still going
+// at ctx's end fails at once, and goes on: the fresh connection replaces the old one once made.
+func (d *Driver) Recover(ctx context.Context, target string) ([]string, error) {
 	c, ok := d.clusters[target]
 	if !ok {
 		return nil, fmt.Errorf("kafka target %q is not configured", target)
 	}
-	return c.recover()
+	return call(ctx, d, target, c.recover)
 }
 
 func (c *cluster) recover() ([]string, error) {

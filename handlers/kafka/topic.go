@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +14,7 @@ import (
 // ensureTopic creates the topic when it is missing, and otherwise compares it with what cmd asks
 // for. It describes before creating so that a principal without the right to create topics can
 // still ensure one that exists; a topic created by someone else in between is compared too.
-func (c *cluster) ensureTopic(_ context.Context, cmd events.KafkaEnsureTopic) (events.KafkaEnsureTopicResult, error) {
+func (c *cluster) ensureTopic(cmd events.KafkaEnsureTopic) (events.KafkaEnsureTopicResult, error) {
 	res := events.KafkaEnsureTopicResult{Topic: cmd.Topic}
 	cn, done, err := c.connect()
 	if err != nil {

@@ -64,13 +64,18 @@ func (d *Driver) Commands() []events.Command {
 	return []events.Command{events.PostgresExecute{}, events.PostgresQuery{}, events.PostgresTransaction{}}
 }
 
-// Close closes the target pools, and waits for the replaced ones to close.
+// Close waits for the commands and probes in flight, then closes the target pools, and waits
+// for the replaced ones to close. Calls after Close fail with errClosed.
 func (d *Driver) Close() {
 	d.mu.Lock()
 	d.closed = true
 	pools := maps.Clone(d.pools)
 	d.mu.Unlock()
 	for _, p := range pools {
+		// WARNING: pgxpool's Close waits only for the connections already acquired: a call that
+		// took the pool but has not acquired a connection yet would fail with "closed pool".
+		// users counts every call that took the pool, and no new one can take it now.
+		p.users.Wait()
 		p.pool.Close()
 	}
 	d.retired.Wait()

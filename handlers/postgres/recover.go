@@ -2,15 +2,16 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/omninode/omnibase-infra/handlers/effect"
 )
 
-// errClosed is returned for a command or probe that arrives after Close.
-var errClosed = errors.New("postgres driver closed")
+// errClosed is returned for a command, probe or recovery that arrives after Close.
+var errClosed = fmt.Errorf("postgres %w", effect.ErrDriverClosed)
 
 // pool is a target's connection pool and its users: Recover replaces it, and closes the old one
 // once the commands and probes that took it are done with it.

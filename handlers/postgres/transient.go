@@ -21,15 +21,22 @@ import (
 //   - the server says so: SQLSTATE class 08 (connection exception), class 53 (insufficient
 //     resources: too many connections, out of memory, disk full), 57P01 admin_shutdown,
 //     57P02 crash_shutdown, 57P03 cannot_connect_now (starting up or shutting down), and
-//     40001 serialization_failure and 40P01 deadlock_detected, which a new try can pass.
+//     40001 serialization_failure and 40P01 deadlock_detected, which a new try can pass;
+//   - the call's deadline passed, whatever the server answered to the cancel request (57014):
+//     a timeout, as effect.Driver's contract has it and as the other drivers say. The runner
+//     does not retry it all the same, the command's time being up.
 //
 // It is not for what the server refused (syntax 42…, constraints 23…, data 22…, a read-only
-// standby 25006, the statement cancelled 57014, …), for a bad argument or a result past its cap,
-// nor for a cancelled context or the command's own deadline (the runner counts a deadline
-// against the breaker by itself and never retries it).
+// standby 25006, a statement cancelled by someone else 57014, …), for a bad argument or a result
+// past its cap, nor for a cancelled context.
 func transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
+	}
+	// Before the server's error: a statement stopped at its deadline carries both (see
+	// withContextErr), and the deadline is why it failed.
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -38,9 +45,6 @@ func transient(err error) bool {
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) {
 		return true
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return false
 	}
 	if pgconn.SafeToRetry(err) {
 		return true

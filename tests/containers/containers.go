@@ -57,6 +57,26 @@ func (s *Server) Kill(ctx context.Context) error {
 	return nil
 }
 
+// Pause freezes the container's processes (docker pause): a server that hangs rather than one
+// that is gone. Its listening sockets stay open, so the kernel still accepts connections and
+// queues what clients send, but nothing is answered until Unpause.
+func (s *Server) Pause(ctx context.Context) error {
+	return s.docker(ctx, "pause")
+}
+
+// Unpause thaws a paused container: it answers what was queued meanwhile.
+func (s *Server) Unpause(ctx context.Context) error {
+	return s.docker(ctx, "unpause")
+}
+
+func (s *Server) docker(ctx context.Context, verb string) error {
+	out, err := exec.CommandContext(ctx, "docker", verb, s.ctr.GetContainerID()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("could not %s container %s: %w: %s", verb, s.ctr.GetContainerID()[:12], err, out)
+	}
+	return nil
+}
+
 // Logs returns what the container has printed so far.
 func (s *Server) Logs(ctx context.Context) (string, error) {
 	r, err := s.ctr.Logs(ctx)

@@ -41,8 +41,8 @@ func StartKafka(ctx context.Context) (*Kafka, error) {
 	return k, k.waitReady(ctx)
 }
 
-// Start starts the stopped broker again, on the same address, and waits until it answers. Without
-// a data directory it starts empty: what it held before the stop is gone.
+// Start starts the stopped broker again, on the same address, and waits until it answers. The
+// broker keeps its log in memory: it comes back without the topics and records it had.
 func (k *Kafka) Start(ctx context.Context) error {
 	if err := k.ctr.Start(ctx); err != nil {
 		return fmt.Errorf("could not start the Kafka-protocol broker again: %w", err)
