@@ -22,7 +22,7 @@ var layers = [][]string{
 	{"platform/consumer"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate"},
-	{"handlers/postgres", "handlers/kafka", "handlers/consul", "sagas"},
+	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},
 	{"internal/command", "internal/devpg", "internal/devkafka"},
 	{"internal/app"},
 	{"cmd/omni"},
