@@ -43,7 +43,7 @@ func TestPlainDecoder_takes_what_json_Marshal_writes_of_the_frequent_events(t *t
 			got := reflect.New(reflect.TypeOf(m))
 			require.True(t, plan.decode(payload, got.Elem()), "declined %s", payload)
 			want := reflect.New(reflect.TypeOf(m))
-			require.NoError(t, decodeStrict(payload, want.Interface()))
+			require.NoError(t, DecodeStrict(payload, want.Interface()))
 			require.Equal(t, want.Elem().Interface(), got.Elem().Interface())
 		})
 	}
@@ -106,7 +106,7 @@ func FuzzPlainDecoder_agrees_with_encoding_json(f *testing.F) {
 			return
 		}
 		want := reflect.New(typ)
-		if err := decodeStrict(payload, want.Interface()); err != nil {
+		if err := DecodeStrict(payload, want.Interface()); err != nil {
 			t.Fatalf("%s: the plain decoder took %q, encoding/json refuses it: %v", k, payload, err)
 		}
 		if !reflect.DeepEqual(got.Elem().Interface(), want.Elem().Interface()) {

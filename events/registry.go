@@ -149,7 +149,7 @@ func (r *Registry) DecodePayload(env Envelope, payload []byte) (Envelope, Messag
 		if p != nil {
 			ptr = reflect.New(t) // the plain decoder declined half way
 		}
-		if err := decodeStrict(payload, ptr.Interface()); err != nil {
+		if err := DecodeStrict(payload, ptr.Interface()); err != nil {
 			return fail(ErrInvalidPayload, err)
 		}
 	}
@@ -178,8 +178,10 @@ func (r *Registry) DecodePayload(env Envelope, payload []byte) (Envelope, Messag
 	return env, m, nil
 }
 
-// decodeStrict decodes payload into v with encoding/json, refusing unknown fields and trailing data.
-func decodeStrict(payload []byte, v any) error {
+// DecodeStrict decodes payload into v with encoding/json, refusing unknown fields and trailing
+// data: what every reader of stored or received JSON here does, so a shape it does not know stops
+// with a reason rather than being half read.
+func DecodeStrict(payload []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

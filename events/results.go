@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -15,9 +14,7 @@ type Result interface{ result() }
 // error naming T.
 func DecodeResult[T Result](raw json.RawMessage) (T, error) {
 	var v T
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
+	if err := DecodeStrict(raw, &v); err != nil {
 		return v, fmt.Errorf("could not read %T from result %s: %w", v, raw, err)
 	}
 	return v, nil

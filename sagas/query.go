@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
 // Querier is what reading sagas needs: a pool, a connection or a transaction.
@@ -132,7 +134,7 @@ func StateOf[S any](st Story) (S, error) {
 	if len(st.Data.State) == 0 {
 		return state, nil
 	}
-	if err := decodeStrict(st.Data.State, &state); err != nil {
+	if err := events.DecodeStrict(st.Data.State, &state); err != nil {
 		return state, fmt.Errorf("could not read the state of %s saga %s as %T: %w", st.Workflow, st.ID, state, err)
 	}
 	return state, nil

@@ -53,7 +53,7 @@ func scanSaga(row pgx.Row) (Saga[json.RawMessage], error) {
 		return s, err
 	}
 	var r Record
-	if err := decodeStrict(data, &r); err != nil {
+	if err := events.DecodeStrict(data, &r); err != nil {
 		// Permanent: no retry makes the row readable; the message goes to poison with why.
 		return s, fmt.Errorf("%w: saga %s has unreadable data: %w", events.ErrRejected, s.ID, err)
 	}

@@ -1,9 +1,7 @@
 package sagas
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -85,7 +83,7 @@ func (d Definition[S]) StepNames(compensations bool) []string {
 func (d Definition[S]) Decide(w WorkflowSpec, s Saga[json.RawMessage], in Input, v View, now time.Time) (Decision[json.RawMessage], error) {
 	var state S
 	if len(s.State) > 0 {
-		if err := decodeStrict(s.State, &state); err != nil {
+		if err := events.DecodeStrict(s.State, &state); err != nil {
 			return Decision[json.RawMessage]{}, fmt.Errorf("%w: %s saga %s has an unreadable state: %w", events.ErrRejected, s.Workflow, s.ID, err)
 		}
 	}
@@ -96,19 +94,4 @@ func (d Definition[S]) Decide(w WorkflowSpec, s Saga[json.RawMessage], in Input,
 	}
 	return Decision[json.RawMessage]{Saga: withState(typed.Saga, json.RawMessage(raw)), Changed: typed.Changed,
 		Commands: typed.Commands, Events: typed.Events, Timers: typed.Timers, Timeline: typed.Timeline}, nil
-}
-
-// decodeStrict decodes data into v refusing unknown fields: a stored saga whose shape this
-// version does not know (a row the migrations did not rewrite) stops with a reason instead of
-// losing what it remembered.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
 }

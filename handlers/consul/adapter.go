@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -25,9 +24,7 @@ type Driver struct {
 	logger     *slog.Logger
 	registered *registrations
 
-	mu     sync.Mutex
-	closed bool
-	calls  sync.WaitGroup // Execute, Probe, Initialize and Recover in flight: see enter
+	calls effect.Calls // Execute, Probe, Initialize and Recover in flight: see enter
 }
 
 var (
@@ -81,12 +78,9 @@ func (d *Driver) Commands() []events.Command {
 // Close waits for the calls in flight, then drops the idle connections to the agents. Calls
 // after Close fail with errClosed. The watches end with the context Watch was given, not here.
 func (d *Driver) Close() {
-	d.mu.Lock()
-	d.closed = true
-	d.mu.Unlock()
 	// Dropping idle connections stops nothing: the HTTP client serves the calls in flight, and
 	// new ones, as before. Counting the calls is what lets Close wait for them and refuse more.
-	d.calls.Wait()
+	d.calls.Close()
 	for _, t := range d.transports {
 		if t != nil {
 			t.CloseIdleConnections()
@@ -95,28 +89,23 @@ func (d *Driver) Close() {
 }
 
 // enter returns target's client and counts a call in flight, for Close to wait for; it refuses
-// the call once Close was called. Call d.calls.Done when the call is over.
-func (d *Driver) enter(target string) (*api.Client, error) {
+// the call once Close was called. Call done when the call is over.
+func (d *Driver) enter(target string) (_ *api.Client, done func(), _ error) {
 	cl, ok := d.clients[target]
 	if !ok {
-		return nil, fmt.Errorf("consul target %q is not configured", target)
+		return nil, nil, fmt.Errorf("consul target %q is not configured", target)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, errClosed
-	}
-	d.calls.Add(1) // under the lock, so never while Close waits
-	return cl, nil
+	done, err := d.calls.Enter(errClosed)
+	return cl, done, err
 }
 
 // Execute runs one command against target's agent.
 func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command) (events.Result, error) {
-	cl, err := d.enter(target)
+	cl, done, err := d.enter(target)
 	if err != nil {
 		return nil, err
 	}
-	defer d.calls.Done()
+	defer done()
 	switch c := cmd.(type) {
 	case events.ConsulKVGet:
 		return kvGet(ctx, cl.KV(), c)
@@ -154,11 +143,11 @@ func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command)
 //
 // An agent that answers without a leader is unhealthy.
 func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error) {
-	cl, err := d.enter(target)
+	cl, done, err := d.enter(target)
 	if err != nil {
 		return effect.Health{}, err
 	}
-	defer d.calls.Done()
+	defer done()
 	status := cl.Status()
 	q := (&api.QueryOptions{}).WithContext(ctx)
 	start := time.Now()

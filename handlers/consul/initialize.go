@@ -12,11 +12,11 @@ import (
 // Initialize asks target's agent which datacenter it is in and who leads the cluster. An agent
 // that knows no leader is not ready.
 func (d *Driver) Initialize(ctx context.Context, target string) (events.Result, error) {
-	cl, err := d.enter(target)
+	cl, done, err := d.enter(target)
 	if err != nil {
 		return nil, err
 	}
-	defer d.calls.Done()
+	defer done()
 	q := (&api.QueryOptions{}).WithContext(ctx)
 	var self struct{ Config struct{ Datacenter string } }
 	if _, err := cl.Raw().Query("/v1/agent/self", &self, q); err != nil {

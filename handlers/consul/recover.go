@@ -55,11 +55,11 @@ func (r *registrations) of(target string) []events.ConsulRegisterService {
 // still knows are left as they are. Its actions are "re-registered service <id>", one per
 // service; its error names every service it could not register.
 func (d *Driver) Recover(ctx context.Context, target string) ([]string, error) {
-	cl, err := d.enter(target)
+	cl, done, err := d.enter(target)
 	if err != nil {
 		return nil, err
 	}
-	defer d.calls.Done()
+	defer done()
 	actions := []string{}
 	var errs []error
 	for _, c := range d.registered.of(target) {

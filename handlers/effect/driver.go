@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/omninode/omnibase-infra/events"
 )
@@ -115,4 +116,33 @@ func CheckTargetNames(adapter string, names []string) []error {
 		seen[name] = true
 	}
 	return errs
+}
+
+// Calls counts a driver's calls in flight so that its Close can wait for them, and refuses the
+// calls that come after Close. The zero value is ready; a driver embeds or holds one.
+type Calls struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Enter counts a call in flight; done must be called when it is over. After Close it returns
+// closedErr (which should wrap ErrDriverClosed) and counts nothing.
+func (c *Calls) Enter(closedErr error) (done func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, closedErr
+	}
+	c.wg.Add(1) // under the lock, so never while Close waits
+	return c.wg.Done, nil
+}
+
+// Close refuses every call from now on and waits for those in flight. It may be called more
+// than once.
+func (c *Calls) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
 }

@@ -5,25 +5,10 @@ import (
 	"fmt"
 )
 
-// enter counts a call in flight, for Close to wait for; it refuses the call once Close was
-// called. Call d.calls.Done when the call is over.
-func (d *Driver) enter() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return errClosed
-	}
-	d.calls.Add(1) // under the lock, so never while Close waits
-	return nil
-}
-
 // Close waits for the calls in flight, those that gave up at their deadline included, then closes
 // every target's producers, admin and client. Calls after Close fail with errClosed.
 func (d *Driver) Close() {
-	d.mu.Lock()
-	d.closed = true
-	d.mu.Unlock()
-	d.calls.Wait()
+	d.calls.Close()
 	for _, c := range d.clusters {
 		c.close()
 	}
@@ -39,21 +24,22 @@ func call[T any](ctx context.Context, d *Driver, target string, fn func() (T, er
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	if err := d.enter(); err != nil {
+	done, err := d.calls.Enter(errClosed)
+	if err != nil {
 		return zero, err
 	}
 	type outcome struct {
 		value T
 		err   error
 	}
-	done := make(chan outcome, 1) // never blocks fn once nobody waits
+	out := make(chan outcome, 1) // never blocks fn once nobody waits
 	go func() {
-		defer d.calls.Done()
+		defer done()
 		v, err := fn()
-		done <- outcome{v, err}
+		out <- outcome{v, err}
 	}()
 	select {
-	case o := <-done:
+	case o := <-out:
 		return o.value, o.err
 	case <-ctx.Done():
 		return zero, fmt.Errorf("kafka target %q did not answer in time: %w", target, ctx.Err())

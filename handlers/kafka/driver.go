@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/effect"
@@ -18,9 +17,7 @@ type Driver struct {
 	names    []string
 	clusters map[string]*cluster
 
-	mu     sync.Mutex
-	closed bool
-	calls  sync.WaitGroup // Execute, Probe, Initialize and Recover in flight: see call
+	calls effect.Calls // Execute, Probe, Initialize and Recover in flight: see call
 }
 
 var (
