@@ -3,6 +3,7 @@ package events
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -21,10 +22,14 @@ type Intent struct {
 }
 
 // IntentID derives an intent's id from what caused it.
-func IntentID(name, subject, causedBy string) string {
-	sum := sha256.Sum256([]byte(name + "\x00" + subject + "\x00" + causedBy))
+func IntentID(name, subject, causedBy string) string { return DerivedID(name, subject, causedBy) }
+
+// DerivedID is a message id derived from parts, so that whoever makes the same message again
+// (a retried transaction, a decision taken twice) names it the same. It is shaped as a UUID so it
+// fits wherever a message UUID goes (watermill-sql's uuid column).
+func DerivedID(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	h := hex.EncodeToString(sum[:16])
-	// Shaped as a UUID so it fits wherever a message UUID goes (watermill-sql's uuid column).
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 

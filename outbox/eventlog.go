@@ -31,8 +31,12 @@ func appendToLog(ctx context.Context, tx pgx.Tx, topic string, msgs []*message.M
 		}
 		batch.Queue(`INSERT INTO event_log (event_id, topic, kind, version, key, occurred_at, metadata, payload)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
-			m.UUID, topic, m.Metadata.Get(events.MetaType), version, m.Metadata.Get(events.MetaKey), occurred, meta, []byte(m.Payload))
+			m.UUID, topic, m.Metadata.Get(events.MetaType), version, m.Metadata.Get(events.MetaKey), occurred, meta,
+			append([]byte{}, m.Payload...)) // never NULL: an empty payload is logged empty
 	}
+	// The relay listens: it wakes when this transaction commits (PostgreSQL sends one notification
+	// per channel and transaction, however many rows the transaction wrote).
+	batch.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("could not append %d message(s) for %s to the event log: %w", len(msgs), topic, err)
 	}

@@ -1,12 +1,11 @@
 package sagas
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/omninode/omnibase-infra/events"
 )
 
 // Status is where a saga is: running, or how it ended. It is saga_instances.status.
@@ -122,8 +121,4 @@ type Reply struct {
 
 // derivedID is a UUID-shaped id derived from parts, so a decision made twice names its messages
 // the same way.
-func derivedID(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	h := hex.EncodeToString(sum[:16])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func derivedID(parts ...string) string { return events.DerivedID(parts...) }

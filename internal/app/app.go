@@ -97,6 +97,7 @@ type node struct {
 	pub      message.Publisher
 	policy   *consumer.Policy
 	adapters []*effect.Adapter
+	relay    *outbox.Relay
 	// projection consumes the events topic in batches, beside the router: Watermill's handlers
 	// take one message at a time.
 	projection *consumer.Batch
@@ -124,8 +125,12 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 			n.close()
 		}
 	}()
+	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics})
+	if err != nil {
+		return nil, err
+	}
 	policyCfg := cfg.Policy
-	policyCfg.Poison = pub
+	policyCfg.Store = poison
 	if n.policy, err = consumer.NewPolicy(policyCfg, logger); err != nil {
 		return nil, err
 	}
@@ -137,11 +142,9 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 		}
 	}
 	if cfg.has(RoleRelay) {
-		relayCfg := outbox.RelayConfig{DB: db, Publisher: pub, Policy: n.policy, Router: router}
-		if _, err := outbox.NewRelay(relayCfg, logger.With("role", RoleRelay)); err != nil {
+		if err := n.addRelay(db, poison); err != nil {
 			return nil, err
 		}
-		reg.MustRegister(outbox.NewLagCollector(db, outbox.DefaultRelayConfig().ConsumerGroup))
 	}
 	if cfg.has(RoleProjection) {
 		if err := n.addProjection(db, catalog); err != nil {
@@ -199,6 +202,19 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// addRelay delivers the outbox to Kafka.
+func (n *node) addRelay(db *pgxpool.Pool, poison *outbox.PoisonStore) error {
+	rc := n.cfg.Relay
+	rc.DB, rc.Brokers, rc.Poison, rc.Policy = db, n.cfg.KafkaBrokers, poison, n.policy
+	rc.Metrics = outbox.NewRelayMetrics(n.registry)
+	var err error
+	if n.relay, err = outbox.NewRelay(rc, n.logger.With("role", RoleRelay)); err != nil {
+		return err
+	}
+	n.registry.MustRegister(outbox.NewLagCollector(db, n.relay.ConsumerGroup()))
 	return nil
 }
 
@@ -292,6 +308,9 @@ func (n *node) run(ctx context.Context) error {
 	}
 	if n.projection != nil {
 		g.Go(func() error { return n.projection.Run(gctx) })
+	}
+	if n.relay != nil {
+		g.Go(func() error { return n.relay.Run(gctx) })
 	}
 	for _, a := range n.adapters {
 		g.Go(func() error {

@@ -18,6 +18,7 @@ import (
 	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
@@ -91,6 +92,8 @@ type Config struct {
 	Thresholds infrastate.Thresholds
 	// Projection is the projection's batch consumer (MaxBatch, CloseTimeout; the rest is wired).
 	Projection consumer.BatchConfig
+	// Relay is the outbox relay (batch size, polling, retention; the rest is wired).
+	Relay outbox.RelayConfig
 	// ContractPath of the saga contract. Default: the contract built into the binary.
 	ContractPath string
 	// EventLogRetention is how long the relay role keeps events in the event log. Default 0:
@@ -113,6 +116,7 @@ func DefaultConfig() Config {
 		Consul:     consul.DefaultConfig(),
 		Thresholds: infrastate.DefaultThresholds(),
 		Projection: consumer.DefaultBatchConfig(),
+		Relay:      outbox.DefaultRelayConfig(),
 		Roles:      AllRoles,
 	}
 }
@@ -137,7 +141,6 @@ func (c *Config) setDefaults() {
 	if len(c.Consul.Targets) == 0 && c.ConsulAddr != "" {
 		c.Consul.Targets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
 	}
-	c.Policy.Topics = c.Topics
 	c.Adapters.EventsTopic = c.Topics.Events
 }
 

@@ -58,6 +58,9 @@ func (n *node) readiness(ctx context.Context) []check {
 	if n.projection != nil {
 		out = append(out, check{"projection", n.projection.Ready()})
 	}
+	if n.relay != nil {
+		out = append(out, check{"relay", n.relay.Ready()})
+	}
 	if err := n.db.Ping(ctx); err != nil {
 		out = append(out, check{"control database", err})
 	} else {

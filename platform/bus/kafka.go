@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/omninode/omnibase-infra/events"
 )
@@ -99,4 +100,28 @@ func NewClient(brokers []string, clientID string) (sarama.Client, error) {
 // headers) back into a Watermill message.
 func Message(r *sarama.ConsumerMessage) (*message.Message, error) {
 	return marshaler.Unmarshal(r)
+}
+
+// NewProducer returns a franz-go client for producing in batches: idempotent (a batch retried
+// after a lost answer lands once and in order), acknowledged by every in-sync replica, keys
+// assigned to partitions as the Java client does (murmur2), topics created on first use as the
+// brokers allow, and records retried until the broker takes them or the produce's context ends
+// (nothing is dropped because Kafka was down). opts come after these and may override them.
+func NewProducer(brokers []string, clientID string, opts ...kgo.Opt) (*kgo.Client, error) {
+	base := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID(clientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.AllowAutoTopicCreation(),
+		kgo.ProducerLinger(0),
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			return min(100*time.Millisecond<<min(tries, 6), 2*time.Second)
+		}),
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("could not create a Kafka producer for %v: %w", brokers, err)
+	}
+	return cl, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -270,9 +271,14 @@ func (c *Batch) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Cons
 // stop when the session ends, and the batch is then handed again to whoever consumes the
 // partition next.
 func (c *Batch) apply(sessCtx context.Context, records []*sarama.ConsumerMessage, partition int32) bool {
-	ctx, cancel := drainContext(sessCtx, c.cfg.CloseTimeout)
+	ctx, cancel := DrainContext(sessCtx, c.cfg.CloseTimeout)
 	defer cancel()
 	msgs := make([]*message.Message, 0, len(records))
+	poisoned := func(m *message.Message, reason error) PoisonRecord {
+		r := records[slices.Index(msgs, m)] // Handle hands back the messages it was given
+		return PoisonRecord{Group: c.cfg.Group, Topic: c.cfg.Topic, Partition: r.Partition, Offset: r.Offset,
+			Message: m, Reason: reason}
+	}
 	for _, r := range records {
 		msg, err := bus.Message(r)
 		if err != nil {
@@ -294,7 +300,12 @@ func (c *Batch) apply(sessCtx context.Context, records []*sarama.ConsumerMessage
 			return err
 		}
 		for _, r := range rejected {
-			if err := c.cfg.Policy.Poison(ctx, c.cfg.Group, c.cfg.Topic, r.Msg, r.Reason); err != nil {
+			if !slices.Contains(msgs, r.Msg) {
+				// A bug in the handler; retrying would not cure it, and the batch is applied.
+				c.logger.ErrorContext(ctx, "the batch handler rejected a message it was not given", "message_id", r.Msg.UUID)
+				continue
+			}
+			if err := c.cfg.Policy.Poison(ctx, poisoned(r.Msg, r.Reason)); err != nil {
 				// The batch is applied; handing it again makes its events no-ops and poisons again.
 				return err
 			}
@@ -309,7 +320,7 @@ func (c *Batch) apply(sessCtx context.Context, records []*sarama.ConsumerMessage
 		return true
 	case IsPermanent(err):
 		for _, m := range msgs {
-			if perr := c.cfg.Policy.Poison(ctx, c.cfg.Group, c.cfg.Topic, m, err); perr != nil {
+			if perr := c.cfg.Policy.Poison(ctx, poisoned(m, err)); perr != nil {
 				c.logger.ErrorContext(ctx, "could not poison a batch that can never be applied", "partition", partition,
 					"error", errors.Join(err, perr))
 				return false
@@ -320,26 +331,16 @@ func (c *Batch) apply(sessCtx context.Context, records []*sarama.ConsumerMessage
 	return false
 }
 
-// drainContext is a context for work that must finish once begun: it ends timeout after parent
-// ends, not when parent does. Its cancel func releases it.
-func drainContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+// DrainContext is a context for work that must finish once begun: it ends timeout after parent
+// ends, not when parent does. Its cancel func releases it. The batch consumer applies its batch
+// in flight on it, the relay delivers its batch on it.
+func DrainContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	var mu sync.Mutex
-	var timer *time.Timer
 	stop := context.AfterFunc(parent, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		timer = time.AfterFunc(timeout, cancel)
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
 	})
-	return ctx, func() {
-		stop()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
+	return ctx, func() { stop(); cancel() }
 }
 
 // BatchMetrics are a Batch consumer's Prometheus metrics, labelled by consumer group.

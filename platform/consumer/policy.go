@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/cenkalti/backoff/v5"
@@ -20,8 +20,8 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// Metadata a poisoned message carries: Watermill's own keys, so tools that read Watermill's
-// poison queues read these too, and the consumer group that gave up on it.
+// Metadata the copy of a poisoned message on its poison topic carries: Watermill's own keys, so
+// tools that read Watermill's poison queues read these too, and where the message was.
 const (
 	// MetaReason says why the message can never be handled.
 	MetaReason = middleware.ReasonForPoisonedKey
@@ -29,7 +29,39 @@ const (
 	MetaTopic = middleware.PoisonedTopicKey
 	// MetaGroup is the consumer group (the handler's name) that poisoned it.
 	MetaGroup = middleware.PoisonedHandlerKey
+	// MetaMessageID is the poisoned message's own id (the copy has an id of its own).
+	MetaMessageID = "poisoned_message_id"
+	// MetaPartition and MetaOffset say where the message was: its Kafka partition and offset, or
+	// (no partition) the outbox row's offset.
+	MetaPartition = "poisoned_partition"
+	MetaOffset    = "poisoned_offset"
+	// MetaPayloadBytes and MetaPayloadSHA256 are the whole payload's size and hash; MetaTruncated
+	// is "true" when the copy carries only the first part of it.
+	MetaPayloadBytes  = "poisoned_payload_bytes"
+	MetaPayloadSHA256 = "poisoned_payload_sha256"
+	MetaTruncated     = "poisoned_payload_truncated"
 )
+
+// PoisonRecord is a message a consumer gives up on: what it was, where it came from and why.
+type PoisonRecord struct {
+	// Group is the consumer group (or the relay's) that gives up on it.
+	Group string
+	// Topic it was consumed from; the relay's rows come from the outbox.
+	Topic string
+	// Partition is the Kafka partition it was read from, or -1 when it was not read from Kafka.
+	Partition int32
+	// Offset is its Kafka offset, or the outbox row's offset; -1 when unknown.
+	Offset  int64
+	Message *message.Message
+	Reason  error
+}
+
+// PoisonStore keeps the messages that can never be handled. Store must keep r once per group and
+// message however often it is called for it (a consumer that crashed after storing poisons the
+// message again when it is redelivered), and must not fail for the size or shape of r.Message.
+type PoisonStore interface {
+	Store(ctx context.Context, r PoisonRecord) error
+}
 
 // Backoff is an exponential backoff with jitter: the wait before attempt n+1 is Initial ×
 // Multiplier^(n-1), at most Max, spread uniformly over ±Jitter of itself. It has no defaults of
@@ -117,19 +149,14 @@ type PolicyConfig struct {
 	// which delivers it again (the backoff goes on from the start). Default 5. The batch consumer
 	// and the relay do not skip what they cannot apply: they retry until it succeeds.
 	Retries int
-	// Poison publishes the messages that can never be handled. Required.
-	Poison message.Publisher
-	// Topics names each consumer group's poison topic (Topics.Poison). Default events.DefaultTopics().
-	Topics events.Topics
+	// Store keeps the messages that can never be handled. Required.
+	Store PoisonStore
 }
 
 func (c *PolicyConfig) setDefaults() {
 	c.Backoff = c.Backoff.Or(Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.5})
 	if c.Retries == 0 {
 		c.Retries = 5
-	}
-	if c.Topics == (events.Topics{}) {
-		c.Topics = events.DefaultTopics()
 	}
 }
 
@@ -143,16 +170,13 @@ func DefaultPolicyConfig() PolicyConfig {
 // Validate reports every problem of the configuration.
 func (c PolicyConfig) Validate() error {
 	var errs []error
-	if c.Poison == nil {
-		errs = append(errs, errors.New("consumer policy: missing Poison publisher"))
+	if c.Store == nil {
+		errs = append(errs, errors.New("consumer policy: missing poison Store"))
 	}
 	if c.Retries < 0 {
 		errs = append(errs, fmt.Errorf("consumer policy: retries %d is negative", c.Retries))
 	}
 	if err := c.Backoff.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("consumer policy: %w", err))
-	}
-	if err := c.Topics.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("consumer policy: %w", err))
 	}
 	return errors.Join(errs...)
@@ -175,25 +199,14 @@ func NewPolicy(cfg PolicyConfig, logger *slog.Logger) (*Policy, error) {
 	return &Policy{cfg: cfg, logger: logger}, nil
 }
 
-// PoisonTopic is the poison topic of group.
-func (p *Policy) PoisonTopic(group string) string { return p.cfg.Topics.Poison(group) }
-
-// Poison sends msg, consumed by group from topic, to group's poison topic with reason. The copy
-// keeps the message's id, metadata and payload, so it can be inspected and sent again as it was.
-func (p *Policy) Poison(ctx context.Context, group, topic string, msg *message.Message, reason error) error {
-	poisoned := msg.Copy()
-	if poisoned.UUID == "" {
-		poisoned.UUID = watermill.NewUUID()
+// Poison gives up on r.Message: the store keeps it, with why and where it was, once.
+func (p *Policy) Poison(ctx context.Context, r PoisonRecord) error {
+	if err := p.cfg.Store.Store(ctx, r); err != nil {
+		return fmt.Errorf("could not poison message %s of %s: %w", r.Message.UUID, r.Group, err)
 	}
-	poisoned.Metadata.Set(MetaReason, reason.Error())
-	poisoned.Metadata.Set(MetaTopic, topic)
-	poisoned.Metadata.Set(MetaGroup, group)
-	poisoned.SetContext(ctx)
-	if err := p.cfg.Poison.Publish(p.PoisonTopic(group), poisoned); err != nil {
-		return fmt.Errorf("could not send message %s of %s to %s: %w", msg.UUID, group, p.PoisonTopic(group), err)
-	}
-	p.logger.WarnContext(ctx, "message poisoned", "consumer_group", group, "topic", topic, "message_id", msg.UUID,
-		"reason", reason, "correlation_id", msg.Metadata.Get(events.MetaCorrelationID))
+	p.logger.WarnContext(ctx, "message poisoned", "consumer_group", r.Group, "topic", r.Topic,
+		"partition", r.Partition, "offset", r.Offset, "message_id", r.Message.UUID, "reason", r.Reason,
+		"correlation_id", r.Message.Metadata.Get(events.MetaCorrelationID))
 	return nil
 }
 
@@ -221,7 +234,13 @@ func (p *Policy) Middleware(group, topic string) message.HandlerMiddleware {
 			if err == nil || !IsPermanent(err) {
 				return out, err
 			}
-			if perr := p.Poison(ctx, group, topic, msg, err); perr != nil {
+			partition, offset := int32(-1), int64(-1)
+			if pt, ok := kafka.MessagePartitionFromCtx(ctx); ok {
+				partition = pt
+				offset, _ = kafka.MessagePartitionOffsetFromCtx(ctx)
+			}
+			rec := PoisonRecord{Group: group, Topic: topic, Partition: partition, Offset: offset, Message: msg, Reason: err}
+			if perr := p.Poison(ctx, rec); perr != nil {
 				return nil, errors.Join(err, perr)
 			}
 			return nil, nil

@@ -183,11 +183,11 @@ func BenchmarkRelayVsRawProduce(b *testing.B) {
 		require.NoError(b, pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, msgs...) }))
 
 		// Relay: committed outbox rows to Kafka, until the last one is acknowledged.
-		pub, err := bus.NewPublisher(kafka.Brokers(), watermill.NopLogger{})
+		poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db})
 		require.NoError(b, err)
-		policy, err := consumer.NewPolicy(consumer.PolicyConfig{Poison: pub}, quiet)
+		policy, err := consumer.NewPolicy(consumer.PolicyConfig{Store: poison}, quiet)
 		require.NoError(b, err)
-		relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Publisher: pub, Policy: policy}, quiet)
+		relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Brokers: kafka.Brokers(), Poison: poison, Policy: policy}, quiet)
 		require.NoError(b, err)
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
@@ -198,7 +198,9 @@ func BenchmarkRelayVsRawProduce(b *testing.B) {
 		cancel()
 		require.NoError(b, <-done)
 
-		// The same messages with the relay's own client (watermill-kafka over Sarama, synchronous).
+		// The same messages with watermill-kafka over Sarama, synchronous (the stock forwarder's client).
+		pub, err := bus.NewPublisher(kafka.Brokers(), watermill.NopLogger{})
+		require.NoError(b, err)
 		rawTopic := topic + ".sarama"
 		start = time.Now()
 		for _, m := range msgs {

@@ -23,15 +23,25 @@ type Kafka struct {
 // Brokers is the list of bootstrap addresses.
 func (k *Kafka) Brokers() []string { return []string{k.Addr} }
 
-// StartKafka starts a broker and waits until it answers metadata requests.
-func StartKafka(ctx context.Context) (*Kafka, error) {
+// StartKafka starts a broker and waits until it answers metadata requests. It keeps its log in
+// memory: a restart starts it empty.
+func StartKafka(ctx context.Context) (*Kafka, error) { return startKafka(ctx) }
+
+// StartDurableKafka starts a broker that keeps its log on disk, synced, so that a stop and a
+// start lose nothing it acknowledged (topics, their ids and records, committed offsets), as a
+// real broker's restart would.
+func StartDurableKafka(ctx context.Context) (*Kafka, error) {
+	return startKafka(ctx, "-data-dir", "/data")
+}
+
+func startKafka(ctx context.Context, args ...string) (*Kafka, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s, err := start(ctx, images.Kafka,
-		testcontainers.WithCmd("-addr", addr),
+		testcontainers.WithCmd(append([]string{"-addr", addr}, args...)...),
 		testcontainers.WithWaitStrategy(wait.ForLog("Kafka-protocol broker started").WithStartupTimeout(60*time.Second)),
 	)
 	if err != nil {
@@ -41,8 +51,8 @@ func StartKafka(ctx context.Context) (*Kafka, error) {
 	return k, k.waitReady(ctx)
 }
 
-// Start starts the stopped broker again, on the same address, and waits until it answers. The
-// broker keeps its log in memory: it comes back without the topics and records it had.
+// Start starts the stopped broker again, on the same address, and waits until it answers. A
+// broker of StartKafka comes back empty; one of StartDurableKafka with what it had.
 func (k *Kafka) Start(ctx context.Context) error {
 	if err := k.ctr.Start(ctx); err != nil {
 		return fmt.Errorf("could not start the Kafka-protocol broker again: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/tests/containers"
 )
 
 // omni runs the omni binary with args and env (on top of cleanEnv) and returns stdout, stderr
@@ -185,7 +186,9 @@ func TestHTTP_healthz_readyz_and_metrics(t *testing.T) {
 	for _, metric := range []string{
 		`omni_outbox_pending_rows{consumer_group="outbox-relay"}`,
 		`omni_outbox_lag_query_failed{consumer_group="outbox-relay"} 0`,
-		`handler_name="events_forwarder"`,
+		`omni_relay_active{consumer_group="outbox-relay"} 1`,
+		`omni_relay_delivered_total{consumer_group="outbox-relay"}`,
+		`omni_relay_produce_seconds_count{consumer_group="outbox-relay"}`,
 		`omni_consumer_batches_total{consumer_group="infrastate-projection",success="true"}`,
 		`omni_consumer_batch_messages_count{consumer_group="infrastate-projection"}`,
 	} {
@@ -196,7 +199,7 @@ func TestHTTP_healthz_readyz_and_metrics(t *testing.T) {
 // /readyz names each part of the process; it fails, naming the projection, while the projection's
 // consumer holds no session (here: its brokers are gone), and is ready again once it consumes.
 func TestHTTP_readyz_fails_naming_the_projection_while_its_consumer_is_not_consuming(t *testing.T) {
-	kafka := newKafka(t)
+	kafka := started(t, containers.StartDurableKafka)
 	url, _ := newControlDB(t)
 	addr := startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(),
 		Roles: []app.Role{app.RoleRelay, app.RoleProjection}})

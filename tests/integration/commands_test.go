@@ -10,7 +10,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -48,7 +47,7 @@ func rawCommand(kind string, version int, payload string) *message.Message {
 // the adapter goes on with the next command.
 func TestCommands_bad_commands_are_rejected_poisoned_and_the_adapter_moves_on(t *testing.T) {
 	kafka := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	cfg := adapterConfig(url, kafka.Brokers())
 	cfg.Adapters.MaxCommandBytes = 4096
 	startApp(t, cfg)
@@ -98,12 +97,8 @@ func TestCommands_bad_commands_are_rejected_poisoned_and_the_adapter_moves_on(t 
 		})
 	}
 
-	poisoned := consumeAll(t, kafka.Brokers(), "adapter-postgres.poison", 3*time.Second, 100)
-	reasons := map[string]string{}
-	for _, r := range poisoned {
-		reasons[header(r, "_watermill_message_uuid")] = header(r, middleware.ReasonForPoisonedKey)
-	}
-	require.Len(t, poisoned, len(cases), "each bad command is poisoned once")
+	reasons := poisonedBy(t, db, kafka.Brokers(), "adapter-postgres", "infra.commands.postgres", len(cases))
+	require.Len(t, reasons, len(cases), "each bad command is poisoned once")
 	for _, tc := range cases {
 		reason, ok := reasons[tc.msg.UUID]
 		require.True(t, ok, "%s: not on the poison topic", tc.name)

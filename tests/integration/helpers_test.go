@@ -153,3 +153,31 @@ func header(r *kgo.Record, key string) string {
 	}
 	return ""
 }
+
+// consumeUntil reads topic from its start with franz-go's own client until done says the records
+// read so far are enough, or timeout passes (then the test fails with what done last said).
+func consumeUntil(t *testing.T, brokers []string, topic string, timeout time.Duration, done func([]*kgo.Record) (bool, string)) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	var out []*kgo.Record
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, why := done(out)
+		if ok {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s reading %s: %s", timeout, topic, why)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		if errs := fetches.Errors(); len(errs) > 0 && !errors.Is(errs[0].Err, context.DeadlineExceeded) {
+			require.NoError(t, errs[0].Err, "consuming %s", topic)
+		}
+		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+}

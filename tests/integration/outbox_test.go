@@ -9,38 +9,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
-	"github.com/omninode/omnibase-infra/platform/bus"
-	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
-
-// startRelay runs a relay from the test's control database to its broker until the test ends.
-func startRelay(t *testing.T, db *pgxpool.Pool, brokers []string) {
-	t.Helper()
-	logger := testLogger(t)
-	pub, err := bus.NewPublisher(brokers, watermill.NewSlogLogger(logger))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pub.Close() })
-	policy, err := consumer.NewPolicy(consumer.PolicyConfig{Poison: pub}, logger)
-	require.NoError(t, err)
-	relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Publisher: pub, Policy: policy}, logger)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	<-relay.Running()
-}
 
 func probeEvent(t *testing.T, adapterID string, seq int) *message.Message {
 	t.Helper()
@@ -127,7 +102,7 @@ func TestOutbox_relay_sends_undeliverable_rows_to_the_poison_topic_and_delivers_
 	}
 	require.Equal(t, []string{before.UUID, after.UUID}, got, "the good rows, in order, past the bad one")
 
-	poisoned := consumeAll(t, kafka.Brokers(), "outbox-relay.poison", 3*time.Second, 10)
+	poisoned := poisonedBy(t, db, kafka.Brokers(), "outbox-relay", outbox.ForwarderTopic, 1)
 	require.Len(t, poisoned, 1)
-	require.Contains(t, header(poisoned[0], middleware.ReasonForPoisonedKey), "envelope is invalid")
+	require.Contains(t, poisoned[malformed], "envelope is invalid")
 }

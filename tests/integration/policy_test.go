@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -19,16 +20,19 @@ import (
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/tests/containers"
 )
 
 // The one error policy, as each kind of consumer follows it: a router handler, the batch
 // consumer and the relay each retry a transient failure until it passes and send a permanent one
 // to their group's poison topic with the reason, then go on.
 
-// fastPolicy is the policy with short waits, so retries show within a test.
-func fastPolicy(t *testing.T, pub message.Publisher) *consumer.Policy {
+// fastPolicy is the policy with short waits, so retries show within a test, poisoning into db.
+func fastPolicy(t *testing.T, db *pgxpool.Pool) *consumer.Policy {
 	t.Helper()
-	p, err := consumer.NewPolicy(consumer.PolicyConfig{Poison: pub, Retries: 3,
+	store, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db})
+	require.NoError(t, err)
+	p, err := consumer.NewPolicy(consumer.PolicyConfig{Store: store, Retries: 3,
 		Backoff: consumer.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, Jitter: 0.1}},
 		testLogger(t))
 	require.NoError(t, err)
@@ -65,17 +69,11 @@ func testMessage(what string) *message.Message {
 	return msg
 }
 
-// requirePoisoned checks that the poison topic of group holds exactly want, each with its reason.
-func requirePoisoned(t *testing.T, brokers []string, group, topic string, want map[string]string) {
+// requirePoisoned checks that group poisoned exactly want, each with its reason, in
+// poison_messages and on its poison topic.
+func requirePoisoned(t *testing.T, db *pgxpool.Pool, brokers []string, group, topic string, want map[string]string) {
 	t.Helper()
-	records := consumeAll(t, brokers, group+".poison", 3*time.Second, 10)
-	got := map[string]string{}
-	for _, r := range records {
-		id := header(r, "_watermill_message_uuid")
-		got[id] = header(r, consumer.MetaReason)
-		require.Equal(t, topic, header(r, consumer.MetaTopic), "poisoned message %s names the topic it came from", id)
-		require.Equal(t, group, header(r, consumer.MetaGroup), "poisoned message %s names the group that gave up", id)
-	}
+	got := poisonedBy(t, db, brokers, group, topic, len(want))
 	require.Len(t, got, len(want), "poisoned: %v", got)
 	for id, reason := range want {
 		require.Contains(t, got, id)
@@ -85,11 +83,13 @@ func requirePoisoned(t *testing.T, brokers []string, group, topic string, want m
 
 func TestPolicy_router_handler_retries_a_transient_failure_and_poisons_a_permanent_one_with_its_reason(t *testing.T) {
 	kafka := newKafka(t)
+	_, db := newControlDB(t)
+	startRelay(t, db, kafka.Brokers()) // the poison copies go through the outbox
 	wlog := watermill.NewSlogLogger(testLogger(t))
 	pub, err := bus.NewPublisher(kafka.Brokers(), wlog)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
-	policy := fastPolicy(t, pub)
+	policy := fastPolicy(t, db)
 	topic, group := "policy-router."+watermill.NewShortUUID(), "policy-router-"+watermill.NewShortUUID()
 
 	var tries attempts
@@ -140,13 +140,15 @@ func TestPolicy_router_handler_retries_a_transient_failure_and_poisons_a_permane
 	require.Equal(t, 1, tries.of(permanent.UUID), "a permanent failure is not retried")
 	require.Equal(t, 12, tries.of(stubborn.UUID),
 		"a message failing transiently past the retries (1+3) is delivered again, never poisoned")
-	requirePoisoned(t, kafka.Brokers(), group, topic, map[string]string{
+	requirePoisoned(t, db, kafka.Brokers(), group, topic, map[string]string{
 		permanent.UUID: `rejected: target "nope" is not configured`,
 	})
 }
 
 func TestPolicy_batch_consumer_retries_a_transient_failure_poisons_what_it_rejects_and_finishes_its_batch_on_close(t *testing.T) {
 	kafka := newKafka(t)
+	_, db := newControlDB(t)
+	startRelay(t, db, kafka.Brokers())
 	wlog := watermill.NewSlogLogger(testLogger(t))
 	pub, err := bus.NewPublisher(kafka.Brokers(), wlog)
 	require.NoError(t, err)
@@ -195,7 +197,7 @@ func TestPolicy_batch_consumer_retries_a_transient_failure_poisons_what_it_rejec
 		return rejected, nil
 	}
 	c, err := consumer.NewBatch(consumer.BatchConfig{Brokers: kafka.Brokers(), Group: group, Topic: topic,
-		Handle: handle, Policy: fastPolicy(t, pub)}, testLogger(t))
+		Handle: handle, Policy: fastPolicy(t, db)}, testLogger(t))
 	require.NoError(t, err)
 	require.ErrorContains(t, c.Ready(), "not joined yet")
 	done := make(chan error, 1)
@@ -214,7 +216,7 @@ func TestPolicy_batch_consumer_retries_a_transient_failure_poisons_what_it_rejec
 	require.Equal(t, batches[0], batches[1], "a failed batch is handed again whole")
 	require.Equal(t, batches[0], batches[2][:len(batches[0])], "and again, until it is applied")
 	mu.Unlock()
-	requirePoisoned(t, kafka.Brokers(), group, topic, map[string]string{bad.UUID: `invalid payload: field "x" is missing`})
+	requirePoisoned(t, db, kafka.Brokers(), group, topic, map[string]string{bad.UUID: `invalid payload: field "x" is missing`})
 
 	// Close while a batch is in flight: the batch finishes, uncancelled, and its offset is committed.
 	held := testMessage("held")
@@ -268,7 +270,7 @@ func committedOffset(t *testing.T, brokers []string, group, topic string) int64 
 }
 
 func TestPolicy_relay_retries_while_Kafka_is_down_and_poisons_an_undeliverable_row_with_its_reason(t *testing.T) {
-	kafka := newKafka(t)
+	kafka := started(t, containers.StartDurableKafka)
 	_, db := newControlDB(t)
 	topic := "policy-relay." + watermill.NewShortUUID()
 	ctx := context.Background()
@@ -297,8 +299,9 @@ func TestPolicy_relay_retries_while_Kafka_is_down_and_poisons_an_undeliverable_r
 		for _, r := range consumeAll(t, kafka.Brokers(), topic, 2*time.Second, 10) {
 			got = append(got, header(r, "_watermill_message_uuid"))
 		}
-		return len(got) >= 2, fmt.Sprintf("%d delivered", len(got)), nil
+		return len(got) >= 3, fmt.Sprintf("%d delivered", len(got)), nil
 	})
-	require.Equal(t, []string{before.UUID, after.UUID}, got, "nothing dropped, in commit order, past the bad row")
-	requirePoisoned(t, kafka.Brokers(), "outbox-relay", outbox.ForwarderTopic, map[string]string{malformed: "envelope is invalid"})
+	require.Equal(t, []string{first.UUID, before.UUID, after.UUID}, got,
+		"what the broker had kept, then the rows committed while it was down: nothing dropped, in commit order, past the bad row")
+	requirePoisoned(t, db, kafka.Brokers(), "outbox-relay", outbox.ForwarderTopic, map[string]string{malformed: "envelope is invalid"})
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -105,10 +104,7 @@ func TestProjection_undecodable_event_goes_to_poison_topic_and_the_next_is_appli
 	s := stateOf(t, db, id, t0.Add(time.Second))
 	require.Equal(t, int64(1), s.Probes, "only the good event was folded")
 
-	poisoned := map[string]string{}
-	for _, r := range consumeAll(t, kafka.Brokers(), events.DefaultTopics().Poison(infrastate.ConsumerName), 3*time.Second, 10) {
-		poisoned[header(r, "_watermill_message_uuid")] = header(r, middleware.ReasonForPoisonedKey)
-	}
+	poisoned := poisonedBy(t, db, kafka.Brokers(), infrastate.ConsumerName, events.DefaultTopics().Events, 3)
 	require.Len(t, poisoned, 3)
 	require.Contains(t, poisoned[unknown.UUID], "unknown message type")
 	require.Contains(t, poisoned[badVersion.UUID], "unknown schema version")

@@ -1,13 +1,8 @@
 package integration_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,46 +16,7 @@ import (
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
-	"github.com/omninode/omnibase-infra/tests/containers"
 )
-
-// projectorProcess is `omni run --roles=projection` as a process of its own, so that it can be
-// sent signals.
-type projectorProcess struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *bytes.Buffer
-	exited chan struct{}
-}
-
-func startProjector(t *testing.T, url string, brokers []string) *projectorProcess {
-	t.Helper()
-	port, err := containers.FreePort()
-	require.NoError(t, err)
-	p := &projectorProcess{addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &bytes.Buffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(omniBinary(t), "run", "--roles=projection", "--skip-migrate", "--http-addr", p.addr)
-	p.cmd.Env = append(cleanEnv(), "DATABASE_URL="+url, "KAFKA_BROKERS="+strings.Join(brokers, ","))
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
-	return p
-}
-
-func (p *projectorProcess) ready(t *testing.T) {
-	t.Helper()
-	eventually(t, 60*time.Second, "the projector ready", func() (bool, string, error) {
-		resp, err := http.Get("http://" + p.addr + "/readyz")
-		if err != nil {
-			return false, "", err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status, nil
-	})
-}
 
 // SIGTERM while the projection applies a batch: the batch is finished and committed, with its
 // offsets, before the process exits; nothing of it is rolled back to be applied again later.
@@ -91,7 +47,7 @@ func TestShutdown_SIGTERM_during_a_projection_batch_commits_that_batch(t *testin
 		return n
 	}
 
-	projector := startProjector(t, url, kafka.Brokers())
+	projector := startOmniProcess(t, url, kafka.Brokers(), "projection")
 	projector.ready(t)
 	publish(1)
 	waitApplied(t, db, 1)
@@ -138,7 +94,7 @@ func TestShutdown_SIGTERM_during_a_projection_batch_commits_that_batch(t *testin
 	require.Equal(t, int64(committed), currentState(t, db, subject).Probes, "each event of it folded once")
 
 	// A new projector takes the rest: every event applied once.
-	startProjector(t, url, kafka.Brokers())
+	startOmniProcess(t, url, kafka.Brokers(), "projection")
 	waitApplied(t, db, 21)
 	require.Equal(t, 21, applied())
 	require.Equal(t, int64(21), currentState(t, db, subject).Probes)
