@@ -304,4 +304,3 @@ func (r *Relay) trim(ctx context.Context, pos position) (int64, error) {
 		}
 	}
 }
-

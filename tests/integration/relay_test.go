@@ -419,4 +419,3 @@ func TestRelay_a_row_Kafka_refuses_for_good_is_poisoned_and_the_rows_after_it_de
 	require.Empty(t, copies[0].Value, "the copy on the poison topic goes without the payload no broker takes")
 	require.Equal(t, "true", header(copies[0], "poisoned_payload_truncated"))
 }
-
