@@ -21,9 +21,9 @@ func onBus() events.On { return events.On{Target: "bus"} }
 // Publish lands on the broker as asked, read back by franz-go's own client, not the project's.
 func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 
 	caused := c.run(events.KafkaPublish{On: onBus(), Topic: "orders", RecordKey: "order-7",
 		Headers: map[string]string{"source": "test"}, Payload: `{"total":42}`})
@@ -70,9 +70,9 @@ func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
 
 func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 	ensure := events.KafkaEnsureTopic{On: onBus(), Topic: "payments", Partitions: 3, ReplicationFactor: 1,
 		Configs: map[string]string{"retention.ms": "3600000"}}
 
@@ -130,9 +130,9 @@ func metadata(t *testing.T, cl *kgo.Client, topics ...string) map[string]int {
 
 func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 
 	var res struct {
 		Brokers []struct {
@@ -170,14 +170,14 @@ func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
 // says the target is unhealthy.
 func TestKafkaAdapter_unreachable_cluster_fails_transiently_and_probes_unhealthy(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	cfg := adapterConfig(url, broker.Brokers())
 	cfg.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: broker.Brokers()}, {Name: "down", Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}}}
 	cfg.Adapters.Breaker.Failures = 100 // the breaker is the Consul adapter's test's subject; here, the errors
 	startApp(t, cfg)
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 
 	probeDown := func() events.AdapterHealthReported {
 		t.Helper()
