@@ -82,7 +82,8 @@ type Config struct {
 	Adapters effect.Config
 	// Postgres is the PostgreSQL adapter. Targets default: the control database, as "control".
 	Postgres postgres.Config
-	// Kafka is the Kafka adapter. Targets default: KafkaBrokers, as "bus".
+	// Kafka is the Kafka adapter. Targets default: KafkaBrokers, as "bus" (its ControlTopics are
+	// Topics).
 	Kafka kafka.Config
 	// Consul is the Consul adapter. Targets default: ConsulAddr as "agent" when set; with neither,
 	// the Consul adapter does not run.
@@ -139,6 +140,7 @@ func (c *Config) setDefaults() {
 	}
 	c.Policy.Topics = c.Topics
 	c.Adapters.EventsTopic = c.Topics.Events
+	c.Kafka.ControlTopics = c.Topics
 }
 
 // Validate reports every problem of the process's own settings, each naming the setting; the

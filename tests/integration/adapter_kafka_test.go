@@ -113,7 +113,69 @@ func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t 
 	require.Contains(t, f.Error, "could not create topic refunds")
 }
 
-// metadata returns the partition count of each topic asked for, as the broker reports it.
+// A publish to one of the loop's own topics is refused at once, naming the topic and the flag, and
+// nothing lands there; the refusals are not retried and do not count against the breaker, so the
+// target still publishes elsewhere after more refusals than the breaker allows failures.
+func TestKafkaAdapter_publish_refuses_the_control_topics(t *testing.T) {
+	broker := newKafka(t)
+	url, db := newControlDB(t)
+	cfg := adapterConfig(url, broker.Brokers())
+	cfg.Adapters.Breaker.Failures = 2
+	startApp(t, cfg)
+	c := newCommander(t, db, broker.Brokers())
+
+	topics := events.DefaultTopics()
+	refused := map[string]string{} // topic → the refused command's id
+	for _, topic := range []string{topics.Events, topics.Intents, topics.Commands(events.AdapterKafka),
+		topics.Commands(events.AdapterPostgres), topics.Poison("adapter-kafka"), topics.Poison("saga-intake")} {
+		f := failed(t, c.run(events.KafkaPublish{On: onBus(), Topic: topic, RecordKey: "k", Payload: "forged"}))
+		require.False(t, f.Transient, "%s: %s", topic, f.Error)
+		require.Equal(t, 1, f.Attempts, "%s: not retried", topic)
+		require.Equal(t, "kafka/bus", f.AdapterID)
+		require.Contains(t, f.Error, fmt.Sprintf(`topic %q is a control topic of this omnibase-infra; publishing to it from `+
+			`the kafka adapter would bypass the outbox (allow it with --kafka-allow-control-topics)`, topic))
+		refused[topic] = f.CommandID
+	}
+
+	// More refusals than the breaker's failures, and the target still publishes: none counted.
+	done := succeeded(t, c.run(events.KafkaPublish{On: onBus(), Topic: "orders", RecordKey: "k", Payload: "fine"}), nil)
+	require.Len(t, consumeAll(t, broker.Brokers(), "orders", 2*time.Second, 1), 1)
+	require.Equal(t, 1, done.Attempts)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Brokers()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	onBroker := metadata(t, cl)
+	for topic, id := range refused {
+		if _, ok := onBroker[topic]; !ok {
+			continue // never created: nothing can be on it
+		}
+		for _, r := range consumeAll(t, broker.Brokers(), topic, 2*time.Second, 100000) {
+			require.NotEqual(t, id, header(r, kafka.CommandIDHeader), "the refused publish to %s produced a record", topic)
+			require.NotEqual(t, "forged", string(r.Value), "a record from the adapter on %s", topic)
+		}
+	}
+}
+
+// With --kafka-allow-control-topics the adapter publishes to a control topic as to any other.
+func TestKafkaAdapter_publish_to_a_control_topic_when_allowed(t *testing.T) {
+	broker := newKafka(t)
+	url, db := newControlDB(t)
+	cfg := adapterConfig(url, broker.Brokers())
+	cfg.Kafka.AllowControlTopics = true
+	startApp(t, cfg)
+	c := newCommander(t, db, broker.Brokers())
+
+	intents := events.DefaultTopics().Intents
+	done := succeeded(t, c.run(events.KafkaPublish{On: onBus(), Topic: intents, RecordKey: "k", Payload: "allowed"}), nil)
+	records := consumeAll(t, broker.Brokers(), intents, 2*time.Second, 10)
+	require.Len(t, records, 1)
+	require.Equal(t, "allowed", string(records[0].Value))
+	require.Equal(t, done.CommandID, header(records[0], kafka.CommandIDHeader))
+}
+
+// metadata returns the partition count of each topic asked for, as the broker reports it; of
+// every topic when none is asked for.
 func metadata(t *testing.T, cl *kgo.Client, topics ...string) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
