@@ -1,23 +1,10 @@
 package kafka
 
-import (
-	"fmt"
-	"strings"
-
-	"github.com/omninode/omnibase-infra/events"
-)
+import "fmt"
 
 // AllowControlTopicsFlag is the omni flag that sets Config.AllowControlTopics; a refused publish
 // names it, so the one who sent it knows what would allow it.
 const AllowControlTopicsFlag = "kafka-allow-control-topics"
-
-// isControlTopic reports whether topic is one of the loop's own topics in topics: the events and
-// intents topics, a command topic (under CommandsPrefix) or a poison topic (ending in
-// PoisonSuffix).
-func isControlTopic(topics events.Topics, topic string) bool {
-	return topic == topics.Events || topic == topics.Intents ||
-		strings.HasPrefix(topic, topics.CommandsPrefix) || strings.HasSuffix(topic, topics.PoisonSuffix)
-}
 
 // refuseControlTopic refuses a publish to a control topic unless the configuration allows it.
 // Everything the loop reads from those topics is written through the outbox, in the transaction
@@ -27,7 +14,7 @@ func isControlTopic(topics events.Topics, topic string) bool {
 // is (the same cluster answers at other addresses too). The refusal is a bad command: it fails
 // at once, is not retried and does not count against the target's breaker.
 func refuseControlTopic(cfg Config, topic string) error {
-	if cfg.AllowControlTopics || !isControlTopic(cfg.ControlTopics, topic) {
+	if cfg.AllowControlTopics || !cfg.ControlTopics.IsControl(topic) {
 		return nil
 	}
 	return fmt.Errorf("%w: topic %q is a control topic of this omnibase-infra; publishing to it from the kafka adapter "+
