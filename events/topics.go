@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Topics names the Kafka topics. They are configuration: every process of one deployment must
@@ -29,6 +30,14 @@ func (t Topics) Commands(adapter string) string { return t.CommandsPrefix + adap
 
 // Poison names the poison topic of a consumer group.
 func (t Topics) Poison(consumerGroup string) string { return consumerGroup + t.PoisonSuffix }
+
+// IsControl reports whether topic is one of the loop's own topics: the events or intents topic, a
+// commands topic (under CommandsPrefix) or a poison topic (ending in PoisonSuffix). Everything on
+// them is written through the outbox, and so is in the event log.
+func (t Topics) IsControl(topic string) bool {
+	return topic == t.Events || topic == t.Intents ||
+		strings.HasPrefix(topic, t.CommandsPrefix) || strings.HasSuffix(topic, t.PoisonSuffix)
+}
 
 // Validate reports every empty name.
 func (t Topics) Validate() error {

@@ -52,3 +52,25 @@ func TestTopics_Validate_names_every_empty_field(t *testing.T) {
 		})
 	}
 }
+
+func TestTopics_IsControl_names_the_loops_own_topics(t *testing.T) {
+	topics := events.DefaultTopics()
+	for _, tc := range []struct {
+		name  string
+		topic string
+		want  bool
+	}{
+		{"events", "infra.events", true},
+		{"intents", "infra.intents", true},
+		{"a_commands_topic", "infra.commands.consul", true},
+		{"a_poison_topic", "saga-replies.poison", true},
+		{"a_topic_of_a_target", "orders", false},
+		{"a_longer_name_than_events", "infra.events-archive", false},
+		{"the_commands_prefix_without_its_dot", "infra.commands", false},
+		{"the_poison_suffix_inside_a_name", "orders.poison-archive", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, topics.IsControl(tc.topic))
+		})
+	}
+}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/command"
-	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
 // commandNames maps `omni cmd ADAPTER NAME` to the command kinds of the catalog: the kind's name
@@ -61,10 +60,13 @@ func newCmdCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cmd ADAPTER COMMAND --data JSON",
 		Short: "Send a command to an adapter and, with --wait, print the events it caused",
-		Long: `Send a command to an adapter, as the sagas do. --data is the command's JSON payload
-(the README documents each command's fields and result); --target fills its "target".
-Without --wait it prints the command's id. With --wait it prints every event the command
-caused, its outcome last, and exits non-zero unless the command succeeded.
+		Long: `Send a command to an adapter, as the sagas do: it is written through the outbox on the
+control database (DATABASE_URL, --database-url), so it is in the event log, and the relay delivers
+it. --data is the command's JSON payload (the README documents each command's fields and result);
+--target fills its "target". Without --wait it prints the command's id. With --wait it reads the
+events topic on KAFKA_BROKERS (--kafka-brokers) from where it stood before the command was sent,
+prints every event the command caused, its outcome last, and exits non-zero unless the command
+succeeded.
 
 Commands:
 ` + help.String(),
@@ -82,8 +84,8 @@ Commands:
 				return fmt.Errorf("the %s adapter has no command %q (see omni cmd --help)", adapter, name)
 			}
 			brokers := g.brokers()
-			if len(brokers) == 0 {
-				return errors.New("KAFKA_BROKERS (--kafka-brokers) is not set")
+			if err := cmdSettings(g, brokers, wait); err != nil {
+				return err
 			}
 			payload, err := readData(data, cmd.InOrStdin())
 			if err != nil {
@@ -97,7 +99,7 @@ Commands:
 			if topicsPrefix != "" {
 				topics.CommandsPrefix = topicsPrefix
 			}
-			return sendCommand(cmd.Context(), cmd.OutOrStdout(), brokers, topics, cmdMsg, wait, asJSON, timeout)
+			return sendCommand(cmd.Context(), cmd.OutOrStdout(), g, brokers, topics, cmdMsg, wait, asJSON, timeout)
 		},
 	}
 	f := cmd.Flags()
@@ -108,6 +110,19 @@ Commands:
 	f.BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	f.StringVar(&topicsPrefix, "commands-topic-prefix", "", "prefix of the adapters' command topics (default \"infra.commands.\")")
 	return cmd
+}
+
+// cmdSettings names every setting omni cmd lacks: the control database always (the command goes
+// through its outbox), the brokers only to --wait (the outcome is read from Kafka).
+func cmdSettings(g *globals, brokers []string, wait bool) error {
+	var errs []error
+	if err := g.requireDatabase(); err != nil {
+		errs = append(errs, err)
+	}
+	if wait && len(brokers) == 0 {
+		errs = append(errs, errors.New("KAFKA_BROKERS (--kafka-brokers) is not set (--wait reads the outcome from Kafka)"))
+	}
+	return errors.Join(errs...)
 }
 
 func readData(data string, stdin io.Reader) ([]byte, error) {
@@ -166,21 +181,22 @@ func buildCommand(kind events.Kind, adapter, target string, payload []byte) (eve
 	return m.(events.Command), nil
 }
 
-func sendCommand(ctx context.Context, out io.Writer, brokers []string, topics events.Topics, cmd events.Command,
+func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []string, topics events.Topics, cmd events.Command,
 	wait, asJSON bool, timeout time.Duration) error {
-	pub, err := bus.NewPublisher(brokers, watermill.NopLogger{})
+	db, err := g.connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer pub.Close()
+	defer db.Close()
 	var w *command.Watcher
 	if wait {
+		// Marked before the command commits, so none of what it causes can come before the mark.
 		if w, err = command.Watch(brokers, topics.Events); err != nil {
 			return err
 		}
 		defer w.Close()
 	}
-	id, err := command.Send(pub, topics, cmd, events.NewOrigin())
+	id, err := command.Send(ctx, db, topics, cmd, events.NewOrigin())
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,8 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.IntVar(&c.Postgres.MaxResultBytes, "postgres-max-result-bytes", c.Postgres.MaxResultBytes, "largest PostgreSQL query result, as JSON")
 	f.IntVar(&c.Kafka.Producers, "kafka-producers", c.Kafka.Producers, "producers in each Kafka target's pool: publishes to one cluster at once")
 	f.DurationVar(&c.Kafka.Timeout, "kafka-timeout", c.Kafka.Timeout, "timeout of one request of the Kafka adapter to a broker (keep it under --probe-timeout for timely probes)")
+	f.BoolVar(&c.Kafka.AllowControlTopics, kafka.AllowControlTopicsFlag, c.Kafka.AllowControlTopics,
+		"let the Kafka adapter's publish write to the control topics (events, intents, commands, poison), around the outbox and the event log")
 	f.IntVar(&c.Projection.MaxBatch, "projection-batch", c.Projection.MaxBatch, "most events of a partition the projection applies in one transaction")
 	f.DurationVar(&c.EventLogRetention, "event-log-retention", c.EventLogRetention, "how long the event log keeps events (0: forever)")
 	registerThresholds(f, &c.Thresholds)

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/sagas"
 )
 
@@ -154,18 +156,20 @@ func newSagasStartCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start initialization",
 		Short: "Ask the orchestrator to run the initialization workflow",
-		Long: "Publishes an initialization_requested intent on the intents topic; the contract routes it to the\n" +
-			"initialization workflow, which an omni with the sagas role runs (see `omni sagas list`).",
+		Long: "Writes an initialization_requested intent for the intents topic through the outbox on the control\n" +
+			"database (DATABASE_URL), as the projection writes its intents; the relay delivers it, the contract\n" +
+			"routes it to the initialization workflow, which an omni with the sagas role runs (see `omni sagas list`).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "initialization" {
 				return fmt.Errorf("cannot start %q: only initialization is started by hand; the others start from intents", args[0])
 			}
-			pub, err := bus.NewPublisher(g.brokers(), watermill.NopLogger{})
+			ctx := cmd.Context()
+			db, err := g.connect(ctx)
 			if err != nil {
 				return err
 			}
-			defer pub.Close()
+			defer db.Close()
 			origin := events.NewOrigin()
 			now := time.Now()
 			in := events.InitializationRequested{Intent: events.Intent{
@@ -176,8 +180,9 @@ func newSagasStartCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := pub.Publish(events.DefaultTopics().Intents, msg); err != nil {
-				return fmt.Errorf("could not publish %s: %w", in.Kind(), err)
+			topic := events.DefaultTopics().Intents
+			if err := pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, msg) }); err != nil {
+				return fmt.Errorf("could not write %s %s for %s: %w", in.Kind(), in.ID, topic, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "requested initialization of %s (intent %s)\n", subject, in.ID)
 			return nil

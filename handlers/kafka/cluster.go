@@ -13,6 +13,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
 // errClosed is returned for a command, probe, initialization or recovery that arrives after
@@ -74,7 +75,8 @@ func saramaConfig(cfg Config) *sarama.Config {
 	sc.Producer.Timeout = cfg.Timeout
 	sc.Producer.Retry.Max = 1
 	sc.Producer.Retry.Backoff = 100 * time.Millisecond
-	sc.Producer.Partitioner = sarama.NewHashPartitioner
+	// A record's key lands where the Java client and franz-go put it, not on Sarama's own choice.
+	sc.Producer.Partitioner = bus.NewPartitioner
 	return sc
 }
 

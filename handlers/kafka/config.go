@@ -5,9 +5,11 @@ package kafka
 import (
 	"errors"
 	"fmt"
-	"github.com/omninode/omnibase-infra/handlers/effect"
 	"strings"
 	"time"
+
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 )
 
 // Target is one Kafka cluster the adapter acts on.
@@ -26,6 +28,13 @@ type Config struct {
 	Producers int
 	// Timeout of one request to a broker (dial, read, write, produce, admin). Default 5s.
 	Timeout time.Duration
+	// ControlTopics are the loop's own topics (the events and intents topics, every commands and
+	// every poison topic), which publish refuses on every target unless AllowControlTopics.
+	// Default events.DefaultTopics(); omni sets the topics it runs with.
+	ControlTopics events.Topics
+	// AllowControlTopics lets publish write to the ControlTopics, around the outbox and the event
+	// log. Default false.
+	AllowControlTopics bool
 }
 
 func (c *Config) setDefaults() {
@@ -34,6 +43,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.ControlTopics == (events.Topics{}) {
+		c.ControlTopics = events.DefaultTopics()
 	}
 }
 
@@ -46,6 +58,9 @@ func (c Config) Validate() error {
 	names := make([]string, len(c.Targets))
 	for i, t := range c.Targets {
 		names[i] = t.Name
+	}
+	if err := c.ControlTopics.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("kafka adapter: control topics: %w", err))
 	}
 	errs = append(errs, effect.CheckTargetNames("kafka", names)...)
 	for _, t := range c.Targets {

@@ -83,7 +83,7 @@ func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command)
 //   - controller_id: the controller's broker id
 //   - topics: how many topics the metadata lists (internal topics included)
 //   - producer_publishes: publishes tried since the last probe, each retry counted; a command
-//     refused before producing (bad base64, reserved header) is not
+//     refused before producing (bad base64, reserved header, a control topic) is not
 //   - producer_errors: how many of those failed
 //   - producer_error_rate: producer_errors / producer_publishes, three decimals ("0.000" when
 //     nothing was published)

@@ -19,6 +19,9 @@ import (
 const CommandIDHeader = "omni_command_id"
 
 func (c *cluster) publish(ctx context.Context, cmd events.KafkaPublish) (res events.KafkaPublishResult, err error) {
+	if err := refuseControlTopic(c.cfg, cmd.Topic); err != nil {
+		return res, err
+	}
 	msg, err := producerMessage(cmd, effect.CommandID(ctx))
 	if err != nil {
 		return res, err

@@ -83,7 +83,8 @@ type Config struct {
 	Adapters effect.Config
 	// Postgres is the PostgreSQL adapter. Targets default: the control database, as "control".
 	Postgres postgres.Config
-	// Kafka is the Kafka adapter. Targets default: KafkaBrokers, as "bus".
+	// Kafka is the Kafka adapter. Targets default: KafkaBrokers, as "bus" (its ControlTopics are
+	// Topics).
 	Kafka kafka.Config
 	// Consul is the Consul adapter. Targets default: ConsulAddr as "agent" when set; with neither,
 	// the Consul adapter does not run.
@@ -142,6 +143,7 @@ func (c *Config) setDefaults() {
 		c.Consul.Targets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
 	}
 	c.Adapters.EventsTopic = c.Topics.Events
+	c.Kafka.ControlTopics = c.Topics
 }
 
 // Validate reports every problem of the process's own settings, each naming the setting; the

@@ -10,21 +10,27 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
-// Send publishes cmd on its adapter's command topic and returns the command's id.
-func Send(pub message.Publisher, topics events.Topics, cmd events.Command, origin events.Origin) (string, error) {
+// Send writes cmd for its adapter's command topic into the outbox of the control database db, in
+// a transaction of its own, and returns the command's id. It publishes as the sagas do: the
+// command is in the event log once the transaction commits, and the relay delivers it to Kafka
+// (so nothing reaches the adapter without a relay running).
+func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin) (string, error) {
 	msg, err := events.Encode(cmd, origin, time.Now())
 	if err != nil {
 		return "", err
 	}
 	adapter, _ := cmd.Addressee()
-	if err := pub.Publish(topics.Commands(adapter), msg); err != nil {
-		return "", fmt.Errorf("could not publish %s: %w", cmd.Kind(), err)
+	topic := topics.Commands(adapter)
+	if err := pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, msg) }); err != nil {
+		return "", fmt.Errorf("could not send %s %s to %s: %w", cmd.Kind(), msg.UUID, topic, err)
 	}
 	return msg.UUID, nil
 }

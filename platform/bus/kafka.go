@@ -1,6 +1,7 @@
 // Package bus builds the Watermill Kafka publishers and subscribers every role uses, configured
-// once: messages are keyed by the envelope's key (so order holds per key) and new consumer groups
-// start from the oldest offset (so nothing published before a consumer first joined is missed).
+// once: messages are keyed by the envelope's key and partitioned as the Java client partitions
+// (so order holds per key, whoever else produces the topic), and new consumer groups start from
+// the oldest offset (so nothing published before a consumer first joined is missed).
 package bus
 
 import (
@@ -32,6 +33,7 @@ func NewPublisher(brokers []string, logger watermill.LoggerAdapter) (*kafka.Publ
 	cfg.ClientID = "omnibase-infra"
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Idempotent = false
+	cfg.Producer.Partitioner = NewPartitioner
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
 	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
 		Brokers:               brokers,

@@ -39,7 +39,7 @@ func startConsulAdapter(t *testing.T, configure func(*app.Config, *api.Client)) 
 	t.Helper()
 	agent := started(t, containers.StartConsul)
 	kafka := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	client, err := api.NewClient(&api.Config{Address: agent.Addr})
 	require.NoError(t, err)
 	cfg := adapterConfig(url, kafka.Brokers())
@@ -48,7 +48,7 @@ func startConsulAdapter(t *testing.T, configure func(*app.Config, *api.Client)) 
 		configure(&cfg, client)
 	}
 	startApp(t, cfg)
-	return consulRig{agent: agent, cmd: newCommander(t, kafka.Brokers()), api: client, events: tailEvents(t, kafka.Brokers())}
+	return consulRig{agent: agent, cmd: newCommander(t, db, kafka.Brokers()), api: client, events: tailEvents(t, kafka.Brokers())}
 }
 
 var onAgent = events.On{Target: "agent"}

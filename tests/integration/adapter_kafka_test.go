@@ -21,9 +21,9 @@ func onBus() events.On { return events.On{Target: "bus"} }
 // Publish lands on the broker as asked, read back by franz-go's own client, not the project's.
 func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 
 	caused := c.run(events.KafkaPublish{On: onBus(), Topic: "orders", RecordKey: "order-7",
 		Headers: map[string]string{"source": "test"}, Payload: `{"total":42}`})
@@ -70,9 +70,9 @@ func TestKafkaAdapter_publish_is_read_back_by_another_client(t *testing.T) {
 
 func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 	ensure := events.KafkaEnsureTopic{On: onBus(), Topic: "payments", Partitions: 3, ReplicationFactor: 1,
 		Configs: map[string]string{"retention.ms": "3600000"}}
 
@@ -113,7 +113,69 @@ func TestKafkaAdapter_ensure_topic_creates_then_matches_then_names_a_conflict(t 
 	require.Contains(t, f.Error, "could not create topic refunds")
 }
 
-// metadata returns the partition count of each topic asked for, as the broker reports it.
+// A publish to one of the loop's own topics is refused at once, naming the topic and the flag, and
+// nothing lands there; the refusals are not retried and do not count against the breaker, so the
+// target still publishes elsewhere after more refusals than the breaker allows failures.
+func TestKafkaAdapter_publish_refuses_the_control_topics(t *testing.T) {
+	broker := newKafka(t)
+	url, db := newControlDB(t)
+	cfg := adapterConfig(url, broker.Brokers())
+	cfg.Adapters.Breaker.Failures = 2
+	startApp(t, cfg)
+	c := newCommander(t, db, broker.Brokers())
+
+	topics := events.DefaultTopics()
+	refused := map[string]string{} // topic → the refused command's id
+	for _, topic := range []string{topics.Events, topics.Intents, topics.Commands(events.AdapterKafka),
+		topics.Commands(events.AdapterPostgres), topics.Poison("adapter-kafka"), topics.Poison("saga-intake")} {
+		f := failed(t, c.run(events.KafkaPublish{On: onBus(), Topic: topic, RecordKey: "k", Payload: "forged"}))
+		require.False(t, f.Transient, "%s: %s", topic, f.Error)
+		require.Equal(t, 1, f.Attempts, "%s: not retried", topic)
+		require.Equal(t, "kafka/bus", f.AdapterID)
+		require.Contains(t, f.Error, fmt.Sprintf(`topic %q is a control topic of this omnibase-infra; publishing to it from `+
+			`the kafka adapter would bypass the outbox (allow it with --kafka-allow-control-topics)`, topic))
+		refused[topic] = f.CommandID
+	}
+
+	// More refusals than the breaker's failures, and the target still publishes: none counted.
+	done := succeeded(t, c.run(events.KafkaPublish{On: onBus(), Topic: "orders", RecordKey: "k", Payload: "fine"}), nil)
+	require.Len(t, consumeAll(t, broker.Brokers(), "orders", 2*time.Second, 1), 1)
+	require.Equal(t, 1, done.Attempts)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Brokers()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	onBroker := metadata(t, cl)
+	for topic, id := range refused {
+		if _, ok := onBroker[topic]; !ok {
+			continue // never created: nothing can be on it
+		}
+		for _, r := range consumeAll(t, broker.Brokers(), topic, 2*time.Second, 100000) {
+			require.NotEqual(t, id, header(r, kafka.CommandIDHeader), "the refused publish to %s produced a record", topic)
+			require.NotEqual(t, "forged", string(r.Value), "a record from the adapter on %s", topic)
+		}
+	}
+}
+
+// With --kafka-allow-control-topics the adapter publishes to a control topic as to any other.
+func TestKafkaAdapter_publish_to_a_control_topic_when_allowed(t *testing.T) {
+	broker := newKafka(t)
+	url, db := newControlDB(t)
+	cfg := adapterConfig(url, broker.Brokers())
+	cfg.Kafka.AllowControlTopics = true
+	startApp(t, cfg)
+	c := newCommander(t, db, broker.Brokers())
+
+	intents := events.DefaultTopics().Intents
+	done := succeeded(t, c.run(events.KafkaPublish{On: onBus(), Topic: intents, RecordKey: "k", Payload: "allowed"}), nil)
+	records := consumeAll(t, broker.Brokers(), intents, 2*time.Second, 10)
+	require.Len(t, records, 1)
+	require.Equal(t, "allowed", string(records[0].Value))
+	require.Equal(t, done.CommandID, header(records[0], kafka.CommandIDHeader))
+}
+
+// metadata returns the partition count of each topic asked for, as the broker reports it; of
+// every topic when none is asked for.
 func metadata(t *testing.T, cl *kgo.Client, topics ...string) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -130,9 +192,9 @@ func metadata(t *testing.T, cl *kgo.Client, topics ...string) map[string]int {
 
 func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 
 	var res struct {
 		Brokers []struct {
@@ -170,14 +232,14 @@ func TestKafkaAdapter_describe_cluster_and_probe_details(t *testing.T) {
 // says the target is unhealthy.
 func TestKafkaAdapter_unreachable_cluster_fails_transiently_and_probes_unhealthy(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	cfg := adapterConfig(url, broker.Brokers())
 	cfg.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: broker.Brokers()}, {Name: "down", Brokers: []string{fmt.Sprintf("127.0.0.1:%d", port)}}}
 	cfg.Adapters.Breaker.Failures = 100 // the breaker is the Consul adapter's test's subject; here, the errors
 	startApp(t, cfg)
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 
 	probeDown := func() events.AdapterHealthReported {
 		t.Helper()

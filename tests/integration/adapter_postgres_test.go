@@ -34,14 +34,14 @@ type pgAdapter struct {
 func startPostgresAdapter(t *testing.T, targets []postgres.Target, configure func(*app.Config)) *pgAdapter {
 	t.Helper()
 	kafka := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	cfg := adapterConfig(url, kafka.Brokers())
 	cfg.Postgres.Targets = targets
 	if configure != nil {
 		configure(&cfg)
 	}
 	startApp(t, cfg)
-	return &pgAdapter{t: t, c: newCommander(t, kafka.Brokers())}
+	return &pgAdapter{t: t, c: newCommander(t, db, kafka.Brokers())}
 }
 
 // sqlArgs encodes Go values as a statement's JSON arguments.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -24,22 +25,27 @@ func adapterConfig(databaseURL string, brokers []string) app.Config {
 		Adapters: effect.Config{ProbeInterval: time.Minute, ProbeTimeout: time.Second, CommandTimeout: 5 * time.Second}}
 }
 
-// commander sends commands the way `omni cmd` does and waits for what each caused.
+// commander sends commands the way `omni cmd` does — through the outbox of the control database
+// db, which the app under test relays (its roles must include the relay) — and waits for what
+// each caused.
 type commander struct {
 	t       *testing.T
+	db      *pgxpool.Pool
 	brokers []string
 	pub     message.Publisher
 }
 
-func newCommander(t *testing.T, brokers []string) *commander {
+func newCommander(t *testing.T, db *pgxpool.Pool, brokers []string) *commander {
 	t.Helper()
 	pub, err := bus.NewPublisher(brokers, watermill.NopLogger{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
-	return &commander{t: t, brokers: brokers, pub: pub}
+	return &commander{t: t, db: db, brokers: brokers, pub: pub}
 }
 
-// publish sends a raw message on topic (for commands the project itself would never encode).
+// publish puts a raw message straight on topic, around the outbox on purpose: it stands for a
+// foreign producer, sending what the project itself would never encode (or a copy of what it
+// sent, as a redelivery would bring).
 func (c *commander) publish(topic string, msg *message.Message) {
 	c.t.Helper()
 	require.NoError(c.t, c.pub.Publish(topic, msg))
@@ -49,9 +55,17 @@ func (c *commander) publish(topic string, msg *message.Message) {
 func (c *commander) run(cmd events.Command) []command.Caused {
 	c.t.Helper()
 	w := c.watch()
-	id, err := command.Send(c.pub, events.DefaultTopics(), cmd, events.NewOrigin())
+	return c.await(w, c.send(cmd))
+}
+
+// send writes cmd through the outbox, as `omni cmd` does, and returns its id.
+func (c *commander) send(cmd events.Command) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := command.Send(ctx, c.db, events.DefaultTopics(), cmd, events.NewOrigin())
 	require.NoError(c.t, err)
-	return c.await(w, id)
+	return id
 }
 
 // watch marks the end of the events topic; await then reads what a command sent after it caused.

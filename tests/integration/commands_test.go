@@ -18,9 +18,9 @@ import (
 // A probe command runs through the same path as every other command and ends in its outcome.
 func TestCommands_probe_command_succeeds_with_the_health_report(t *testing.T) {
 	kafka := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, kafka.Brokers()))
-	c := newCommander(t, kafka.Brokers())
+	c := newCommander(t, db, kafka.Brokers())
 
 	caused := c.run(events.ProbeTarget{Adapter: events.AdapterPostgres, Target: "control"})
 	var result struct {
@@ -51,7 +51,7 @@ func TestCommands_bad_commands_are_rejected_poisoned_and_the_adapter_moves_on(t 
 	cfg := adapterConfig(url, kafka.Brokers())
 	cfg.Adapters.MaxCommandBytes = 4096
 	startApp(t, cfg)
-	c := newCommander(t, kafka.Brokers())
+	c := newCommander(t, db, kafka.Brokers())
 	topic := events.DefaultTopics().Commands(events.AdapterPostgres)
 
 	noCorrelation := rawCommand("probe_target", 1, `{"adapter":"postgres","target":"control"}`)
@@ -112,7 +112,7 @@ func TestCommands_a_command_delivered_twice_executes_once(t *testing.T) {
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, kafka.Brokers()))
-	c := newCommander(t, kafka.Brokers())
+	c := newCommander(t, db, kafka.Brokers())
 	ctx := context.Background()
 	_, err := db.Exec(ctx, `CREATE TABLE deliveries (n int)`)
 	require.NoError(t, err)

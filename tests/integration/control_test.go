@@ -229,9 +229,9 @@ func TestControl_consul_recover_target_registers_the_services_again(t *testing.T
 // works on the new one.
 func TestControl_kafka_recover_target_replaces_the_connection(t *testing.T) {
 	broker := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, broker.Brokers()))
-	c := newCommander(t, broker.Brokers())
+	c := newCommander(t, db, broker.Brokers())
 	publish := events.KafkaPublish{On: onBus(), Topic: "control-" + watermill.NewUUID()[:8], Payload: "x"}
 	succeeded(t, c.run(publish), nil)
 

@@ -234,7 +234,7 @@ func TestFailover_consul_stopped_then_started_recovers_and_closes_the_breaker(t 
 	url, db := newControlDB(t)
 	startApp(t, consulFailoverConfig(t, url, kafka, agent, "1s", 60))
 	waitHealthy(t, db, "consul/agent")
-	cmd := newCommander(t, kafka.Brokers())
+	cmd := newCommander(t, db, kafka.Brokers())
 	service := "web-" + watermill.NewUUID()[:8]
 	resultOf(t, cmd.run(events.ConsulRegisterService{On: onAgent, ServiceID: service, Name: "web", Port: 8080}))
 	client := consulClient(t, agent)
