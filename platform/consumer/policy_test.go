@@ -33,6 +33,6 @@ func TestIsPermanent_decode_errors_rejections_and_marked_errors_only(t *testing.
 
 func TestNewPolicy_names_what_is_missing(t *testing.T) {
 	_, err := consumer.NewPolicy(consumer.PolicyConfig{Retries: -1}, nil)
-	require.ErrorContains(t, err, "missing Poison publisher")
+	require.ErrorContains(t, err, "missing poison Store")
 	require.ErrorContains(t, err, "retries -1 is negative")
 }

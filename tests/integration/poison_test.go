@@ -49,7 +49,7 @@ func TestPoison_a_record_too_large_to_publish_again_is_kept_and_every_consumer_m
 	require.NoError(t, foreign.ProduceSync(ctx, event, intent, command).FirstErr(), "the broker takes the compressed record")
 
 	// The next message of each topic is handled: a command, and an intent whose saga completes.
-	c := newCommander(t, kafka.Brokers())
+	c := newCommander(t, db, kafka.Brokers())
 	caused := c.run(events.ProbeTarget{Adapter: events.AdapterPostgres, Target: "control"})
 	succeeded(t, caused, nil)
 	saga := sagaTriggeredBy(t, db, publishIntent(t, kafka.Brokers(), "infrastructure_health_degraded", "postgres/control"))
