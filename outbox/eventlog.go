@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -98,24 +97,3 @@ func TrimEventLog(ctx context.Context, db pgtx.Beginner, cutoff time.Time) (int6
 	return n, nil
 }
 
-// KeepEventLog trims the event log every so often to the last retention of events, until ctx
-// ends. It checks every half retention, at least every second and at most every hour.
-func KeepEventLog(ctx context.Context, db pgtx.Beginner, retention time.Duration, logger *slog.Logger) error {
-	every := min(max(retention/2, time.Second), time.Hour)
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-		n, err := TrimEventLog(ctx, db, time.Now().Add(-retention))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			logger.ErrorContext(ctx, "could not trim the event log", "retention", retention, "error", err)
-		case n > 0:
-			logger.InfoContext(ctx, "event log trimmed", "deleted", n, "retention", retention)
-		}
-	}
-}

@@ -50,7 +50,12 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.BoolVar(&c.Kafka.AllowControlTopics, kafka.AllowControlTopicsFlag, c.Kafka.AllowControlTopics,
 		"let the Kafka adapter's publish write to the control topics (events, intents, commands, poison), around the outbox and the event log")
 	f.IntVar(&c.Projection.MaxBatch, "projection-batch", c.Projection.MaxBatch, "most events of a partition the projection applies in one transaction")
-	f.DurationVar(&c.EventLogRetention, "event-log-retention", c.EventLogRetention, "how long the event log keeps events (0: forever)")
+	f.IntVar(&c.Relay.BatchSize, "relay-batch", c.Relay.BatchSize, "most outbox rows the relay produces and acknowledges at once")
+	f.DurationVar(&c.Relay.Retention, "outbox-retention", c.Relay.Retention, "how long delivered rows stay in the outbox (negative: forever)")
+	f.DurationVar(&c.Retention.EventLog, "event-log-retention", c.Retention.EventLog, "how long the event log keeps events (0: forever)")
+	f.DurationVar(&c.Retention.Inbox, "inbox-retention", 0, "how long the inbox remembers applied messages; keep it above the topics' retention (default: as long as the event log)")
+	f.DurationVar(&c.Retention.CommandRecords, "command-record-retention", c.Retention.CommandRecords, "how long a command's record answers its redelivery")
+	f.DurationVar(&c.Retention.Poison, "poison-retention", c.Retention.Poison, "how long poison_messages keeps what could never be handled")
 	registerThresholds(f, &c.Thresholds)
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")

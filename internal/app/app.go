@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -98,6 +99,10 @@ type node struct {
 	policy   *consumer.Policy
 	adapters []*effect.Adapter
 	relay    *outbox.Relay
+	// kafka answers /readyz's question whether the brokers can be reached.
+	kafka *kgo.Client
+	// retention trims what the loop keeps only for a while; the relay role runs it.
+	retention *outbox.Retention
 	// projection consumes the events topic in batches, beside the router: Watermill's handlers
 	// take one message at a time.
 	projection *consumer.Batch
@@ -120,6 +125,9 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 		return nil, err
 	}
 	n := &node{cfg: cfg, db: db, router: router, registry: reg, pub: pub, logger: logger}
+	if n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.KafkaBrokers...), kgo.ClientID("omni-readyz")); err != nil {
+		return nil, fmt.Errorf("could not create a Kafka client for %v: %w", cfg.KafkaBrokers, err)
+	}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -215,7 +223,10 @@ func (n *node) addRelay(db *pgxpool.Pool, poison *outbox.PoisonStore) error {
 		return err
 	}
 	n.registry.MustRegister(outbox.NewLagCollector(db, n.relay.ConsumerGroup()))
-	return nil
+	ret := n.cfg.Retention
+	ret.DB = db
+	n.retention, err = outbox.NewRetention(ret, n.logger.With("role", RoleRelay))
+	return err
 }
 
 // addProjection consumes the events topic in batches into the infrastructure state.
@@ -301,10 +312,8 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
-	if n.cfg.has(RoleRelay) && n.cfg.EventLogRetention > 0 {
-		g.Go(func() error {
-			return outbox.KeepEventLog(gctx, n.db, n.cfg.EventLogRetention, n.logger.With("role", RoleRelay))
-		})
+	if n.retention != nil {
+		g.Go(func() error { return n.retention.Run(gctx) })
 	}
 	if n.projection != nil {
 		g.Go(func() error { return n.projection.Run(gctx) })
@@ -333,5 +342,8 @@ func (n *node) close() {
 	}
 	if n.pub != nil {
 		_ = n.pub.Close()
+	}
+	if n.kafka != nil {
+		n.kafka.Close()
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -97,9 +96,9 @@ type Config struct {
 	Relay outbox.RelayConfig
 	// ContractPath of the saga contract. Default: the contract built into the binary.
 	ContractPath string
-	// EventLogRetention is how long the relay role keeps events in the event log. Default 0:
-	// forever.
-	EventLogRetention time.Duration
+	// Retention is how long the relay role keeps the event log, the inbox, the command and the
+	// poison records (the DB is wired).
+	Retention outbox.RetentionConfig
 	// SkipMigrate leaves the schema alone at start. Default false: migrations run at start.
 	SkipMigrate bool
 }
@@ -118,6 +117,7 @@ func DefaultConfig() Config {
 		Thresholds: infrastate.DefaultThresholds(),
 		Projection: consumer.DefaultBatchConfig(),
 		Relay:      outbox.DefaultRelayConfig(),
+		Retention:  outbox.DefaultRetentionConfig(),
 		Roles:      AllRoles,
 	}
 }
@@ -165,9 +165,6 @@ func (c Config) Validate() error {
 	}
 	if len(c.Roles) == 0 {
 		errs = append(errs, errors.New("--roles: no role given"))
-	}
-	if c.EventLogRetention < 0 {
-		errs = append(errs, errors.New("--event-log-retention must not be negative"))
 	}
 	if c.Adapters.ProbeInterval < 0 || c.Adapters.ProbeTimeout < 0 || c.Adapters.CommandTimeout < 0 {
 		errs = append(errs, errors.New("--probe-interval, --probe-timeout and --command-timeout must not be negative"))

@@ -46,8 +46,9 @@ type check struct {
 	err  error
 }
 
-// readiness checks every part the process runs: the router (its handlers: adapters' commands,
-// the relay, the sagas), the projection's consumer, and the control database.
+// readiness checks every part the process runs — the router (its handlers: the adapters'
+// commands, the sagas), the projection's consumer, the relay — and whether the control database
+// and the brokers answer.
 func (n *node) readiness(ctx context.Context) []check {
 	var out []check
 	if !n.router.IsRunning() {
@@ -61,10 +62,7 @@ func (n *node) readiness(ctx context.Context) []check {
 	if n.relay != nil {
 		out = append(out, check{"relay", n.relay.Ready()})
 	}
-	if err := n.db.Ping(ctx); err != nil {
-		out = append(out, check{"control database", err})
-	} else {
-		out = append(out, check{"control database", nil})
-	}
+	out = append(out, check{"control database", n.db.Ping(ctx)})
+	out = append(out, check{"kafka", n.kafka.Ping(ctx)})
 	return out
 }

@@ -88,7 +88,7 @@ func TestEventLog_relay_role_keeps_only_the_configured_retention(t *testing.T) {
 		return cfg
 	}
 	cfg := relayOnly(trimmedURL)
-	cfg.EventLogRetention = time.Millisecond
+	cfg.Retention.EventLog = time.Millisecond
 	startApp(t, cfg)
 	startApp(t, relayOnly(keptURL))
 

@@ -54,13 +54,20 @@ func poisonedBy(t *testing.T, db *pgxpool.Pool, brokers []string, group, topic s
 // startRelay runs a relay from the test's control database to its broker until the test ends.
 func startRelay(t *testing.T, db *pgxpool.Pool, brokers []string) *outbox.Relay {
 	t.Helper()
+	return startRelayWith(t, db, brokers, func(*outbox.RelayConfig) {})
+}
+
+// startRelayWith is startRelay with a config that change adjusts.
+func startRelayWith(t *testing.T, db *pgxpool.Pool, brokers []string, change func(*outbox.RelayConfig)) *outbox.Relay {
+	t.Helper()
 	logger := testLogger(t)
 	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db})
 	require.NoError(t, err)
 	policy, err := consumer.NewPolicy(consumer.PolicyConfig{Store: poison}, logger)
 	require.NoError(t, err)
-	relay, err := outbox.NewRelay(outbox.RelayConfig{DB: db, Brokers: brokers, Poison: poison, Policy: policy,
-		PollInterval: 200 * time.Millisecond}, logger)
+	cfg := outbox.RelayConfig{DB: db, Brokers: brokers, Poison: poison, Policy: policy, PollInterval: 200 * time.Millisecond}
+	change(&cfg)
+	relay, err := outbox.NewRelay(cfg, logger)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
