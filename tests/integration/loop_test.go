@@ -51,6 +51,9 @@ func TestLoop_every_message_on_the_control_bus_has_its_event_log_row(t *testing.
 		_, stderr, code := omni(t, env, args...)
 		require.Equal(t, 0, code, "omni %v: %s", args, stderr)
 	}
+	// And one the adapter rejects: it is poisoned, and its poison copy travels the loop too.
+	_, _, code := omni(t, env, "cmd", "postgres", "probe", "--target", "nowhere", "--wait")
+	require.Equal(t, 1, code, "a command for a target that is not configured is rejected")
 
 	// A fault: the target goes critical, the intents start a health check and a failover, whose
 	// commands and outcomes travel the loop; started again, it recovers.
@@ -116,7 +119,7 @@ func TestLoop_every_message_on_the_control_bus_has_its_event_log_row(t *testing.
 	}
 	t.Logf("records read per loop topic: %v", counts)
 	for _, topic := range []string{topics.Events, topics.Intents, topics.Commands(events.AdapterPostgres),
-		topics.Commands(events.AdapterKafka)} {
+		topics.Commands(events.AdapterKafka), topics.Poison("adapter-postgres")} {
 		require.Positive(t, counts[topic], "the run wrote to %s", topic)
 	}
 	require.Empty(t, missing, "%d of the records on the control bus have no event-log row on their topic", len(missing))
