@@ -64,7 +64,8 @@ func startProjection(t *testing.T) (*containers.Kafka, *pgxpool.Pool) {
 	t.Helper()
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
-	startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleProjection}})
+	// The relay delivers what the projection publishes through the outbox: intents, poison copies.
+	startApp(t, app.Config{DatabaseURL: url, KafkaBrokers: kafka.Brokers(), Roles: []app.Role{app.RoleRelay, app.RoleProjection}})
 	return kafka, db
 }
 
