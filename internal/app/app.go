@@ -95,7 +95,6 @@ type node struct {
 	db       *pgxpool.Pool
 	router   *message.Router
 	registry *prometheus.Registry
-	pub      message.Publisher
 	policy   *consumer.Policy
 	adapters []*effect.Adapter
 	relay    *outbox.Relay
@@ -120,11 +119,8 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics.NewPrometheusMetricsBuilder(reg, "omni", "").AddPrometheusRouterMetrics(router)
 
-	pub, err := bus.NewPublisher(cfg.KafkaBrokers, wlog)
-	if err != nil {
-		return nil, err
-	}
-	n := &node{cfg: cfg, db: db, router: router, registry: reg, pub: pub, logger: logger}
+	// No Kafka publisher: everything the process publishes goes through the outbox.
+	n := &node{cfg: cfg, db: db, router: router, registry: reg, logger: logger}
 	if n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.KafkaBrokers...), kgo.ClientID("omni-readyz")); err != nil {
 		return nil, fmt.Errorf("could not create a Kafka client for %v: %w", cfg.KafkaBrokers, err)
 	}
@@ -339,9 +335,6 @@ func (n *node) run(ctx context.Context) error {
 func (n *node) close() {
 	for _, a := range n.adapters {
 		a.Close()
-	}
-	if n.pub != nil {
-		_ = n.pub.Close()
 	}
 	if n.kafka != nil {
 		n.kafka.Close()
