@@ -35,6 +35,7 @@ var (
 var (
 	relayEvents    = flag.Int("relay-events", 50000, "outbox rows each relay and baseline delivers per round")
 	largeDelivered = flag.Int("large-outbox", 1000000, "delivered rows ahead of the relay's position in the large outbox")
+	loadFor        = flag.Duration("load-duration", 30*time.Second, "how long the end-to-end and memory benchmarks hold their load")
 )
 
 func TestMain(m *testing.M) {
