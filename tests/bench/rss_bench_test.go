@@ -55,7 +55,7 @@ func BenchmarkResidentMemory(b *testing.B) {
 		defer p.stop(b, logs.Name())
 		waitReady(b, addr, p.exited)
 
-		// Five reports per transaction: one per transaction would take more of this machine's CPU
+		// Ten reports per transaction: one per transaction would take more of this machine's CPU
 		// than the process measured, and fall short of the rate.
 		load := healthLoad{DB: db, Topic: topics.Events, Adapter: events.AdapterConsul, Targets: targets, Rate: rate,
 			PerTx: 10, Period: 13 * time.Second, Workers: 8}
