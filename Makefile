@@ -27,7 +27,8 @@ test-short:
 test-race: images
 	$(GO) test -count=1 -race -timeout 60m ./...
 
-## bench: outbox and relay throughput against their raw baselines, measured in the same run
+## bench: throughput against raw baselines (outbox, relay, projection, replay), end-to-end latency
+## and one process's memory, measured in one run; every figure is also written to bench-results.json
 bench: images
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 6x -timeout 30m ./tests/bench/
 

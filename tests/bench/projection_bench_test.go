@@ -72,11 +72,11 @@ func BenchmarkProjection(b *testing.B) {
 		rawSum += rawProjection(b, freshDB(b), msgs[1:], workers)
 	}
 	liveRate, rawRate, replayRate := liveSum/float64(rounds), rawSum/float64(rounds), replaySum/float64(rounds)
-	b.ReportMetric(liveRate, "live_events/s")
-	b.ReportMetric(rawRate, "raw_pgx_events/s")
-	b.ReportMetric(replayRate, "replay_events/s")
-	b.ReportMetric(liveRate/rawRate, "live/raw")
-	b.ReportMetric(replayRate/liveRate, "replay/live")
+	results.Record(b, "projection_events_per_s", liveRate, "events/s")
+	results.Record(b, "raw_projection_tx_events_per_s", rawRate, "events/s")
+	results.Record(b, "replay_events_per_s", replayRate, "events/s")
+	results.Ratio(b, "projection_over_raw_projection_tx_x", "projection_events_per_s", "raw_projection_tx_events_per_s")
+	results.Ratio(b, "replay_over_projection_x", "replay_events_per_s", "projection_events_per_s")
 	fmt.Printf("projection: live %.0f events/s; raw pgx of the same transaction shape %.0f events/s, ratio %.2f; replay %.0f events/s, %.1f× live (%d events, %d partitions, mean of %d rounds)\n",
 		liveRate, rawRate, liveRate/rawRate, replayRate, replayRate/liveRate, n, workers, rounds)
 }
@@ -103,12 +103,7 @@ func produce(b *testing.B, topic string, msgs []*message.Message) {
 	defer cl.Close()
 	recs := make([]*kgo.Record, 0, len(msgs))
 	for _, m := range msgs {
-		r := &kgo.Record{Topic: topic, Key: []byte(m.Metadata.Get(events.MetaKey)), Value: m.Payload,
-			Headers: []kgo.RecordHeader{{Key: "_watermill_message_uuid", Value: []byte(m.UUID)}}}
-		for k, v := range m.Metadata {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
-		}
-		recs = append(recs, r)
+		recs = append(recs, kafkaRecord(topic, m))
 	}
 	require.NoError(b, cl.ProduceSync(context.Background(), recs...).FirstErr())
 }
