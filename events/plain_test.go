@@ -114,3 +114,48 @@ func FuzzPlainDecoder_agrees_with_encoding_json(f *testing.F) {
 		}
 	})
 }
+
+// bytesEnvelope has the shape of Watermill's forwarder envelope, which the relay decodes.
+type bytesEnvelope struct {
+	DestinationTopic string            `json:"destination_topic"`
+	UUID             string            `json:"uuid"`
+	Payload          []byte            `json:"payload"`
+	Metadata         map[string]string `json:"metadata"`
+}
+
+func TestDecodeJSON_takes_bytes_as_encoding_json_does(t *testing.T) {
+	in := bytesEnvelope{DestinationTopic: "infra.events", UUID: "u1", Payload: []byte(`{"x":"\u00e9\n"}`),
+		Metadata: map[string]string{"type": "a", "key": "b"}}
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	var got bytesEnvelope
+	require.NoError(t, DecodeJSON(b, &got))
+	require.Equal(t, in, got)
+	for name, payload := range map[string]string{
+		"bad_base64":    `{"payload":"not base64!"}`,
+		"unknown_field": `{"payload":"","other":1}`,
+		"null_payload":  `{"payload":null}`,
+	} {
+		var fast, strict bytesEnvelope
+		errFast, errStrict := DecodeJSON([]byte(payload), &fast), DecodeStrict([]byte(payload), &strict)
+		require.Equal(t, errStrict == nil, errFast == nil, name)
+		require.Equal(t, strict, fast, name)
+	}
+}
+
+func FuzzDecodeJSON_agrees_with_encoding_json_on_bytes(f *testing.F) {
+	b, _ := json.Marshal(bytesEnvelope{DestinationTopic: "t", UUID: "u", Payload: []byte("hello"), Metadata: map[string]string{"k": "v"}})
+	f.Add(b)
+	f.Add([]byte(`{"payload":"aGVsbG8"}`))
+	f.Add([]byte(`{"payload":"aGVs\nbG8="}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, strict bytesEnvelope
+		errFast, errStrict := DecodeJSON(data, &fast), DecodeStrict(data, &strict)
+		if (errFast == nil) != (errStrict == nil) {
+			t.Fatalf("%q: DecodeJSON says %v, encoding/json %v", data, errFast, errStrict)
+		}
+		if errFast == nil && !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("%q: DecodeJSON gives %#v, encoding/json %#v", data, fast, strict)
+		}
+	})
+}

@@ -81,14 +81,8 @@ func (r *Relay) deliver(ctx context.Context, conn *pgx.Conn, producer *kgo.Clien
 	}
 	nextTrim := time.Now()
 	for {
-		for {
-			n, err := r.deliverBatch(ctx, producer, &pos)
-			if err != nil {
-				return err
-			}
-			if n < r.cfg.BatchSize {
-				break
-			}
+		if err := r.deliverFrom(ctx, producer, &pos); err != nil {
+			return err
 		}
 		if r.cfg.Retention > 0 && time.Now().After(nextTrim) {
 			if n, err := r.trim(ctx, pos); err != nil && ctx.Err() == nil {
@@ -146,28 +140,66 @@ func (r *Relay) readBatch(ctx context.Context, p position) ([]row, error) {
 	return out, nil
 }
 
-// deliverBatch delivers the rows after *p and moves *p past what it delivered or poisoned. It
-// returns how many rows it read. A produce that fails for a reason that may pass (a timeout at
-// shutdown) leaves the rows from the first such one on for the next batch.
-func (r *Relay) deliverBatch(ctx context.Context, producer *kgo.Client, p *position) (int, error) {
-	rows, err := r.readBatch(ctx, *p)
-	if err != nil || len(rows) == 0 {
-		return 0, err
+// batch is a batch read and made into records, ready to produce: the records of the rows that
+// can be, and for the others why not.
+type batch struct {
+	rows    []row
+	records []*kgo.Record
+	failed  []error
+	err     error // reading failed
+}
+
+// prepare reads the rows after p and makes their records.
+func (r *Relay) prepare(ctx context.Context, p position) batch {
+	rows, err := r.readBatch(ctx, p)
+	b := batch{rows: rows, err: err, records: make([]*kgo.Record, len(rows)), failed: make([]error, len(rows))}
+	for i, w := range rows {
+		b.records[i], b.failed[i] = r.record(w)
 	}
+	return b
+}
+
+// deliverFrom delivers the rows after *p, batch after batch, while full batches come, and moves
+// *p past what it delivered or poisoned. While one batch is produced the next is read and made
+// into records, so the database and the broker work at the same time.
+func (r *Relay) deliverFrom(ctx context.Context, producer *kgo.Client, p *position) error {
+	b := r.prepare(ctx, *p)
+	for {
+		if b.err != nil || len(b.rows) == 0 {
+			return b.err
+		}
+		var ahead chan batch
+		if len(b.rows) == r.cfg.BatchSize {
+			ahead = make(chan batch, 1)
+			next := b.rows[len(b.rows)-1].position
+			go func() { ahead <- r.prepare(ctx, next) }() // received below, whatever send returns
+		}
+		err := r.send(ctx, producer, p, b)
+		if ahead == nil {
+			return err
+		}
+		if b = <-ahead; err != nil {
+			return err
+		}
+	}
+}
+
+// send produces b, waits for every acknowledgement, then moves *p past what it delivered or
+// poisoned in one transaction. A produce that fails for a reason that may pass (a timeout at
+// shutdown) is an error: the rows from the first such one on are left for the next session.
+func (r *Relay) send(ctx context.Context, producer *kgo.Client, p *position, b batch) error {
+	rows, records, failed := b.rows, b.records, b.failed
 	// The batch is delivered and acknowledged even when the relay is told to stop meanwhile.
 	dctx, cancel := consumer.DrainContext(ctx, 30*time.Second)
 	defer cancel()
-	records := make([]*kgo.Record, len(rows))
-	failed := make([]error, len(rows))
-	var send []*kgo.Record
-	for i, w := range rows {
-		records[i], failed[i] = r.record(w)
+	var out []*kgo.Record
+	for i := range rows {
 		if failed[i] == nil {
-			send = append(send, records[i])
+			out = append(out, records[i])
 		}
 	}
 	start := time.Now()
-	results := producer.ProduceSync(dctx, send...)
+	results := producer.ProduceSync(dctx, out...)
 	r.cfg.Metrics.observeBatch(r.cfg.ConsumerGroup, len(rows), time.Since(start))
 	byRecord := make(map[*kgo.Record]error, len(results))
 	for _, res := range results {
@@ -189,10 +221,10 @@ func (r *Relay) deliverBatch(ctx context.Context, producer *kgo.Client, p *posit
 		poison = append(poison, i)
 	}
 	if upTo == 0 {
-		return len(rows), fmt.Errorf("could not deliver outbox row %d/%d: %w", rows[0].tx, rows[0].offset, failed[0])
+		return fmt.Errorf("could not deliver outbox row %d/%d: %w", rows[0].tx, rows[0].offset, failed[0])
 	}
 	next := rows[upTo-1].position
-	err = pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
+	err := pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE watermill_offsets_outbox SET last_processed_transaction_id = $2::xid8, offset_acked = $3
 			WHERE consumer_group = $1 AND last_processed_transaction_id = $4::xid8 AND coalesce(offset_acked, 0) = $5`,
 			r.cfg.ConsumerGroup, next.tx, next.offset, p.tx, p.offset)
@@ -210,7 +242,7 @@ func (r *Relay) deliverBatch(ctx context.Context, producer *kgo.Client, p *posit
 		return nil
 	})
 	if err != nil {
-		return len(rows), err
+		return err
 	}
 	*p = next
 	r.cfg.Metrics.delivered(r.cfg.ConsumerGroup, upTo-len(poison), len(poison))
@@ -218,9 +250,9 @@ func (r *Relay) deliverBatch(ctx context.Context, producer *kgo.Client, p *posit
 		r.logger.WarnContext(ctx, "outbox row poisoned", "row", rows[i].offset, "message_id", rows[i].uuid, "reason", failed[i])
 	}
 	if upTo < len(rows) {
-		return len(rows), fmt.Errorf("could not deliver outbox row %d/%d: %w", rows[upTo].tx, rows[upTo].offset, failed[upTo])
+		return fmt.Errorf("could not deliver outbox row %d/%d: %w", rows[upTo].tx, rows[upTo].offset, failed[upTo])
 	}
-	return len(rows), nil
+	return nil
 }
 
 // record is the Kafka record of row w, as Watermill's Kafka marshaler writes a message (the id in
@@ -228,7 +260,7 @@ func (r *Relay) deliverBatch(ctx context.Context, producer *kgo.Client, p *posit
 // it can never be one.
 func (r *Relay) record(w row) (*kgo.Record, error) {
 	var env envelope
-	if err := json.Unmarshal(w.payload, &env); err != nil {
+	if err := events.DecodeJSON(w.payload, &env); err != nil {
 		return nil, consumer.Permanent(fmt.Errorf("the message envelope is invalid: %w", err))
 	}
 	if env.DestinationTopic == "" {

@@ -96,4 +96,3 @@ func TrimEventLog(ctx context.Context, db pgtx.Beginner, cutoff time.Time) (int6
 	}
 	return n, nil
 }
-

@@ -22,13 +22,24 @@ import (
 func (e *Engine) send(ctx context.Context, tx pgx.Tx, d Decision[json.RawMessage], causationID string) error {
 	origin := events.Origin{CorrelationID: d.Saga.Progress.CorrelationID, CausationID: causationID}
 	now := e.cfg.Now()
+	// One publish per command topic, in the order the commands were decided: a step that probes
+	// every target writes them in a few statements, not a few for each.
+	var topics []string
+	byTopic := map[string][]*message.Message{}
 	for _, c := range d.Commands {
 		msg, err := events.EncodeWithID(c.ID, c.Command, origin, now)
 		if err != nil {
 			return err
 		}
 		adapter, _ := c.Command.Addressee()
-		if err := outbox.Publish(ctx, tx, e.cfg.Topics.Commands(adapter), msg); err != nil {
+		topic := e.cfg.Topics.Commands(adapter)
+		if _, seen := byTopic[topic]; !seen {
+			topics = append(topics, topic)
+		}
+		byTopic[topic] = append(byTopic[topic], msg)
+	}
+	for _, topic := range topics {
+		if err := outbox.Publish(ctx, tx, topic, byTopic[topic]...); err != nil {
 			return err
 		}
 	}

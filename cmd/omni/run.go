@@ -17,6 +17,7 @@ import (
 type runFlags struct {
 	cfg           app.Config
 	roles         string
+	memoryLimit   string
 	pgTargets     []string
 	kafkaTargets  []string
 	consulTargets []string
@@ -28,6 +29,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	c := &r.cfg
 	f := cmd.Flags()
 	f.StringVar(&r.roles, "roles", "adapters,relay,projection,sagas", "roles to run: any of adapters, relay, projection, sagas")
+	f.Int32Var(&c.DatabaseMaxConns, "database-max-conns", c.DatabaseMaxConns, "connections of the process's pool on the control database (unless DATABASE_URL sets pool_max_conns)")
 	f.StringVar(&c.HTTPAddr, "http-addr", envOr("OMNI_HTTP_ADDR", c.HTTPAddr), "address of /healthz, /readyz and /metrics (env OMNI_HTTP_ADDR)")
 	f.StringArrayVar(&r.pgTargets, "postgres-target", nil, "PostgreSQL target, NAME=URL (repeatable; default: the control database as \"control\")")
 	f.StringArrayVar(&r.pgTargets, "probe-target", nil, "same as --postgres-target")
@@ -59,12 +61,16 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	registerThresholds(f, &c.Thresholds)
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")
+	f.StringVar(&r.memoryLimit, "memory-limit", envOr("OMNI_MEMORY_LIMIT", defaultMemoryLimit), "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins; env OMNI_MEMORY_LIMIT)")
 }
 
 // config is the flags' configuration with the globals and the targets filled in.
 func (r *runFlags) config(g *globals) (app.Config, error) {
 	roles, err := app.ParseRoles(r.roles)
 	if err != nil {
+		return app.Config{}, err
+	}
+	if err := setMemoryLimit(r.memoryLimit); err != nil {
 		return app.Config{}, err
 	}
 	cfg := r.cfg

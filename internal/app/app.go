@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -46,7 +47,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 	}
-	db, err := Connect(ctx, cfg.DatabaseURL)
+	db, err := ConnectPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,20 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 
 // Connect opens a pool on the control database and checks it answers.
 func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	db, err := pgxpool.New(ctx, databaseURL)
+	return ConnectPool(ctx, databaseURL, 0)
+}
+
+// ConnectPool is Connect with a pool of maxConns connections (0: pgxpool's default, four on two
+// cores) unless the URL sets pool_max_conns.
+func ConnectPool(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
+	}
+	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = maxConns
+	}
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
 	}

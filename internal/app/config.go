@@ -63,6 +63,10 @@ func ParseRoles(s string) ([]Role, error) {
 type Config struct {
 	// DatabaseURL of the control database (outbox, inbox, projection, sagas). Required.
 	DatabaseURL string
+	// DatabaseMaxConns is the size of the process's pool on the control database, unless the URL
+	// sets pool_max_conns. Default 20: every role's consumers, the relay's reads and writes and
+	// the probes' records share it, and a pool too small makes them wait for one another.
+	DatabaseMaxConns int32
 	// KafkaBrokers to publish to and consume from. Required.
 	KafkaBrokers []string
 	// ConsulAddr of a Consul agent; optional. When set and Consul.Targets is empty, the Consul
@@ -107,18 +111,19 @@ type Config struct {
 // cmd/omni binds its flags to it, so a flag's default is the component's and is written once.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:   "127.0.0.1:8081",
-		Topics:     events.DefaultTopics(),
-		Policy:     consumer.DefaultPolicyConfig(),
-		Adapters:   effect.DefaultConfig(),
-		Postgres:   postgres.DefaultConfig(),
-		Kafka:      kafka.DefaultConfig(),
-		Consul:     consul.DefaultConfig(),
-		Thresholds: infrastate.DefaultThresholds(),
-		Projection: consumer.DefaultBatchConfig(),
-		Relay:      outbox.DefaultRelayConfig(),
-		Retention:  outbox.DefaultRetentionConfig(),
-		Roles:      AllRoles,
+		HTTPAddr:         "127.0.0.1:8081",
+		DatabaseMaxConns: 20,
+		Topics:           events.DefaultTopics(),
+		Policy:           consumer.DefaultPolicyConfig(),
+		Adapters:         effect.DefaultConfig(),
+		Postgres:         postgres.DefaultConfig(),
+		Kafka:            kafka.DefaultConfig(),
+		Consul:           consul.DefaultConfig(),
+		Thresholds:       infrastate.DefaultThresholds(),
+		Projection:       consumer.DefaultBatchConfig(),
+		Relay:            outbox.DefaultRelayConfig(),
+		Retention:        outbox.DefaultRetentionConfig(),
+		Roles:            AllRoles,
 	}
 }
 
@@ -126,6 +131,9 @@ func DefaultConfig() Config {
 func (c *Config) setDefaults() {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = DefaultConfig().HTTPAddr
+	}
+	if c.DatabaseMaxConns == 0 {
+		c.DatabaseMaxConns = DefaultConfig().DatabaseMaxConns
 	}
 	if c.Topics == (events.Topics{}) {
 		c.Topics = events.DefaultTopics()

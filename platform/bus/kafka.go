@@ -54,6 +54,7 @@ func NewSubscriber(brokers []string, consumerGroup string, logger watermill.Logg
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	boundBuffers(cfg)
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               brokers,
 		Unmarshaler:           marshaler,
@@ -76,12 +77,22 @@ func clientConfig(clientID string) *sarama.Config {
 	return cfg
 }
 
+// boundBuffers keeps what a consumer reads ahead small: a consumer that falls behind (the
+// projection under a burst) would otherwise hold 256 messages and a 1 MB fetch per partition in
+// memory, for every consumer group of the process. A batch is at most a few hundred messages, and
+// a fetch of 256 KiB holds a few hundred of them.
+func boundBuffers(cfg *sarama.Config) {
+	cfg.ChannelBufferSize = 64
+	cfg.Consumer.Fetch.Default = 256 << 10
+}
+
 // NewConsumerGroup joins nothing yet: it returns a consumer group that starts new groups from the
 // oldest offset, as every subscriber here does.
 func NewConsumerGroup(brokers []string, group string) (sarama.ConsumerGroup, error) {
 	cfg := clientConfig("omnibase-infra")
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	boundBuffers(cfg)
 	g, err := sarama.NewConsumerGroup(brokers, group, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("could not create consumer group %q on %v: %w", group, brokers, err)

@@ -93,9 +93,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 		}
 		batch = append(batch, decoded{env, m})
 	}
-	raised := make([][]events.IntentMessage, len(batch))
+	var raised []raisedIntent
 	err := pgtx.Run(ctx, h.cfg.DB, func(tx pgx.Tx) error {
-		clear(raised)
+		raised = raised[:0]
 		ids := make([]string, len(batch))
 		for i, d := range batch {
 			ids[i] = d.env.ID
@@ -115,7 +115,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 			return err
 		}
 		dirty := map[string]string{}
-		for i, d := range batch {
+		for _, d := range batch {
 			if !fresh[d.env.ID] {
 				continue // applied before: a redelivery, or a second copy in this batch
 			}
@@ -129,41 +129,62 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 			if !statesEqual(after, before) {
 				states[key], dirty[key] = after, d.env.ID
 			}
-			if err := h.raise(ctx, tx, d.env, intents, &raised[i]); err != nil {
-				return err
+			for _, in := range intents {
+				raised = append(raised, raisedIntent{env: d.env, intent: in})
 			}
 		}
-		return storeAll(ctx, tx, states, dirty)
+		if err := storeAll(ctx, tx, states, dirty); err != nil {
+			return err
+		}
+		var err2 error
+		raised, err2 = h.raise(ctx, tx, raised)
+		return err2
 	})
 	if err != nil {
 		return nil, fmt.Errorf("could not apply a batch of %d events: %w", len(batch), err)
 	}
-	for i, d := range batch {
-		for _, in := range raised[i] {
-			h.logger.InfoContext(ctx, "intent raised", "intent", in.Kind().Name, "subject", in.Fields().Subject,
-				"intent_id", in.Fields().ID, "reason", in.Fields().Reason,
-				"correlation_id", d.env.CorrelationID, "causation_id", d.env.ID)
-		}
+	for _, r := range raised {
+		f := r.intent.Fields()
+		h.logger.InfoContext(ctx, "intent raised", "intent", r.intent.Kind().Name, "subject", f.Subject,
+			"intent_id", f.ID, "reason", f.Reason, "correlation_id", r.env.CorrelationID, "causation_id", r.env.ID)
 	}
 	return rejected, nil
 }
 
-func (h *Handler) raise(ctx context.Context, tx pgx.Tx, env events.Envelope, intents []events.IntentMessage, raised *[]events.IntentMessage) error {
+// raisedIntent is an intent a batch's fold raised, with the envelope of the event that raised it.
+type raisedIntent struct {
+	env    events.Envelope
+	intent events.IntentMessage
+}
+
+// raise stores the batch's intents and publishes the ones not stored before through the outbox,
+// in one statement and one publish however many there are; it returns those it published.
+func (h *Handler) raise(ctx context.Context, tx pgx.Tx, raised []raisedIntent) ([]raisedIntent, error) {
+	if len(raised) == 0 {
+		return nil, nil
+	}
+	intents := make([]events.IntentMessage, len(raised))
+	for i, r := range raised {
+		intents[i] = r.intent
+	}
+	fresh, err := recordIntents(ctx, tx, intents)
+	if err != nil {
+		return nil, err
+	}
 	var msgs []*message.Message
-	for _, in := range intents {
-		fresh, err := recordIntent(ctx, tx, in)
-		if err != nil {
-			return err
-		}
-		if !fresh {
+	var published []raisedIntent
+	for _, r := range raised {
+		f := r.intent.Fields()
+		if !fresh[f.ID] {
 			continue
 		}
-		msg, err := events.EncodeWithID(in.Fields().ID, in, env.Caused(), in.Fields().RaisedAt)
+		delete(fresh, f.ID) // the same intent twice in a batch is published once
+		msg, err := events.EncodeWithID(f.ID, r.intent, r.env.Caused(), f.RaisedAt)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		msgs = append(msgs, msg)
-		*raised = append(*raised, in)
+		published = append(published, r)
 	}
-	return outbox.Publish(ctx, tx, h.cfg.IntentsTopic, msgs...)
+	return published, outbox.Publish(ctx, tx, h.cfg.IntentsTopic, msgs...)
 }

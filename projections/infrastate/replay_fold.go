@@ -3,8 +3,6 @@ package infrastate
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
@@ -153,10 +151,8 @@ func asyncCommit(ctx context.Context, tx pgx.Tx) error {
 // save writes the targets changed since the last save into the shadow table, and the replay's
 // position with them, inside tx.
 func (r *replay) save(ctx context.Context, tx pgx.Tx) error {
-	for _, key := range slices.Sorted(maps.Keys(r.dirty)) {
-		if err := storeInto(ctx, tx, ShadowTable, r.states[key], r.dirty[key]); err != nil {
-			return err
-		}
+	if err := storeAllInto(ctx, tx, ShadowTable, r.states, r.dirty); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE projection_replays SET last_transaction = $2::text::xid8, last_seq = $3,
 		folded = $4, updated_at = now() WHERE projection = $1`, ConsumerName, r.last.xid, r.last.seq, r.folded); err != nil {

@@ -52,35 +52,41 @@ func loadAll(ctx context.Context, tx pgx.Tx, keys []string) (map[string]TargetSt
 	return states, nil
 }
 
-// storeAll writes the states dirty names (each with the last event that changed it), in key order.
+// storeAll writes the states dirty names (each with the last event that changed it), in key
+// order, in one round trip.
 func storeAll(ctx context.Context, tx pgx.Tx, states map[string]TargetState, dirty map[string]string) error {
+	return storeAllInto(ctx, tx, LiveTable, states, dirty)
+}
+
+// storeAllInto is storeAll into table, the live table or the replay's shadow.
+func storeAllInto(ctx context.Context, tx pgx.Tx, table string, states map[string]TargetState, dirty map[string]string) error {
+	if len(dirty) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
 	for _, key := range slices.Sorted(maps.Keys(dirty)) {
-		if err := store(ctx, tx, states[key], dirty[key]); err != nil {
+		if err := queueStore(batch, table, states[key], dirty[key]); err != nil {
 			return err
 		}
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("could not store the state of %d targets in %s: %w", len(dirty), table, err)
 	}
 	return nil
 }
 
-func store(ctx context.Context, tx pgx.Tx, s TargetState, eventID string) error {
-	return storeInto(ctx, tx, LiveTable, s, eventID)
-}
-
-// storeInto writes s into table, the live table or the replay's shadow.
-func storeInto(ctx context.Context, tx pgx.Tx, table string, s TargetState, eventID string) error {
+// queueStore queues the upsert of s into table.
+func queueStore(batch *pgx.Batch, table string, s TargetState, eventID string) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("could not encode state of %s: %w", s.AdapterID, err)
 	}
-	_, err = tx.Exec(ctx, `
+	batch.Queue(`
 		INSERT INTO `+table+` (adapter_id, adapter, target, status, data, last_event, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, now())
 		ON CONFLICT (adapter_id) DO UPDATE SET
 			status = excluded.status, data = excluded.data, last_event = excluded.last_event, updated_at = now()`,
 		s.AdapterID, s.Adapter, s.Target, string(s.Status), data, eventID)
-	if err != nil {
-		return fmt.Errorf("could not store state of %s in %s: %w", s.AdapterID, table, err)
-	}
 	return nil
 }
 
@@ -93,17 +99,28 @@ func rowToState(r pgx.CollectableRow) (TargetState, error) {
 	return s, json.Unmarshal(data, &s)
 }
 
-// recordIntent stores an intent; it reports false when the intent was stored before.
-func recordIntent(ctx context.Context, tx pgx.Tx, in events.IntentMessage) (bool, error) {
-	f := in.Fields()
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO infrastructure_intents (intent_id, kind, subject, reason, caused_by, raised_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (intent_id) DO NOTHING`,
-		f.ID, in.Kind().Name, f.Subject, f.Reason, f.CausedBy, f.RaisedAt)
-	if err != nil {
-		return false, fmt.Errorf("could not record intent %s for %s: %w", in.Kind().Name, f.Subject, err)
+// recordIntents stores intents in one statement and returns the ids of those not stored before.
+func recordIntents(ctx context.Context, tx pgx.Tx, intents []events.IntentMessage) (map[string]bool, error) {
+	n := len(intents)
+	ids, kinds, subjects, reasons, causes, at := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]time.Time, n)
+	for i, in := range intents {
+		f := in.Fields()
+		ids[i], kinds[i], subjects[i], reasons[i], causes[i], at[i] = f.ID, in.Kind().Name, f.Subject, f.Reason, f.CausedBy, f.RaisedAt
 	}
-	return tag.RowsAffected() == 1, nil
+	rows, err := tx.Query(ctx, `
+		INSERT INTO infrastructure_intents (intent_id, kind, subject, reason, caused_by, raised_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+		ON CONFLICT (intent_id) DO NOTHING RETURNING intent_id`, ids, kinds, subjects, reasons, causes, at)
+	if err != nil {
+		return nil, fmt.Errorf("could not record %d intents: %w", n, err)
+	}
+	fresh := map[string]bool{}
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { fresh[id] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("could not record %d intents: %w", n, err)
+	}
+	return fresh, nil
 }
 
 // Row is one target's stored state, as `omni state` shows it.

@@ -16,10 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/tests/containers"
 )
 
 // drainBatch is how many rows the raw SQL drain reads per transaction.
@@ -324,3 +326,43 @@ func dbURL(name string) string { return strings.Replace(pg.URL, "/postgres?", "/
 
 // lowerID is a unique name part that PostgreSQL keeps as it is unquoted.
 func lowerID() string { return strings.ToLower(watermill.NewShortUUID()) }
+
+// BenchmarkRelayDurable is the relay's rate on a PostgreSQL that syncs every commit to disk (the
+// other benchmarks' server does not): the rate a deployment gets, its position's commits durable.
+func BenchmarkRelayDurable(b *testing.B) {
+	ctx := context.Background()
+	durable, err := containers.StartDurablePostgres(ctx)
+	if durable != nil {
+		defer func() { _ = durable.Terminate(context.Background()) }()
+	}
+	require.NoError(b, err)
+	k := newBroker(b)
+	var sum float64
+	rounds := 0
+	for b.Loop() {
+		url := durable.NewDatabase(b)
+		require.NoError(b, app.Migrate(ctx, url, quiet))
+		db := connect(b, url)
+		topic := "bench.relay-durable." + watermill.NewShortUUID()
+		msgs := handlerMessages(b, *relayEvents/100, 100) // fewer, larger transactions: filling is not what is measured
+		for _, tx := range msgs {
+			require.NoError(b, pgtx.Run(ctx, db, func(tx2 pgx.Tx) error { return outbox.Publish(ctx, tx2, topic, tx...) }))
+		}
+		n := len(msgs) * 100
+		k.create(b, topic)
+		rctx, cancel := context.WithCancel(ctx)
+		stopped := make(chan error, 1)
+		start := time.Now()
+		go func() { stopped <- runRelay(rctx, db) }()
+		k.waitRecords(b, topic, n, stopped)
+		sum += float64(n) / time.Since(start).Seconds()
+		cancel()
+		require.NoError(b, <-stopped)
+		k.drop(b, topic)
+		db.Close()
+		rounds++
+	}
+	rate := sum / float64(rounds)
+	results.Record(b, "relay_durable_events_per_s", rate, "events/s")
+	fmt.Printf("relay on a PostgreSQL that syncs every commit: %.0f events/s (%d events, mean of %d rounds)\n", rate, *relayEvents, rounds)
+}

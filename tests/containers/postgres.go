@@ -26,13 +26,23 @@ type Postgres struct {
 	URL string
 }
 
-// StartPostgres starts a PostgreSQL server and waits until it takes connections.
-func StartPostgres(ctx context.Context) (*Postgres, error) {
+// StartPostgres starts a PostgreSQL server and waits until it takes connections. It does not
+// sync to disk (fsync and synchronous_commit off): fast, and a crash of the container loses data.
+func StartPostgres(ctx context.Context) (*Postgres, error) { return startPostgres(ctx) }
+
+// StartDurablePostgres starts a PostgreSQL server that syncs every commit to disk, as a server
+// for data that matters does: for measuring what durability costs.
+func StartDurablePostgres(ctx context.Context) (*Postgres, error) {
+	return startPostgres(ctx, "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on")
+}
+
+func startPostgres(ctx context.Context, args ...string) (*Postgres, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	s, err := start(ctx, images.Postgres,
+		testcontainers.WithCmd(args...),
 		testcontainers.WithEnv(map[string]string{"PGPORT": strconv.Itoa(port)}),
 		// SIGINT is PostgreSQL's fast shutdown: a stop does not wait for clients to disconnect.
 		testcontainers.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGINT" }),
