@@ -31,6 +31,10 @@ type AdapterHealthReported struct {
 	// Details are what the adapter measured besides reachability, e.g. "replica_lag_ms",
 	// "controller_id", "leader". Each adapter documents its own.
 	Details map[string]string `json:"details,omitempty"`
+	// Requested says a command asked for the probe (probe_target, recover_target) rather than the
+	// owner's probe schedule: the projection shows it, but its hysteresis counts scheduled probes
+	// only, one per probe interval, so a workflow's probes never speed up the state it reacts to.
+	Requested bool `json:"requested,omitempty"`
 }
 
 func (AdapterHealthReported) Kind() Kind    { return Kind{Name: "adapter_health_reported", Version: 2} }
@@ -91,6 +95,45 @@ func (e CircuitBreakerStateChanged) Validate() error {
 	f.oneOf("from", string(e.From), breakerStates...)
 	f.oneOf("to", string(e.To), breakerStates...)
 	f.nonNegative("consecutive_failures", e.ConsecutiveFailures)
+	f.time("changed_at", e.ChangedAt)
+	return f.err()
+}
+
+// Ownership reasons: why a target's owner changed.
+const (
+	// OwnershipAcquired: the target had no owner, or its owner had let it go.
+	OwnershipAcquired = "acquired"
+	// OwnershipTakenOver: the owner's lease ran out without it renewing (the process died or lost
+	// the control database) and another process took the target.
+	OwnershipTakenOver = "taken_over"
+	// OwnershipReleased: the owner let the target go (it stops, or holds more than its share).
+	OwnershipReleased = "released"
+)
+
+// TargetOwnershipChanged is recorded whenever an adapter target's owner changes: the one adapter
+// process that probes it and executes its commands, under a lease whose Token (a fencing token)
+// grows at every new owner. Released leaves the target without an owner until one takes it.
+type TargetOwnershipChanged struct {
+	AdapterID string `json:"adapter_id"`
+	// Owner is the process that owns the target now; empty when released.
+	Owner string `json:"owner,omitempty"`
+	// Previous is the process that owned it before, if any.
+	Previous  string    `json:"previous,omitempty"`
+	Token     int64     `json:"token"`
+	Reason    string    `json:"reason"`
+	ChangedAt time.Time `json:"changed_at"`
+}
+
+func (TargetOwnershipChanged) Kind() Kind    { return Kind{Name: "target_ownership_changed", Version: 1} }
+func (e TargetOwnershipChanged) Key() string { return e.AdapterID }
+func (e TargetOwnershipChanged) Validate() error {
+	var f fields
+	f.text("adapter_id", e.AdapterID)
+	f.oneOf("reason", e.Reason, OwnershipAcquired, OwnershipTakenOver, OwnershipReleased)
+	if e.Reason != OwnershipReleased {
+		f.text("owner", e.Owner)
+	}
+	f.positive("token", e.Token)
 	f.time("changed_at", e.ChangedAt)
 	return f.err()
 }

@@ -17,6 +17,7 @@ func Catalog() *Registry {
 	return NewRegistry(append(all,
 		AdapterHealthReported{},
 		CircuitBreakerStateChanged{},
+		TargetOwnershipChanged{},
 		ConnectionPoolStatsReported{},
 		InfrastructureHealthDegraded{},
 		InfrastructureHealthCritical{},

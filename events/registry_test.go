@@ -36,6 +36,8 @@ func catalogExamples() []events.Message {
 			AdapterID: "postgres/orders", From: events.BreakerClosed, To: events.BreakerOpen,
 			ConsecutiveFailures: 5, ChangedAt: t0,
 		},
+		events.TargetOwnershipChanged{AdapterID: "postgres/orders", Owner: "host-b/12/9f0a1c", Previous: "host-a/7/31bb02",
+			Token: 4, Reason: events.OwnershipTakenOver, ChangedAt: t0},
 		events.ConnectionPoolStatsReported{
 			AdapterID: "postgres/orders", Acquired: 10, Idle: 0, Total: 10, Max: 10, WaitCount: 3, ReportedAt: t0,
 		},

@@ -42,6 +42,8 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&c.Adapters.ProbeTimeout, "probe-timeout", c.Adapters.ProbeTimeout, "timeout of one probe")
 	f.DurationVar(&c.Adapters.CommandTimeout, "command-timeout", c.Adapters.CommandTimeout, "timeout of one adapter command, retries included")
 	f.IntVar(&c.Adapters.MaxCommandBytes, "max-command-bytes", c.Adapters.MaxCommandBytes, "largest command payload an adapter accepts")
+	f.DurationVar(&c.Adapters.LeaseTTL, "lease-ttl", c.Adapters.LeaseTTL, "how long an adapter process owns a target unless it renews (every third of it): a dead process's targets are taken over within this and a renewal")
+	f.StringVar(&c.Adapters.Member, "adapter-member", "", "this process's name among an adapter's processes, in target leases and omni state (default host/pid/random)")
 	f.Uint32Var(&c.Adapters.Breaker.Failures, "breaker-failures", c.Adapters.Breaker.Failures, "failures in a row that open a target's circuit breaker")
 	f.DurationVar(&c.Adapters.Breaker.OpenFor, "breaker-open-for", c.Adapters.Breaker.OpenFor, "how long a breaker stays open before it lets a trial call through")
 	f.Int32Var(&c.Postgres.MaxConns, "postgres-max-conns", c.Postgres.MaxConns, "connections of each PostgreSQL target's pool")

@@ -137,18 +137,31 @@ func newIntentsCmd(g *globals) *cobra.Command {
 
 func printState(w io.Writer, states []infrastate.TargetState) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tSTATUS\tFAILS\tLATENCY\tBREAKER\tPOOL\tLAST PROBE\tLAST ERROR")
+	fmt.Fprintln(tw, "TARGET\tSTATUS\tFAILS\tLATENCY\tBREAKER\tPOOL\tOWNER\tLAST PROBE\tLAST ERROR")
 	for _, s := range states {
 		last := "-"
 		if !s.LastProbedAt.IsZero() {
 			last = s.LastProbedAt.Local().Format(time.TimeOnly)
 		}
 		lat := time.Duration(s.LastLatencyMicros) * time.Microsecond
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\n", s.AdapterID, s.Status, s.ConsecutiveFailures,
-			lat.Round(10*time.Microsecond), s.Breaker, s.Pool.Acquired, s.Pool.Max, last, truncate(s.LastError, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", s.AdapterID, s.Status, s.ConsecutiveFailures,
+			lat.Round(10*time.Microsecond), s.Breaker, s.Pool.Acquired, s.Pool.Max, ownerOf(s), last, truncate(s.LastError, 60))
 	}
 	fmt.Fprintf(tw, "\noverall: %s (%d targets)\n", infrastate.Overall(states), len(states))
 	return tw.Flush()
+}
+
+// ownerOf is who owns the target since when: "host/pid/id since 12:00:01", or "none since …"
+// while it is between owners.
+func ownerOf(s infrastate.TargetState) string {
+	if s.OwnerSince.IsZero() {
+		return "-"
+	}
+	who := s.Owner
+	if who == "" {
+		who = "none"
+	}
+	return who + " since " + s.OwnerSince.Local().Format(time.TimeOnly)
 }
 
 func truncate(s string, n int) string {

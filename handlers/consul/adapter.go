@@ -22,7 +22,6 @@ type Driver struct {
 	clients    map[string]*api.Client
 	transports []*http.Transport
 	logger     *slog.Logger
-	registered *registrations
 
 	calls effect.Calls // Execute, Probe, Initialize and Recover in flight: see enter
 }
@@ -48,7 +47,7 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	d := &Driver{cfg: cfg, clients: map[string]*api.Client{}, logger: logger, registered: newRegistrations()}
+	d := &Driver{cfg: cfg, clients: map[string]*api.Client{}, logger: logger}
 	for _, t := range cfg.Targets {
 		ac := api.DefaultConfig()
 		ac.Address = t.Addr
@@ -116,17 +115,9 @@ func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command)
 	case events.ConsulKVCompareAndSet:
 		return kvCompareAndSet(ctx, cl.KV(), c)
 	case events.ConsulRegisterService:
-		res, err := registerService(ctx, cl.Agent(), c)
-		if err == nil {
-			d.registered.add(target, c)
-		}
-		return res, err
+		return registerService(ctx, cl.Agent(), c)
 	case events.ConsulDeregisterService:
-		res, err := deregisterService(ctx, cl.Agent(), c)
-		if err == nil {
-			d.registered.remove(target, c.ServiceID)
-		}
-		return res, err
+		return deregisterService(ctx, cl.Agent(), c)
 	case events.ConsulPassTTL:
 		return updateTTL(ctx, cl.Agent(), c.CheckID, c.Note, api.HealthPassing)
 	case events.ConsulFailTTL:

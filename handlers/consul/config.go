@@ -41,6 +41,10 @@ type Config struct {
 	// doubles with each failure in a row up to WatchRetryMax. Defaults 1s and 30s.
 	WatchRetryMin time.Duration
 	WatchRetryMax time.Duration
+	// Memory is the control database, where the adapter remembers the services it registered
+	// (see Driver.Remember): recover_target registers them again. Without it recover_target
+	// registers nothing again.
+	Memory effect.Querier
 }
 
 func (c *Config) setDefaults() {

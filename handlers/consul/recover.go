@@ -1,56 +1,54 @@
 package consul
 
 import (
-	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
-	"slices"
-	"sync"
+	"fmt"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/handlers/effect"
 )
 
-// registrations are the services the driver registered and has not deregistered since, per
-// target, as their last register_service command said. They live in memory only: a restarted
-// adapter recovers none.
-type registrations struct {
-	mu       sync.Mutex
-	byTarget map[string]map[string]events.ConsulRegisterService
-}
+// registeredService is the kind of target memory under which the driver keeps, by service id, the
+// last register_service command of every service it registered and has not deregistered since.
+const registeredService = "registered_service"
 
-func newRegistrations() *registrations {
-	return &registrations{byTarget: map[string]map[string]events.ConsulRegisterService{}}
-}
+var _ effect.Rememberer = (*Driver)(nil)
 
-func (r *registrations) add(target string, c events.ConsulRegisterService) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byTarget[target] == nil {
-		r.byTarget[target] = map[string]events.ConsulRegisterService{}
+// Remember keeps register_service commands that succeeded and forgets those deregistered, in the
+// transaction that records their outcome: the registrations outlive the process, and a new owner
+// of the target registers them again on recovery.
+func (d *Driver) Remember(ctx context.Context, m effect.Memory, cmd events.Command) error {
+	switch c := cmd.(type) {
+	case events.ConsulRegisterService:
+		return m.Put(ctx, registeredService, c.ServiceID, c)
+	case events.ConsulDeregisterService:
+		return m.Delete(ctx, registeredService, c.ServiceID)
 	}
-	r.byTarget[target][c.ServiceID] = c
+	return nil
 }
 
-func (r *registrations) remove(target, serviceID string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.byTarget[target], serviceID)
-}
-
-// of are target's registrations, by service id.
-func (r *registrations) of(target string) []events.ConsulRegisterService {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]events.ConsulRegisterService, 0, len(r.byTarget[target]))
-	for _, c := range r.byTarget[target] {
-		out = append(out, c)
+// registrations are target's remembered registrations, by service id.
+func (d *Driver) registrations(ctx context.Context, target string) ([]events.ConsulRegisterService, error) {
+	if d.cfg.Memory == nil {
+		return nil, nil
 	}
-	slices.SortFunc(out, func(a, b events.ConsulRegisterService) int { return cmp.Compare(a.ServiceID, b.ServiceID) })
-	return out
+	var out []events.ConsulRegisterService
+	err := effect.Recall(ctx, d.cfg.Memory, events.AdapterID(events.AdapterConsul, target), registeredService,
+		func(_ string, value []byte) error {
+			var c events.ConsulRegisterService
+			if err := json.Unmarshal(value, &c); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	return out, err
 }
 
-// Recover registers again every service the driver registered with target's agent and has not
-// deregistered since, as it registered it: an agent that restarted without its data directory (a
+// Recover registers again every service the adapter registered with target's agent and has not
+// deregistered since, as it registered it — whichever process registered it: an agent that restarted without its data directory (a
 // dev agent always does) has forgotten them. Registering is idempotent, so services the agent
 // still knows are left as they are. Its actions are "re-registered service <id>", one per
 // service; its error names every service it could not register.
@@ -61,8 +59,12 @@ func (d *Driver) Recover(ctx context.Context, target string) ([]string, error) {
 	}
 	defer done()
 	actions := []string{}
+	registered, err := d.registrations(ctx, target)
+	if err != nil {
+		return actions, fmt.Errorf("could not read the services to register again: %w", err)
+	}
 	var errs []error
-	for _, c := range d.registered.of(target) {
+	for _, c := range registered {
 		if _, err := registerService(ctx, cl.Agent(), c); err != nil {
 			errs = append(errs, err)
 			continue

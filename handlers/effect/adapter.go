@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omninode/omnibase-infra/events"
-	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -33,6 +32,13 @@ type Config struct {
 	Breaker Breaker
 	// Retry of commands' transient errors. Default: 3 attempts, 100ms doubling up to 2s, ±50%.
 	Retry Retry
+	// LeaseTTL is how long a target's lease lasts unless its owner renews it (every LeaseTTL/3):
+	// a dead owner's targets are taken over within LeaseTTL and a renewal. Default 10s.
+	LeaseTTL time.Duration
+	// Member names this process among its adapter's processes. Default host/pid/random.
+	Member string
+	// HandOnPoll is how often the owner looks for commands handed on to it. Default 200ms.
+	HandOnPoll time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -47,6 +53,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxCommandBytes == 0 {
 		c.MaxCommandBytes = events.DefaultMaxPayload
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = 10 * time.Second
+	}
+	if c.HandOnPoll == 0 {
+		c.HandOnPoll = 200 * time.Millisecond
 	}
 	c.Breaker.setDefaults()
 	c.Retry.setDefaults()
@@ -67,6 +79,12 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeInterval < 0 || c.ProbeTimeout < 0 || c.CommandTimeout < 0 {
 		errs = append(errs, errors.New("negative probe interval, probe timeout or command timeout"))
+	}
+	if c.LeaseTTL < 0 || c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond {
+		errs = append(errs, fmt.Errorf("LeaseTTL %s: must be at least 300ms", c.LeaseTTL))
+	}
+	if c.HandOnPoll < 0 {
+		errs = append(errs, errors.New("negative HandOnPoll"))
 	}
 	if c.MaxCommandBytes < 0 {
 		errs = append(errs, errors.New("negative MaxCommandBytes"))
@@ -89,20 +107,26 @@ type Adapter struct {
 	commands map[events.Kind]bool
 	targets  []string
 	breakers *breakers
-	logger   *slog.Logger
-	now      func() time.Time
+	leases   leases
+	// handed wakes takeHanded.
+	handed chan struct{}
+	logger *slog.Logger
+	now    func() time.Time
 }
 
 // New builds the Adapter of d. The registry decodes commands; it must know d's commands.
 func New(d Driver, cfg Config, db DB, registry *events.Registry, logger *slog.Logger) (*Adapter, error) {
 	cfg.setDefaults()
+	if cfg.Member == "" {
+		cfg.Member = defaultMember()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s adapter: invalid config: %w", d.Adapter(), err)
 	}
 	a := &Adapter{
 		d: d, cfg: cfg, db: db, registry: registry.WithMaxPayload(cfg.MaxCommandBytes),
 		commands: map[events.Kind]bool{}, targets: d.Targets(), logger: logger.With("adapter", d.Adapter()),
-		now: time.Now,
+		now: time.Now, leases: leases{held: map[string]lease{}}, handed: make(chan struct{}, 1),
 	}
 	for _, c := range append(a.controlCommands(), d.Commands()...) {
 		a.commands[c.Kind()] = true
@@ -124,17 +148,42 @@ func (a *Adapter) Close() { a.d.Close() }
 // BreakerState is target's circuit-breaker state as this process sees it.
 func (a *Adapter) BreakerState(target string) events.BreakerState { return a.breakers.state(target) }
 
-// Run probes every target each ProbeInterval, and runs the driver's watches, until ctx ends.
+// Run keeps this process's share of the target leases, probes each target it owns every
+// ProbeInterval, executes the commands handed on to it, and runs the driver's watches, until ctx
+// ends; then it lets go of its targets.
 func (a *Adapter) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	if w, ok := a.d.(Watcher); ok {
-		g.Go(func() error { return w.Watch(ctx, a) })
-	}
+	leased := make(chan struct{})
+	probing := make(chan struct{})
 	g.Go(func() error {
+		// The leases outlive the probes and the handed commands, so that nothing runs as the
+		// owner after the targets are let go.
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		go func() {
+			select {
+			case <-probing:
+			case <-lctx.Done():
+			}
+			cancel()
+		}()
+		return a.keepLeases(lctx, leased)
+	})
+	if w, ok := a.d.(Watcher); ok {
+		g.Go(func() error { return w.Watch(ctx, ownerRecorder{a}) })
+	}
+	var work errgroup.Group
+	work.Go(func() error { return a.takeHanded(ctx) })
+	work.Go(func() error {
+		select {
+		case <-leased:
+		case <-ctx.Done():
+			return nil
+		}
 		ticker := time.NewTicker(a.cfg.ProbeInterval)
 		defer ticker.Stop()
 		for {
-			for _, t := range a.targets {
+			for _, t := range a.leases.owned() {
 				if err := a.Probe(ctx, t, events.NewOrigin()); err != nil && ctx.Err() == nil {
 					a.logger.ErrorContext(ctx, "could not record probe", "target", t, "error", err)
 				}
@@ -146,46 +195,80 @@ func (a *Adapter) Run(ctx context.Context) error {
 			}
 		}
 	})
+	g.Go(func() error {
+		defer close(probing)
+		return work.Wait()
+	})
 	return g.Wait()
 }
 
-// Record publishes msgs through the outbox in one transaction, with the breaker state changes
-// not yet recorded.
+// Record publishes msgs through the outbox in one transaction.
 func (a *Adapter) Record(ctx context.Context, origin events.Origin, msgs ...events.Message) error {
-	return a.record(ctx, origin, nil, msgs...)
+	return a.record(ctx, origin, recording{}, msgs...)
 }
 
-// record is Record that also claims a command in the same transaction when claim is given. It
-// reports nothing about the claim: a command claimed before is simply left alone.
-func (a *Adapter) record(ctx context.Context, origin events.Origin, claim *commandRecord, msgs ...events.Message) error {
-	changes := a.breakers.take()
-	all := make([]events.Message, 0, len(changes)+len(msgs))
-	for _, c := range changes {
-		all = append(all, c)
-	}
-	all = append(all, msgs...)
-	at := a.now()
-	encoded := make([]*message.Message, 0, len(all))
-	for _, m := range all {
-		msg, err := events.Encode(m, origin, at)
-		if err != nil {
-			a.breakers.putBack(changes)
-			return err
+// record publishes msgs through the outbox in one transaction with what r writes besides: the
+// command's claim (a command claimed before is left alone, and nothing is written), the driver's
+// memory, and the move of the target's breaker with the events that record it. The breaker moves
+// only when the transaction commits, and only while this process owns the target: a new owner's
+// breaker is not overwritten (the move is dropped, the other events are recorded).
+func (a *Adapter) record(ctx context.Context, origin events.Origin, r recording, msgs ...events.Message) error {
+	defer func() {
+		for _, t := range r.admitted {
+			a.breakers.done(r.target, t)
 		}
-		encoded = append(encoded, msg)
-	}
-	err := pgtx.Run(ctx, a.db, func(tx pgx.Tx) error {
-		if claim != nil {
-			fresh, err := claim.insert(ctx, tx)
+	}()
+	write := func(tx pgx.Tx, save func() ([]events.Message, error)) error {
+		if r.claim != nil {
+			fresh, err := r.claim.insert(ctx, tx)
 			if err != nil || !fresh {
 				return err
 			}
 		}
-		return outbox.Publish(ctx, tx, a.cfg.EventsTopic, encoded...)
-	})
+		if r.memory != nil {
+			if err := r.memory(ctx, tx); err != nil {
+				return err
+			}
+		}
+		var changes []events.Message
+		if save != nil {
+			var err error
+			if changes, err = save(); err != nil {
+				return err
+			}
+		}
+		return a.publish(ctx, tx, origin, append(changes, msgs...)...)
+	}
+	var err error
+	if !r.movesBreaker() {
+		err = pgtx.Run(ctx, a.db, func(tx pgx.Tx) error { return write(tx, nil) })
+	} else {
+		id := a.adapterID(r.target)
+		err = a.breakers.settle(r.target, r.folded, func(next Circuit, changed bool, changes []events.Message) (bool, error) {
+			kept := false
+			err := pgtx.Run(ctx, a.db, func(tx pgx.Tx) error {
+				kept = false
+				return write(tx, func() ([]events.Message, error) {
+					if !changed {
+						return nil, nil
+					}
+					token, owns := a.leases.token(r.target)
+					if !owns {
+						return nil, nil
+					}
+					saved, err := saveCircuit(ctx, tx, id, next, token)
+					if err != nil || !saved {
+						return nil, err
+					}
+					kept = true
+					return changes, nil
+				})
+			})
+			return kept, err
+		})
+	}
 	if err != nil {
-		a.breakers.putBack(changes)
-		return fmt.Errorf("could not record %d events: %w", len(encoded), err)
+		return fmt.Errorf("could not record %d events: %w", len(msgs), err)
 	}
 	return nil
 }
@@ -196,19 +279,34 @@ func (a *Adapter) Probe(ctx context.Context, target string, origin events.Origin
 	if !slices.Contains(a.targets, target) {
 		return fmt.Errorf("%w: %s target %q is not configured", events.ErrRejected, a.d.Adapter(), target)
 	}
-	health, msgs, err := a.probe(ctx, target, false)
+	health, msgs, rec, err := a.probe(ctx, target, scheduled)
 	if err != nil {
 		return err
 	}
 	a.logger.DebugContext(ctx, "probed", "adapter_id", health.AdapterID, "healthy", health.Healthy,
 		"latency_us", health.LatencyMicros, "error", health.Error, "correlation_id", origin.CorrelationID)
-	return a.record(ctx, origin, nil, append([]events.Message{health}, msgs...)...)
+	return a.record(ctx, origin, rec, append([]events.Message{health}, msgs...)...)
 }
 
-// probe probes target, through its breaker unless direct, and returns the health report and the
-// driver's events. Its error is ctx's when ctx ended: the target was not at fault.
-func (a *Adapter) probe(ctx context.Context, target string, direct bool) (events.AdapterHealthReported, []events.Message, error) {
+// probeKind is why a probe runs.
+type probeKind int
+
+const (
+	// scheduled: the owner's probe schedule; through the breaker, counted by the hysteresis.
+	scheduled probeKind = iota
+	// requested: probe_target; through the breaker, reported as requested.
+	requested
+	// direct: recover_target's probe; neither the breaker nor a forced open holds it back, and
+	// it moves neither.
+	direct
+)
+
+// probe probes target and returns the health report, the driver's events and the recording of
+// the outcome (the breaker's move). Its error is ctx's when ctx ended: the target was not at
+// fault.
+func (a *Adapter) probe(ctx context.Context, target string, how probeKind) (events.AdapterHealthReported, []events.Message, recording, error) {
 	var h Health
+	rec := recording{target: target}
 	start := a.now()
 	run := func() error {
 		pctx, cancel := context.WithTimeout(ctx, a.cfg.ProbeTimeout)
@@ -218,23 +316,35 @@ func (a *Adapter) probe(ctx context.Context, target string, direct bool) (events
 		return err
 	}
 	var err error
-	if direct {
+	if how == direct {
 		err = run()
+	} else if t, refused := a.breakers.admit(target, true); refused != nil {
+		err = refused
 	} else {
-		err = a.breakers.probe(target, run)
+		rec.admitted = append(rec.admitted, t)
+		err = run()
+		o := succeeded
+		if err != nil {
+			o = failed
+		}
+		rec.moves = append(rec.moves, a.breakers.outcomeOf(t, o))
 	}
 	end := a.now()
 	if err != nil && ctx.Err() != nil {
-		return events.AdapterHealthReported{}, nil, ctx.Err() // shutting down: not the target's fault
+		for _, t := range rec.admitted {
+			a.breakers.done(target, t)
+		}
+		return events.AdapterHealthReported{}, nil, recording{}, ctx.Err() // shutting down: not the target's fault
 	}
 	report := events.AdapterHealthReported{
 		AdapterID: events.AdapterID(a.d.Adapter(), target), Adapter: a.d.Adapter(), Target: target,
 		Healthy: err == nil, LatencyMicros: end.Sub(start).Microseconds(), ProbedAt: end, Details: h.Details,
+		Requested: how != scheduled,
 	}
 	if err != nil {
 		report.Error = err.Error()
 	}
-	return report, h.Events, nil
+	return report, h.Events, rec, nil
 }
 
 // countsAgainst says whether err is the target's fault: transient errors and timeouts are; a
@@ -242,4 +352,23 @@ func (a *Adapter) probe(ctx context.Context, target string, direct bool) (events
 func (a *Adapter) countsAgainst(err error) bool {
 	return err != nil && !errors.Is(err, ErrBreakerOpen) &&
 		(a.d.Transient(err) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// ownerRecorder records what a driver's watches see about the targets this process owns only:
+// every process of an adapter watches every target, so that a new owner's watch is already up to
+// date, and the owner's alone is recorded. A change seen during a handover, between one owner
+// letting go and the next taking over, may go unrecorded.
+type ownerRecorder struct{ a *Adapter }
+
+func (r ownerRecorder) Record(ctx context.Context, origin events.Origin, msgs ...events.Message) error {
+	kept := msgs[:0:0]
+	for _, m := range msgs {
+		if adapter, target, _ := strings.Cut(m.Key(), "/"); adapter != r.a.d.Adapter() || r.a.Owns(target) {
+			kept = append(kept, m)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return r.a.Record(ctx, origin, kept...)
 }

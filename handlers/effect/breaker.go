@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker"
 
 	"github.com/omninode/omnibase-infra/events"
 )
@@ -39,156 +36,140 @@ func (b *Breaker) setDefaults() {
 // ErrBreakerOpen is returned, wrapped, for a call the breaker did not let through.
 var ErrBreakerOpen = errors.New("circuit breaker open")
 
-// harmless wraps an error that must not count against the target (a SQL syntax error says
-// nothing about the server's health).
-type harmless struct{ err error }
-
-func (h harmless) Error() string { return h.err.Error() }
-
-// breakers holds one gobreaker per target and the state changes not yet recorded as events.
+// breakers holds each target's breaker as last recorded. A call is admitted against it; its
+// outcome moves it only when the outcome is recorded (see Adapter.record), so a process that
+// could not record an outcome has a breaker its recorded history explains.
 type breakers struct {
 	cfg      Breaker
 	now      func() time.Time
 	byTarget map[string]*targetBreaker
-
-	mu      sync.Mutex
-	pending []events.CircuitBreakerStateChanged
 }
 
-// targetBreaker is one target's breaker: its gobreaker, which close_breaker replaces (gobreaker
-// has no reset), and whether open_breaker forced it open.
+// targetBreaker is one target's breaker.
 type targetBreaker struct {
-	id      string
-	current atomic.Pointer[circuit]
-	forced  atomic.Pointer[forcing] // nil unless forced open; written under mu
+	id string
+	// recording is held while a move of the breaker is recorded, so that each move starts where
+	// the last recorded one ended.
+	recording sync.Mutex
 
-	// mu serialises the recording of the target's state changes, so that each starts where the
-	// last ended. WARNING: gobreaker calls OnStateChange holding its own lock, and that takes
-	// mu: never call the gobreaker while holding mu.
 	mu sync.Mutex
-	// shown is the state the recorded changes end in.
-	shown events.BreakerState
+	// c is the breaker as recorded. Written only holding recording and mu.
+	c Circuit
+	// trials are the half-open calls in flight.
+	trials uint32
 }
-
-// circuit is one gobreaker and the failures in a row it counted; read by its state-change
-// callback, which gobreaker calls after resetting its own counts.
-type circuit struct {
-	cb       *gobreaker.CircuitBreaker
-	failures atomic.Int64
-}
-
-// forcing is why a breaker was forced open.
-type forcing struct{ reason string }
 
 func newBreakers(cfg Breaker, adapter string, targets []string, now func() time.Time) *breakers {
 	b := &breakers{cfg: cfg, now: now, byTarget: map[string]*targetBreaker{}}
 	for _, target := range targets {
-		tb := &targetBreaker{id: events.AdapterID(adapter, target), shown: events.BreakerClosed}
-		tb.current.Store(b.newCircuit(tb))
-		b.byTarget[target] = tb
+		b.byTarget[target] = &targetBreaker{id: events.AdapterID(adapter, target), c: closedCircuit()}
 	}
 	return b
 }
 
-// newCircuit makes a closed gobreaker for tb. Its moves are recorded only while it is tb's
-// current one and tb is not forced open: a forced breaker shows open whatever the gobreaker
-// does, and a replaced one is gone.
-func (b *breakers) newCircuit(tb *targetBreaker) *circuit {
-	c := &circuit{}
-	c.cb = gobreaker.NewCircuitBreaker(gobreaker.Settings{
-		Name:        tb.id,
-		MaxRequests: b.cfg.HalfOpenCalls,
-		Timeout:     b.cfg.OpenFor,
-		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= b.cfg.Failures },
-		IsSuccessful: func(err error) bool {
-			var h harmless
-			return err == nil || errors.As(err, &h)
-		},
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			tb.mu.Lock()
-			defer tb.mu.Unlock()
-			if tb.current.Load() == c && tb.forced.Load() == nil {
-				b.show(tb, stateName(to), c.failures.Load())
-			}
-		},
-	})
-	return c
+// ticket is a call the breaker admitted: the generation whose outcome it is, and whether it is a
+// half-open trial.
+type ticket struct {
+	gen   int64
+	trial bool
+	// direct calls (probes while forced open, recover_target's probe) count for nothing.
+	direct bool
 }
 
-// show records that tb's state is now to, unless it already shows to. Call it holding tb.mu.
-func (b *breakers) show(tb *targetBreaker, to events.BreakerState, failures int64) {
-	if tb.shown == to {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.pending = append(b.pending, events.CircuitBreakerStateChanged{
-		AdapterID: tb.id, From: tb.shown, To: to, ConsecutiveFailures: failures, ChangedAt: b.now(),
-	})
-	tb.shown = to
-}
-
-func stateName(s gobreaker.State) events.BreakerState {
-	switch s {
-	case gobreaker.StateOpen:
-		return events.BreakerOpen
-	case gobreaker.StateHalfOpen:
-		return events.BreakerHalfOpen
-	}
-	return events.BreakerClosed
-}
-
-// call runs fn through target's breaker. counts says whether fn's error is the target's fault;
-// only such errors move the breaker towards open. A call the breaker refuses returns an error
-// wrapping ErrBreakerOpen. call does not look at a forced open: see refuse.
-func (b *breakers) call(target string, counts func(error) bool, fn func() error) error {
-	c := b.byTarget[target].current.Load()
-	_, err := c.cb.Execute(func() (any, error) {
-		err := fn()
-		switch {
-		case err == nil:
-			c.failures.Store(0)
-		case counts(err):
-			c.failures.Add(1)
-		default:
-			return nil, harmless{err}
-		}
-		return nil, err
-	})
-	var h harmless
-	if errors.As(err, &h) {
-		return h.err
-	}
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return fmt.Errorf("%w for %s since %d failures in a row", ErrBreakerOpen, c.cb.Name(), c.failures.Load())
-	}
-	return err
-}
-
-// state is target's breaker state now, as an events.Breaker* name: open while forced open.
-func (b *breakers) state(target string) events.BreakerState {
+// admit lets a call through target's breaker, or returns an error wrapping ErrBreakerOpen. A
+// command is refused while the breaker is forced open; a scheduled probe (probe) then goes to the
+// target directly, counting for nothing, so that a recovery shows. Every admitted ticket must be
+// given back with done.
+func (b *breakers) admit(target string, probe bool) (ticket, error) {
 	tb := b.byTarget[target]
-	if tb.forced.Load() != nil {
-		return events.BreakerOpen
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	c := tb.c
+	if c.ForcedOpen {
+		if probe {
+			return ticket{direct: true}, nil
+		}
+		reason := c.Forced
+		if reason == "" {
+			reason = "no reason given"
+		}
+		return ticket{}, fmt.Errorf("%w for %s: forced open (%s)", ErrBreakerOpen, tb.id, reason)
 	}
-	return stateName(tb.current.Load().cb.State())
+	switch c.Effective(b.cfg, b.now()) {
+	case events.BreakerOpen:
+		return ticket{}, fmt.Errorf("%w for %s since %d failures in a row", ErrBreakerOpen, tb.id, c.Failures)
+	case events.BreakerHalfOpen:
+		if tb.trials >= b.cfg.HalfOpenCalls {
+			return ticket{}, fmt.Errorf("%w for %s: half-open, trial call in flight", ErrBreakerOpen, tb.id)
+		}
+		tb.trials++
+		return ticket{gen: c.Generation, trial: true}, nil
+	}
+	return ticket{gen: c.Generation}, nil
 }
 
-// take removes the state changes not yet recorded. Give them back with putBack when recording
-// them failed.
-func (b *breakers) take() []events.CircuitBreakerStateChanged {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.pending
-	b.pending = nil
-	return out
-}
-
-func (b *breakers) putBack(changes []events.CircuitBreakerStateChanged) {
-	if len(changes) == 0 {
+// done gives an admitted ticket back.
+func (b *breakers) done(target string, t ticket) {
+	if !t.trial {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.pending = append(changes, b.pending...)
+	tb := b.byTarget[target]
+	tb.mu.Lock()
+	tb.trials--
+	tb.mu.Unlock()
+}
+
+// circuit is target's breaker as recorded.
+func (b *breakers) circuit(target string) Circuit {
+	tb := b.byTarget[target]
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.c
+}
+
+// state is target's breaker state now.
+func (b *breakers) state(target string) events.BreakerState {
+	return b.circuit(target).Effective(b.cfg, b.now())
+}
+
+// fold is how a recorded outcome moves a breaker.
+type fold func(c Circuit, now time.Time) (Circuit, []move)
+
+// outcomeOf is the fold of a call admitted with t that ended in o.
+func (b *breakers) outcomeOf(t ticket, o outcome) fold {
+	return func(c Circuit, now time.Time) (Circuit, []move) {
+		if t.direct {
+			return c, nil
+		}
+		return c.Fold(b.cfg, t.gen, o, now)
+	}
+}
+
+// settle records a move of target's breaker: it computes the move from the breaker as recorded,
+// calls save with the new breaker and the events that record the move, and keeps the new breaker
+// when save returns true (the move was recorded). Moves of one target are recorded one at a time.
+func (b *breakers) settle(target string, f fold, save func(next Circuit, changed bool, changes []events.Message) (bool, error)) error {
+	tb := b.byTarget[target]
+	tb.recording.Lock()
+	defer tb.recording.Unlock()
+	cur := b.circuit(target)
+	next, moves := f(cur, b.now())
+	kept, err := save(next, next != cur, changes(tb.id, moves))
+	if err != nil || !kept {
+		return err
+	}
+	tb.mu.Lock()
+	tb.c = next
+	tb.mu.Unlock()
+	return nil
+}
+
+// load replaces target's breaker by c, as recorded by the target's previous owner.
+func (b *breakers) load(target string, c Circuit) {
+	tb := b.byTarget[target]
+	tb.recording.Lock()
+	defer tb.recording.Unlock()
+	tb.mu.Lock()
+	tb.c = c
+	tb.mu.Unlock()
 }

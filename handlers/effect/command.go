@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -34,10 +35,14 @@ type command struct {
 func (c command) adapterID(adapter string) string { return events.AdapterID(adapter, c.target) }
 
 // HandleCommand is the Watermill handler of the adapter's command topic. A command is executed
-// at most once per id: a redelivered command finds its outcome in processed_commands and is
-// acknowledged without running again. A command that can never run is recorded as
-// CommandRejected and returned as a permanent error, for the poison topic.
-func (a *Adapter) HandleCommand(msg *message.Message) error {
+// at most once per id, and only by the process that owns its target: a redelivered command finds
+// its outcome in processed_commands and is acknowledged without running again; a command for a
+// target another process owns is handed on to it (see handOn). A command that can never run is
+// recorded as CommandRejected and returned as a permanent error, for the poison topic.
+func (a *Adapter) HandleCommand(msg *message.Message) error { return a.handle(msg, false) }
+
+// handle handles one command, which came through handed_commands when handed.
+func (a *Adapter) handle(msg *message.Message, handed bool) error {
 	ctx := msg.Context()
 	env, m, err := a.registry.Decode(msg)
 	c := command{id: msg.UUID, kind: kindOf(env, msg), origin: env.Caused()}
@@ -54,26 +59,66 @@ func (a *Adapter) HandleCommand(msg *message.Message) error {
 		return lerr
 	} else if found {
 		c.log.InfoContext(ctx, "command delivered again; answered from its record", "outcome", prev.Status)
+		if handed {
+			if _, err := a.db.Exec(ctx, `DELETE FROM handed_commands WHERE command_id = $1`, c.id); err != nil {
+				return fmt.Errorf("could not forget handed command %s: %w", c.id, err)
+			}
+			return nil
+		}
 		if prev.Status == statusRejected {
 			return fmt.Errorf("%w: %s", events.ErrRejected, prev.Detail)
 		}
 		return nil
 	}
 	if err != nil {
-		return a.reject(ctx, c, err)
+		return a.reject(ctx, c, err, handed)
 	}
-	caused, err := a.run(ctx, c)
+	if !a.Owns(c.target) {
+		if handed {
+			return nil // the target changed hands since: its new owner takes the command
+		}
+		return a.handOn(ctx, c, msg)
+	}
+	caused, rec, err := a.run(ctx, c)
 	if err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("command %s interrupted: %w", c.id, ctx.Err())
 	}
-	rec := &commandRecord{id: c.id, adapter: a.d.Adapter(), kind: c.kind, Status: statusSucceeded}
+	rec.target = c.target
+	rec.claim = &commandRecord{id: c.id, adapter: a.d.Adapter(), kind: c.kind, handed: handed, Status: statusSucceeded}
 	if f, ok := caused[len(caused)-1].(events.CommandFailed); ok {
-		rec.Status, rec.Detail = statusFailed, f.Error
+		rec.claim.Status, rec.claim.Detail = statusFailed, f.Error
 	}
-	return a.record(ctx, c.origin, rec, caused...)
+	return a.recordOutcome(ctx, c, rec, caused)
+}
+
+// recordOutcome records the outcome of a command that ran, trying again while the control
+// database cannot take it: the effect happened, so its record must say what it was — a
+// redelivery would run the command again, and a failure recorded instead would contradict it.
+// It gives up only when ctx ends (the process stops): the command is then delivered again.
+func (a *Adapter) recordOutcome(ctx context.Context, c command, rec recording, caused []events.Message) error {
+	wait := a.cfg.Retry.Backoff.New()
+	for attempt := 1; ; attempt++ {
+		err := a.record(ctx, c.origin, rec, caused...)
+		if err == nil {
+			if attempt > 1 {
+				c.log.InfoContext(ctx, "recorded the outcome of the command after the control database came back", "attempts", attempt)
+			}
+			return nil
+		}
+		// Each attempt gives back the breaker's tickets; they are counted once.
+		rec.admitted = nil
+		d := wait.NextBackOff()
+		c.log.WarnContext(ctx, "could not record the outcome of a command that ran; keeping it and trying again",
+			"attempt", attempt, "retry_in", d, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("command %s ran but its outcome could not be recorded before the stop: %w", c.id, err)
+		case <-time.After(d):
+		}
+	}
 }
 
 // accepts checks that m is a command of this adapter for one of its targets.
@@ -93,8 +138,9 @@ func (a *Adapter) accepts(m events.Message) error {
 }
 
 // execute runs c with the command timeout, retries and the breaker, and returns its outcome
-// event. A breaker forced open refuses every command but the control commands at once.
-func (a *Adapter) execute(ctx context.Context, c command) events.Message {
+// event; rec gathers the breaker's moves. A breaker forced open refuses every command but the
+// control commands at once.
+func (a *Adapter) execute(ctx context.Context, c command, rec *recording) events.Message {
 	cctx, cancel := context.WithTimeout(context.WithValue(ctx, commandIDKey{}, c.id), a.cfg.CommandTimeout)
 	defer cancel()
 	adapterID := c.adapterID(a.d.Adapter())
@@ -107,16 +153,18 @@ func (a *Adapter) execute(ctx context.Context, c command) events.Message {
 	do := a.executor(c.cmd)
 	control := events.IsControl(c.cmd)
 	attempts, err := a.cfg.Retry.Do(cctx, retry, func(ctx context.Context) error {
-		if !control {
-			if err := a.breakers.refuse(c.target); err != nil {
-				return err
-			}
-		}
-		return a.breakers.call(c.target, a.countsAgainst, func() error {
-			var err error
-			result, err = do(ctx, c.target, c.cmd)
+		t, err := a.breakers.admit(c.target, control)
+		if err != nil {
 			return err
-		})
+		}
+		rec.admitted = append(rec.admitted, t)
+		result, err = do(ctx, c.target, c.cmd)
+		o := succeeded
+		if a.countsAgainst(err) {
+			o = failed
+		}
+		rec.moves = append(rec.moves, a.breakers.outcomeOf(t, o))
+		return err
 	})
 	took := a.now().Sub(start)
 	if err == nil {
@@ -140,7 +188,7 @@ func (a *Adapter) execute(ctx context.Context, c command) events.Message {
 
 // reject records why c can never run and returns a permanent error for the poison topic. When
 // recording fails the error is not permanent, so the command is delivered again.
-func (a *Adapter) reject(ctx context.Context, c command, reason error) error {
+func (a *Adapter) reject(ctx context.Context, c command, reason error, handed bool) error {
 	why := strings.TrimPrefix(reason.Error(), events.ErrRejected.Error()+": ")
 	rejected := events.CommandRejected{CommandID: c.id, Command: c.kind, Adapter: a.d.Adapter(), Reason: why,
 		RejectedAt: a.now()}
@@ -156,13 +204,13 @@ func (a *Adapter) reject(ctx context.Context, c command, reason error) error {
 	if origin.CausationID == "" {
 		origin.CausationID = c.id
 	}
-	rec := &commandRecord{id: c.id, adapter: a.d.Adapter(), kind: c.kind, Status: statusRejected, Detail: why}
+	rec := &commandRecord{id: c.id, adapter: a.d.Adapter(), kind: c.kind, handed: handed, Status: statusRejected, Detail: why}
 	if c.id == "" {
 		// Nothing to deduplicate on: record the rejection under a name of its own.
 		rec, rejected.CommandID = nil, "(missing message id)"
 		origin = events.NewOrigin()
 	}
-	if err := a.record(ctx, origin, rec, rejected); err != nil {
+	if err := a.record(ctx, origin, recording{claim: rec}, rejected); err != nil {
 		return fmt.Errorf("could not record the rejection of command %s (%v): %w", c.id, reason, err)
 	}
 	c.log.WarnContext(ctx, "command rejected", "reason", reason)

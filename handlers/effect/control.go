@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/events"
 )
@@ -19,24 +22,42 @@ func (a *Adapter) controlCommands() []events.Command {
 	return cmds
 }
 
-// run runs c and returns what it caused, its outcome last. Its error is never about the target:
-// only that ctx ended before the outcome was known.
-func (a *Adapter) run(ctx context.Context, c command) ([]events.Message, error) {
+// run runs c and returns what it caused, its outcome last, and what recording it writes besides
+// (the breaker's moves, the driver's memory). Its error is never about the target: only that ctx
+// ended before the outcome was known.
+func (a *Adapter) run(ctx context.Context, c command) ([]events.Message, recording, error) {
 	switch cmd := c.cmd.(type) {
 	case events.ProbeTarget:
 		return a.probeTarget(ctx, c)
 	case events.OpenBreaker:
-		was := a.breakers.forceOpen(c.target, cmd.Reason)
+		was := a.breakers.state(c.target)
+		if a.breakers.circuit(c.target).ForcedOpen {
+			was = events.BreakerOpen
+		}
 		c.log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(c.target), "was", was, "reason", cmd.Reason)
-		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerOpen, Was: was})}, nil
+		force := func(cur Circuit, now time.Time) (Circuit, []move) { return cur.ForceOpen(a.cfg.Breaker, cmd.Reason, now) }
+		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerOpen, Was: was})},
+			recording{moves: []fold{force}}, nil
 	case events.CloseBreaker:
-		was := a.breakers.reset(c.target)
+		was := a.breakers.state(c.target)
 		c.log.InfoContext(ctx, "breaker closed", "adapter_id", a.adapterID(c.target), "was", was, "reason", cmd.Reason)
-		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerClosed, Was: was})}, nil
+		reset := func(cur Circuit, now time.Time) (Circuit, []move) { return cur.Reset(now) }
+		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerClosed, Was: was})},
+			recording{moves: []fold{reset}}, nil
 	case events.RecoverTarget:
-		return a.recoverTarget(ctx, c)
+		msgs, err := a.recoverTarget(ctx, c)
+		return msgs, recording{}, err
 	}
-	return []events.Message{a.execute(ctx, c)}, nil
+	var rec recording
+	outcome := a.execute(ctx, c, &rec)
+	if m, ok := a.d.(Rememberer); ok {
+		if _, succeeded := outcome.(events.CommandSucceeded); succeeded {
+			rec.memory = func(ctx context.Context, tx pgx.Tx) error {
+				return m.Remember(ctx, Memory{tx: tx, adapterID: a.adapterID(c.target)}, c.cmd)
+			}
+		}
+	}
+	return []events.Message{outcome}, rec, nil
 }
 
 // executor is what execute calls for cmd: the driver's Execute, or its Initialize.
@@ -52,18 +73,18 @@ func (a *Adapter) executor(cmd events.Command) func(ctx context.Context, target 
 
 // probeTarget probes target through its breaker; the probe's outcome, healthy or not, is the
 // command's result {"healthy": bool, "error": "..."}.
-func (a *Adapter) probeTarget(ctx context.Context, c command) ([]events.Message, error) {
-	health, msgs, err := a.probe(ctx, c.target, false)
+func (a *Adapter) probeTarget(ctx context.Context, c command) ([]events.Message, recording, error) {
+	health, msgs, rec, err := a.probe(ctx, c.target, requested)
 	if err != nil {
-		return nil, err
+		return nil, recording{}, err
 	}
 	result, err := json.Marshal(events.ProbeResult{Healthy: health.Healthy, Error: health.Error})
 	if err != nil {
-		return nil, fmt.Errorf("could not encode the probe result: %w", err)
+		return nil, recording{}, fmt.Errorf("could not encode the probe result: %w", err)
 	}
 	done := events.CommandSucceeded{CommandID: c.id, Command: c.kind, AdapterID: health.AdapterID,
 		Result: result, Attempts: 1, DurationMicros: health.LatencyMicros, CompletedAt: a.now()}
-	return append(append([]events.Message{health}, msgs...), done), nil
+	return append(append([]events.Message{health}, msgs...), done), rec, nil
 }
 
 // recoverTarget runs the driver's recovery, then probes target directly: neither the breaker nor
@@ -85,7 +106,7 @@ func (a *Adapter) recoverTarget(ctx context.Context, c command) ([]events.Messag
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	health, msgs, err := a.probe(ctx, c.target, true)
+	health, msgs, _, err := a.probe(ctx, c.target, direct)
 	if err != nil {
 		return nil, err
 	}

@@ -146,3 +146,12 @@ func (c *Calls) Close() {
 	c.mu.Unlock()
 	c.wg.Wait()
 }
+
+// Rememberer is implemented by drivers that keep something about their targets beyond one process
+// (the Consul adapter: the services to register again on recovery). Remember is called with each
+// command that succeeded, in the transaction that records its outcome, so that what is remembered
+// never contradicts what was recorded; a new owner of the target, or a restarted process, reads it
+// back with Memory.
+type Rememberer interface {
+	Remember(ctx context.Context, m Memory, cmd events.Command) error
+}

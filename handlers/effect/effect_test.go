@@ -2,6 +2,7 @@ package effect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -60,9 +61,8 @@ func TestRetry_stops_waiting_when_the_context_ends(t *testing.T) {
 	require.ErrorIs(t, err, errDown)
 }
 
-func newTestBreakers(failures uint32, openFor time.Duration) *breakers {
-	cfg := Breaker{Failures: failures, OpenFor: openFor, HalfOpenCalls: 1}
-	return newBreakers(cfg, events.AdapterConsul, []string{"agent"}, time.Now)
+func newTestBreakers(failures uint32, openFor time.Duration) TargetBreaker {
+	return NewTargetBreaker(Breaker{Failures: failures, OpenFor: openFor, HalfOpenCalls: 1})
 }
 
 func transitions(changes []events.CircuitBreakerStateChanged) [][3]any {
@@ -77,70 +77,107 @@ func TestBreaker_opens_after_the_configured_failures_then_half_opens_and_closes(
 	b := newTestBreakers(3, 20*time.Millisecond)
 	all := func(error) bool { return true }
 	for range 3 {
-		require.ErrorIs(t, b.call("agent", all, func() error { return errDown }), errDown)
+		require.ErrorIs(t, b.Call(all, func() error { return errDown }), errDown)
 	}
-	require.Equal(t, events.BreakerOpen, b.state("agent"))
+	require.Equal(t, events.BreakerOpen, b.State())
 	calls := 0
-	err := b.call("agent", all, func() error { calls++; return nil })
+	err := b.Call(all, func() error { calls++; return nil })
 	require.ErrorIs(t, err, ErrBreakerOpen, "an open breaker refuses the call")
 	require.Zero(t, calls)
-	first := b.take()
+	first := b.Take()
 	require.Equal(t, [][3]any{{events.BreakerClosed, events.BreakerOpen, int64(3)}}, transitions(first))
 	require.Equal(t, "consul/agent", first[0].AdapterID)
 
 	time.Sleep(30 * time.Millisecond)
-	require.NoError(t, b.call("agent", all, func() error { calls++; return nil }))
+	require.Equal(t, events.BreakerHalfOpen, b.State(), "open for longer than OpenFor reads half-open")
+	require.NoError(t, b.Call(all, func() error { calls++; return nil }))
 	require.Equal(t, 1, calls, "the trial call goes through")
-	require.Equal(t, events.BreakerClosed, b.state("agent"))
+	require.Equal(t, events.BreakerClosed, b.State())
 	require.Equal(t, [][3]any{
 		{events.BreakerOpen, events.BreakerHalfOpen, int64(3)},
 		{events.BreakerHalfOpen, events.BreakerClosed, int64(0)},
-	}, transitions(b.take()))
-	require.Empty(t, b.take(), "taken changes are gone")
+	}, transitions(b.Take()))
+	require.Empty(t, b.Take(), "taken changes are gone")
 }
 
 func TestBreaker_a_failed_trial_opens_it_again(t *testing.T) {
 	b := newTestBreakers(2, 20*time.Millisecond)
 	all := func(error) bool { return true }
 	for range 2 {
-		_ = b.call("agent", all, func() error { return errDown })
+		_ = b.Call(all, func() error { return errDown })
 	}
 	time.Sleep(30 * time.Millisecond)
-	require.ErrorIs(t, b.call("agent", all, func() error { return errDown }), errDown)
-	require.Equal(t, events.BreakerOpen, b.state("agent"))
+	require.ErrorIs(t, b.Call(all, func() error { return errDown }), errDown)
+	require.Equal(t, events.BreakerOpen, b.State())
 	require.Equal(t, [][3]any{
 		{events.BreakerClosed, events.BreakerOpen, int64(2)},
 		{events.BreakerOpen, events.BreakerHalfOpen, int64(2)},
 		{events.BreakerHalfOpen, events.BreakerOpen, int64(3)},
-	}, transitions(b.take()))
+	}, transitions(b.Take()))
+}
+
+// Half-open lets HalfOpenCalls trial calls through at once; the others are refused until one
+// ends.
+func TestBreaker_half_open_lets_one_trial_through_at_a_time(t *testing.T) {
+	b := newTestBreakers(1, 10*time.Millisecond)
+	all := func(error) bool { return true }
+	_ = b.Call(all, func() error { return errDown })
+	time.Sleep(20 * time.Millisecond)
+	inTrial, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Call(all, func() error { close(inTrial); <-release; return nil })
+	}()
+	<-inTrial
+	require.ErrorIs(t, b.Call(all, func() error { return nil }), ErrBreakerOpen, "a second trial waits")
+	close(release)
+	require.NoError(t, <-done)
+	require.Equal(t, events.BreakerClosed, b.State())
 }
 
 func TestBreaker_errors_that_are_not_the_targets_fault_do_not_open_it(t *testing.T) {
 	b := newTestBreakers(2, time.Hour)
 	for range 5 {
-		err := b.call("agent", transient, func() error { return errSyntax })
+		err := b.Call(transient, func() error { return errSyntax })
 		require.ErrorIs(t, err, errSyntax, "the error comes back unwrapped")
 	}
-	require.Equal(t, events.BreakerClosed, b.state("agent"))
-	require.Empty(t, b.take())
+	require.Equal(t, events.BreakerClosed, b.State())
+	require.Empty(t, b.Take())
 	// and they break a run of failures: two in a row are needed
-	_ = b.call("agent", transient, func() error { return errDown })
-	_ = b.call("agent", transient, func() error { return errSyntax })
-	_ = b.call("agent", transient, func() error { return errDown })
-	require.Equal(t, events.BreakerClosed, b.state("agent"))
+	_ = b.Call(transient, func() error { return errDown })
+	_ = b.Call(transient, func() error { return errSyntax })
+	_ = b.Call(transient, func() error { return errDown })
+	require.Equal(t, events.BreakerClosed, b.State())
 }
 
-func TestBreaker_changes_given_back_come_before_newer_ones(t *testing.T) {
-	b := newTestBreakers(1, 20*time.Millisecond)
+// An outcome whose recording failed moves nothing: the breaker is what the recorded history
+// says, so failures that could not be recorded do not open it, nor keep refusing afterwards.
+func TestBreaker_outcomes_that_could_not_be_recorded_move_nothing(t *testing.T) {
+	b := newTestBreakers(2, time.Hour)
 	all := func(error) bool { return true }
-	_ = b.call("agent", all, func() error { return errDown })
-	failedToRecord := b.take()
-	time.Sleep(30 * time.Millisecond)
-	_ = b.call("agent", all, func() error { return nil })
-	b.putBack(failedToRecord)
-	require.Equal(t, [][3]any{
-		{events.BreakerClosed, events.BreakerOpen, int64(1)},
-		{events.BreakerOpen, events.BreakerHalfOpen, int64(1)},
-		{events.BreakerHalfOpen, events.BreakerClosed, int64(0)},
-	}, transitions(b.take()))
+	b.FailRecording(true)
+	for range 5 {
+		require.ErrorIs(t, b.Call(all, func() error { return errDown }), errDown)
+	}
+	require.Equal(t, events.BreakerClosed, b.State(), "five failures, none recorded")
+	require.Empty(t, b.Take())
+	b.FailRecording(false)
+	require.NoError(t, b.Call(all, func() error { return nil }), "commands go through once the database is back")
+	_ = b.Call(all, func() error { return errDown })
+	require.Equal(t, events.BreakerClosed, b.State(), "the count starts from what was recorded")
+	_ = b.Call(all, func() error { return errDown })
+	require.Equal(t, events.BreakerOpen, b.State())
+	require.Equal(t, [][3]any{{events.BreakerClosed, events.BreakerOpen, int64(2)}}, transitions(b.Take()))
+}
+
+// The breaker survives the process as a value: what one owner recorded is what the next loads.
+func TestCircuit_round_trips_through_JSON(t *testing.T) {
+	c, _ := closedCircuit().ForceOpen(Breaker{Failures: 1, OpenFor: time.Hour}, "maintenance", time.Unix(100, 0).UTC())
+	raw, err := json.Marshal(c)
+	require.NoError(t, err)
+	var back Circuit
+	require.NoError(t, json.Unmarshal(raw, &back))
+	require.Equal(t, c, back)
+	require.True(t, back.ForcedOpen)
+	require.Equal(t, "maintenance", back.Forced)
 }

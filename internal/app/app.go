@@ -195,7 +195,9 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		drivers = append(drivers, k)
 	}
 	if len(n.cfg.Consul.Targets) > 0 {
-		c, err := consul.New(n.cfg.Consul, logger)
+		ccfg := n.cfg.Consul
+		ccfg.Memory = db
+		c, err := consul.New(ccfg, logger)
 		if err != nil {
 			for _, d := range drivers {
 				d.Close()

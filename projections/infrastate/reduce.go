@@ -63,6 +63,10 @@ func (r Reducer) reduce(s TargetState, env events.Envelope, m events.Message, ow
 			return s, nil
 		}
 		s.Breaker, s.BreakerSince = e.To, e.ChangedAt
+	case events.TargetOwnershipChanged:
+		if !foldOwner(&s, e) {
+			return s, nil
+		}
 	case events.ConnectionPoolStatsReported:
 		if !e.ReportedAt.After(s.Pool.ReportedAt) {
 			return s, nil
@@ -74,8 +78,27 @@ func (r Reducer) reduce(s TargetState, env events.Envelope, m events.Message, ow
 	return transitions(before, s, env)
 }
 
+// foldOwner folds a change of owner into s and says whether it was new: a new owner comes with a
+// newer token than the state's; a release names the owner and token the state has.
+func foldOwner(s *TargetState, e events.TargetOwnershipChanged) bool {
+	if e.Reason == events.OwnershipReleased {
+		if e.Token != s.OwnerToken || s.Owner == "" || s.Owner != e.Previous {
+			return false
+		}
+		s.Owner, s.OwnerSince = "", e.ChangedAt
+		return true
+	}
+	if e.Token <= s.OwnerToken {
+		return false
+	}
+	s.Owner, s.OwnerSince, s.OwnerToken = e.Owner, e.ChangedAt, e.Token
+	return true
+}
+
 // foldHealth applies the hysteresis: DegradedAfter and CriticalAfter consecutive failures move a
-// target down, HealthyAfter consecutive successes bring a degraded or critical one back. The first
+// target down, HealthyAfter consecutive successes bring a degraded or critical one back. Only
+// scheduled probes count, one per probe interval from the target's one owner: a probe a command
+// asked for (Requested) updates the latest probe and the latency, nothing else. The first
 // success of an unknown target makes it healthy at once; a critical target stays critical until
 // it is healthy again.
 func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported, owned bool) TargetState {
@@ -87,6 +110,10 @@ func (r Reducer) foldHealth(s TargetState, e events.AdapterHealthReported, owned
 		s.LastDetails = maps.Clone(e.Details)
 	}
 	s.Latency = r.latency(s.Latency.Samples, e, owned)
+	if e.Requested {
+		// A command's probe is shown, but the hysteresis counts the owner's scheduled probes only.
+		return s
+	}
 	if e.Healthy {
 		s.ConsecutiveSuccesses++
 		s.ConsecutiveFailures = 0

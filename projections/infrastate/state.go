@@ -55,6 +55,13 @@ type TargetState struct {
 
 	Pool PoolState `json:"pool"`
 
+	// Owner is the adapter process that owns the target (probes it, executes its commands) since
+	// OwnerSince, under lease token OwnerToken; empty while no process owns it. OwnerToken is the
+	// clock of the ownership family: a change whose token is older is stale.
+	Owner      string    `json:"owner,omitempty"`
+	OwnerSince time.Time `json:"owner_since,omitzero"`
+	OwnerToken int64     `json:"owner_token,omitempty"`
+
 	// Raised remembers the once-per-episode intents already raised.
 	Raised Raised `json:"raised"`
 }
