@@ -35,7 +35,9 @@ func (a *Adapter) run(ctx context.Context, c command) ([]events.Message, recordi
 			was = events.BreakerOpen
 		}
 		c.log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(c.target), "was", was, "reason", cmd.Reason)
-		force := func(cur Circuit, now time.Time) (Circuit, []move) { return cur.ForceOpen(a.cfg.Breaker, cmd.Reason, now) }
+		force := func(cur Circuit, now time.Time) (Circuit, []move) {
+			return cur.ForceOpen(a.cfg.Breaker, cmd.Reason, now)
+		}
 		return []events.Message{a.done(c, events.BreakerResult{State: events.BreakerOpen, Was: was})},
 			recording{moves: []fold{force}}, nil
 	case events.CloseBreaker:
