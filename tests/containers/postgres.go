@@ -46,6 +46,10 @@ func startPostgres(ctx context.Context, args ...string) (*Postgres, error) {
 		testcontainers.WithEnv(map[string]string{"PGPORT": strconv.Itoa(port)}),
 		// SIGINT is PostgreSQL's fast shutdown: a stop does not wait for clients to disconnect.
 		testcontainers.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGINT" }),
+		// Docker's default /dev/shm is 64 MB: a parallel hash over a large outbox (the relay's
+		// benchmarks) runs out of it ("could not resize shared memory segment"). 512 MB is what a
+		// PostgreSQL host of this size would have.
+		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.ShmSize = 512 << 20 }),
 		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
 			WithStartupTimeout(90*time.Second)),
 	)
@@ -75,6 +79,10 @@ exec postgres -D "$PGDATA" -p %d -c listen_addresses='*' -c unix_socket_director
 	s, err := start(ctx, images.Postgres,
 		testcontainers.WithEntrypoint("/bin/sh", "-c", script),
 		testcontainers.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGINT" }),
+		// Docker's default /dev/shm is 64 MB: a parallel hash over a large outbox (the relay's
+		// benchmarks) runs out of it ("could not resize shared memory segment"). 512 MB is what a
+		// PostgreSQL host of this size would have.
+		testcontainers.WithHostConfigModifier(func(h *container.HostConfig) { h.ShmSize = 512 << 20 }),
 		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept read-only connections").
 			WithStartupTimeout(90*time.Second)),
 	)
