@@ -98,17 +98,29 @@ func exists(ctx context.Context, ref string) bool {
 	return exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() == nil
 }
 
-// removeOlder removes the other tags of name: each is a recipe that no longer exists.
+// keepRecipes is how many recipes of an image stay built: the newest, and a few before it, which
+// other checkouts of the project (a branch, a worktree) may still be running their tests with.
+const keepRecipes = 3
+
+// removeOlder removes the tags of name older than the newest keepRecipes (keep among them): each
+// is a recipe that no longer exists, or one that a checkout would build again.
 func removeOlder(ctx context.Context, name, keep string) {
+	// docker images lists the newest first.
 	out, err := exec.CommandContext(ctx, "docker", "images", name, "--format", "{{.Repository}}:{{.Tag}}").Output()
 	if err != nil {
 		return
 	}
+	kept := 1
 	for _, ref := range strings.Fields(string(out)) {
-		if ref != keep {
-			if exec.CommandContext(ctx, "docker", "rmi", ref).Run() == nil {
-				fmt.Printf("%-32s removed (older recipe)\n", ref)
-			}
+		if ref == keep || strings.HasSuffix(ref, ":<none>") {
+			continue
+		}
+		if kept < keepRecipes {
+			kept++
+			continue
+		}
+		if exec.CommandContext(ctx, "docker", "rmi", ref).Run() == nil {
+			fmt.Printf("%-32s removed (older recipe)\n", ref)
 		}
 	}
 }
