@@ -246,13 +246,16 @@ func (a *Adapter) heldIDs() []string {
 	return ids
 }
 
-// freeTargets are the configured targets no process holds a live lease on.
+// freeTargets are the configured targets no other process holds a live lease on, and this one
+// does not hold.
 func (a *Adapter) freeTargets(ctx context.Context) ([]string, error) {
 	ids := make([]string, len(a.targets))
 	for i, t := range a.targets {
 		ids[i] = events.AdapterID(a.d.Adapter(), t)
 	}
-	rows, err := a.db.Query(ctx, `SELECT adapter_id FROM target_leases WHERE adapter_id = ANY($1) AND expires_at > now()`, ids)
+	// A lease this member holds without knowing it is its previous incarnation's: free to take.
+	rows, err := a.db.Query(ctx, `SELECT adapter_id FROM target_leases WHERE adapter_id = ANY($1) AND expires_at > now()
+		AND owner <> $2`, ids, a.cfg.Member)
 	if err != nil {
 		return nil, fmt.Errorf("could not read the target leases: %w", err)
 	}
@@ -260,9 +263,10 @@ func (a *Adapter) freeTargets(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("could not read the target leases: %w", err)
 	}
+	held := a.heldIDs()
 	var free []string
 	for i, t := range a.targets {
-		if !slices.Contains(taken, ids[i]) {
+		if !slices.Contains(taken, ids[i]) && !slices.Contains(held, ids[i]) {
 			free = append(free, t)
 		}
 	}
@@ -295,9 +299,11 @@ func (a *Adapter) acquire(ctx context.Context, target string) error {
 			token = 1
 		case err != nil:
 			return err
-		case !expired:
+		case !expired && prev != a.cfg.Member:
 			return nil
 		default:
+			// Free, or held by this member's previous incarnation (a process restarted under the
+			// same --adapter-member): taken at once, with a new token.
 			token++
 			if _, err := tx.Exec(ctx, `UPDATE target_leases SET owner = $2, token = $3, acquired_at = now(),
 				expires_at = now() + make_interval(secs => $4) WHERE adapter_id = $1`, id, a.cfg.Member, token, a.cfg.LeaseTTL.Seconds()); err != nil {

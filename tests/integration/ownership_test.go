@@ -311,6 +311,24 @@ func TestOwnership_a_forced_open_breaker_outlives_its_owner(t *testing.T) {
 	require.Contains(t, f.Error, "forced open (maintenance window)", "the new owner keeps the breaker forced open")
 	require.True(t, f.Transient)
 
+	// Killed and started again under the same member name (a pod's stable name): it takes its
+	// target back at once rather than after the lease, with a new token, and the breaker still.
+	require.NoError(t, second.cmd.Process.Signal(syscall.SIGKILL))
+	<-second.exited
+	var token int64
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT token FROM target_leases WHERE adapter_id = 'postgres/orders'`).Scan(&token))
+	restarted := time.Now()
+	again := startOmniProcess(t, url, kafka.Brokers(), "adapters,relay", adapterArgs("second", "orders="+url)...)
+	again.ready(t)
+	eventually(t, 30*time.Second, "second owning orders again with a new token", func() (bool, string, error) {
+		var now int64
+		err := db.QueryRow(context.Background(), `SELECT token FROM target_leases WHERE adapter_id = 'postgres/orders' AND owner = 'second'`).Scan(&now)
+		return err == nil && now > token, fmt.Sprint(now, err), nil
+	})
+	t.Logf("restarted under the same member: owning its target again %s after its start (lease %s)",
+		time.Since(restarted).Round(time.Millisecond), ownershipLease)
+	require.Contains(t, failed(t, cmd.run(query)).Error, "forced open (maintenance window)")
+
 	var res struct {
 		Was events.BreakerState `json:"was"`
 	}
