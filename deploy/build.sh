@@ -8,6 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=${1:-omnibase-infra/omni:dev}
 ca=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+if [ ! -r "$ca" ] && [ -z "${CA_BUNDLE:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "installing ca-certificates for the image's CA bundle"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ca-certificates >/dev/null
+fi
 if [ ! -r "$ca" ]; then
 	echo "no CA bundle at $ca: install ca-certificates or set CA_BUNDLE" >&2
 	exit 1
