@@ -5,7 +5,7 @@ BIN := bin/omni
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: run build test test-short test-race bench lint images docker migrate clean postgres-binaries
+.PHONY: run build test test-short test-race bench lint images image compose-images docker migrate clean postgres-binaries
 
 ## run: the whole loop on this machine with embedded defaults (omni dev)
 run: postgres-binaries build
@@ -41,6 +41,15 @@ lint:
 ## images: the local images the suite runs (built only when missing; tagged by recipe hash)
 images: docker
 	$(GO) run ./tests/images/cmd/build-images
+
+## image: the omni image from deploy/Dockerfile, as omnibase-infra/omni:dev (IMAGE=NAME:TAG for another)
+IMAGE ?= omnibase-infra/omni:dev
+image: docker
+	bash deploy/build.sh $(IMAGE)
+
+## compose-images: every image deploy/compose.yaml runs, tagged :dev (built only when missing)
+compose-images: docker
+	$(GO) run ./tests/images/cmd/build-images -tag dev
 
 ## docker: make a Docker engine answer (installs and starts one when none does)
 docker:

@@ -34,11 +34,12 @@ var (
 		Recipe: all(lib, dir("tests/images/kafka-broker"), dir("internal/devkafka"), files("go.mod", "go.sum"))}
 	Consul = Image{Name: "omnibase-infra/consul", Dir: "tests/images/consul",
 		Recipe: all(lib, dir("tests/images/consul"))}
+	// Omni is built from deploy/Dockerfile, the image a deployment runs.
 	Omni = Image{Name: "omnibase-infra/omni", Dir: "tests/images/omni",
-		Recipe: all(lib, dir("tests/images/omni"), projectSources)}
+		Recipe: all(dir("tests/images/omni"), files("deploy/Dockerfile", "deploy/build.sh"), projectSources)}
 )
 
-// lib is sourced by every image's build script.
+// lib is sourced by the build scripts of the servers' images.
 var lib = files("tests/images/lib.sh")
 
 // All images, in the order the builder builds them.
@@ -122,8 +123,9 @@ func all(ls ...lister) lister {
 	}
 }
 
-// projectSources are the files the omni binary is built from: Go sources outside tests/, the
-// embedded SQL and YAML, and the module files.
+// projectSources are the files the omni binary is built from: Go sources outside tests/ and
+// deploy/, the embedded SQL and YAML, and the module files. deploy/'s manifests are not part of
+// the binary: editing them does not make a new image.
 func projectSources(root string) ([]string, error) {
 	out := []string{"go.mod", "go.sum"}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -132,7 +134,7 @@ func projectSources(root string) ([]string, error) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		if d.IsDir() {
-			if rel == "tests" || rel == "bin" || strings.HasPrefix(d.Name(), ".") && rel != "." {
+			if rel == "tests" || rel == "bin" || rel == "deploy" || strings.HasPrefix(d.Name(), ".") && rel != "." {
 				return filepath.SkipDir
 			}
 			return nil

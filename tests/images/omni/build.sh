@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the project's own image: the static omni binary, FROM scratch.
+# Builds the project's own image from deploy/Dockerfile, the image a deployment runs, so every
+# `make test` exercises that file.
 # Usage (from the module root): tests/images/omni/build.sh REF
 set -euo pipefail
-. tests/images/lib.sh
-static_go_image ./cmd/omni "$1"
+exec bash deploy/build.sh "$1"

@@ -23,16 +23,17 @@ import (
 
 func main() {
 	only := flag.String("only", "", "comma-separated names to build (postgres, kafka, consul, omni); default all")
+	alsoTag := flag.String("tag", "", "also tag each image NAME:TAG, e.g. dev, the tag deploy/compose.yaml runs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *only); err != nil {
+	if err := run(ctx, *only, *alsoTag); err != nil {
 		fmt.Fprintln(os.Stderr, "build-images:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, only string) error {
+func run(ctx context.Context, only, alsoTag string) error {
 	root, err := images.ModuleRoot()
 	if err != nil {
 		return err
@@ -60,7 +61,7 @@ func run(ctx context.Context, only string) error {
 	for i, group := range [][]images.Image{slow, rest} {
 		wg.Go(func() {
 			for _, im := range group {
-				if err := ensure(ctx, root, im); err != nil {
+				if err := ensure(ctx, root, im, alsoTag); err != nil {
 					errs[i] = errors.Join(errs[i], err)
 				}
 			}
@@ -70,15 +71,15 @@ func run(ctx context.Context, only string) error {
 	return errors.Join(errs...)
 }
 
-// ensure builds im unless its current tag exists.
-func ensure(ctx context.Context, root string, im images.Image) error {
+// ensure builds im unless its current tag exists, then tags it NAME:alsoTag too when asked.
+func ensure(ctx context.Context, root string, im images.Image, alsoTag string) error {
 	ref, err := im.Ref(root)
 	if err != nil {
 		return err
 	}
 	if exists(ctx, ref) {
 		fmt.Printf("%-32s up to date\n", ref)
-		return nil
+		return tag(ctx, ref, im.Name, alsoTag)
 	}
 	fmt.Printf("%-32s building\n", ref)
 	start := time.Now()
@@ -91,6 +92,18 @@ func ensure(ctx context.Context, root string, im images.Image) error {
 	}
 	fmt.Printf("%-32s built in %s\n", ref, time.Since(start).Round(time.Second))
 	removeOlder(ctx, im.Name, ref)
+	return tag(ctx, ref, im.Name, alsoTag)
+}
+
+// tag tags ref as name:alsoTag, unless alsoTag is empty.
+func tag(ctx context.Context, ref, name, alsoTag string) error {
+	if alsoTag == "" {
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "tag", ref, name+":"+alsoTag).CombinedOutput(); err != nil {
+		return fmt.Errorf("could not tag %s as %s:%s: %w: %s", ref, name, alsoTag, err, out)
+	}
+	fmt.Printf("%-32s tagged %s:%s\n", ref, name, alsoTag)
 	return nil
 }
 
