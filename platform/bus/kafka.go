@@ -5,7 +5,9 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -118,9 +120,31 @@ func NewClient(brokers []string, sec Security, clientID string) (sarama.Client, 
 	}
 	client, err := sarama.NewClient(brokers, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, err)
+		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, withCause(err, brokers, cfg))
 	}
 	return client, nil
+}
+
+// withCause adds to Sarama's "run out of available brokers" why the first broker refused: Sarama
+// only logs it, and a TLS or SASL failure (a wrong password, an unknown CA) would go unexplained.
+func withCause(err error, brokers []string, cfg *sarama.Config) error {
+	if !errors.Is(err, sarama.ErrOutOfBrokers) || len(brokers) == 0 {
+		return err
+	}
+	b := sarama.NewBroker(brokers[0])
+	if oerr := b.Open(cfg); oerr != nil {
+		return fmt.Errorf("%w (%s: %w)", err, brokers[0], oerr)
+	}
+	defer func() { _ = b.Close() }()
+	if _, cerr := b.Connected(); cerr != nil {
+		if errors.Is(cerr, io.EOF) {
+			// A broker that refuses a TLS handshake or a SASL login may just hang up.
+			return fmt.Errorf("%w (%s closed the connection while connecting: check the TLS and SASL settings, "+
+				"--kafka-tls-* and --kafka-sasl-*, and the SASL password)", err, brokers[0])
+		}
+		return fmt.Errorf("%w (%s: %w)", err, brokers[0], cerr)
+	}
+	return err
 }
 
 // Message reads a record as the publishers here write it (the message UUID and the metadata in

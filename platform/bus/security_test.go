@@ -72,6 +72,7 @@ func TestSecurity_every_client_connects_with_TLS_and_SASL(t *testing.T) {
 			wrong.SASL.Password = "not-the-password-42"
 			_, err = bus.NewClient(brokers, wrong, "test")
 			require.Error(t, err)
+			t.Log(err)
 			require.NotContains(t, err.Error(), "not-the-password-42")
 		})
 	}
