@@ -25,7 +25,9 @@ type RelayConfig struct {
 	// producer of its own (bus.NewProducer: idempotent, murmur2 keys), so one that went wrong —
 	// a broker that came back with other topic ids — is not kept.
 	Brokers []string
-	// ProducerOptions are added to the producer's (TLS, SASL). Optional.
+	// Security of the connections to Brokers (TLS, SASL). Default: plaintext, no authentication.
+	Security bus.Security
+	// ProducerOptions are added to the producer's. Optional.
 	ProducerOptions []kgo.Opt
 	// Poison keeps the rows that can never be delivered (an envelope no relay can read, a record
 	// Kafka refuses for good), in the transaction that moves the relay past them. Required.
@@ -233,7 +235,7 @@ func (r *Relay) session(ctx context.Context) error {
 	if err := r.standBy(ctx, conn); err != nil {
 		return err
 	}
-	producer, err := bus.NewProducer(r.cfg.Brokers, "omni-relay", r.cfg.ProducerOptions...)
+	producer, err := bus.NewProducer(r.cfg.Brokers, r.cfg.Security, "omni-relay", r.cfg.ProducerOptions...)
 	if err != nil {
 		return err
 	}

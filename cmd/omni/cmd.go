@@ -190,8 +190,12 @@ func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []strin
 	defer db.Close()
 	var w *command.Watcher
 	if wait {
+		sec, err := g.security()
+		if err != nil {
+			return err
+		}
 		// Marked before the command commits, so none of what it causes can come before the mark.
-		if w, err = command.Watch(brokers, topics.Events); err != nil {
+		if w, err = command.Watch(brokers, sec, topics.Events); err != nil {
 			return err
 		}
 		defer w.Close()

@@ -46,7 +46,11 @@ Give the same hysteresis and latency settings as the running projection.`,
 				if len(g.brokers()) == 0 {
 					return errors.New("--from kafka: KAFKA_BROKERS (--kafka-brokers) is not set")
 				}
-				kafka = &infrastate.KafkaSource{Brokers: g.brokers(), Topic: events.DefaultTopics().Events}
+				sec, err := g.security()
+				if err != nil {
+					return err
+				}
+				kafka = &infrastate.KafkaSource{Brokers: g.brokers(), Security: sec, Topic: events.DefaultTopics().Events}
 			default:
 				return fmt.Errorf("--from %q: want log or kafka", from)
 			}

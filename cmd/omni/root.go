@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,18 +10,31 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
-// globals are the settings every subcommand shares. Flags win over the standard variables.
+// saslPasswordEnv holds the control bus's SASL password. WARNING: the password has no flag, so
+// it is never in a process listing, a shell history or a help text.
+const saslPasswordEnv = "OMNI_KAFKA_SASL_PASSWORD"
+
+// globals are the settings every subcommand shares. Flags win over the environment.
 type globals struct {
 	databaseURL  string
 	kafkaBrokers string
 	consulAddr   string
 	logLevel     string
 	logFormat    string
+	// kafka is the control bus's security but for the password, which security reads.
+	kafka            bus.Security
+	saslPasswordFile string
 }
+
+// globalEnv are the variables of the globals that keep their standard names; the others are
+// OMNI_<FLAG>.
+var globalEnv = map[string]string{"database-url": "DATABASE_URL", "kafka-brokers": "KAFKA_BROKERS", "consul-addr": "CONSUL_HTTP_ADDR"}
 
 func newRootCmd() *cobra.Command {
 	g := &globals{}
@@ -29,23 +43,31 @@ func newRootCmd() *cobra.Command {
 		Short:         "omnibase-infra: an event-sourced control plane for PostgreSQL, Kafka and Consul",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every command's flags not given on the command line come from their variables.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) },
 	}
-	f := root.PersistentFlags()
-	f.StringVar(&g.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "control database URL (env DATABASE_URL)")
-	f.StringVar(&g.kafkaBrokers, "kafka-brokers", os.Getenv("KAFKA_BROKERS"), "comma-separated Kafka brokers HOST:PORT (env KAFKA_BROKERS)")
-	f.StringVar(&g.consulAddr, "consul-addr", os.Getenv("CONSUL_HTTP_ADDR"), "Consul agent HTTP address (env CONSUL_HTTP_ADDR)")
-	f.StringVar(&g.logLevel, "log-level", envOr("OMNI_LOG_LEVEL", "info"), "debug, info, warn or error (env OMNI_LOG_LEVEL)")
-	f.StringVar(&g.logFormat, "log-format", envOr("OMNI_LOG_FORMAT", "text"), "text or json (env OMNI_LOG_FORMAT)")
+	g.register(root.PersistentFlags())
 	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g),
 		newSagasCmd(g), newContractCmd())
 	return root
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+func (g *globals) register(f *pflag.FlagSet) {
+	f.StringVar(&g.databaseURL, "database-url", "", "control database URL")
+	f.StringVar(&g.kafkaBrokers, "kafka-brokers", "", "comma-separated Kafka brokers HOST:PORT")
+	f.StringVar(&g.consulAddr, "consul-addr", "", "Consul agent HTTP address")
+	f.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	f.BoolVar(&g.kafka.TLS.Enabled, "kafka-tls", false, "connect to the Kafka brokers over TLS (implied by the other --kafka-tls-* flags)")
+	f.StringVar(&g.kafka.TLS.CAFile, "kafka-tls-ca", "", "PEM file of the CA certificates that sign the brokers' (default: the system's)")
+	f.StringVar(&g.kafka.TLS.CertFile, "kafka-tls-cert", "", "PEM client certificate for mutual TLS with the brokers (with --kafka-tls-key)")
+	f.StringVar(&g.kafka.TLS.KeyFile, "kafka-tls-key", "", "PEM key of --kafka-tls-cert")
+	f.StringVar(&g.kafka.TLS.ServerName, "kafka-tls-server-name", "", "name the brokers' certificates must carry (default: the host dialled)")
+	f.StringVar(&g.kafka.SASL.Mechanism, "kafka-sasl-mechanism", "", "SASL mechanism to the brokers: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: none)")
+	f.StringVar(&g.kafka.SASL.User, "kafka-sasl-user", "", "SASL user to the brokers")
+	f.StringVar(&g.saslPasswordFile, "kafka-sasl-password-file", "",
+		"file holding the SASL password (or set "+saslPasswordEnv+"; the password itself is never a flag)")
+	bindEnv(f, globalEnv)
 }
 
 func (g *globals) brokers() []string {
@@ -56,6 +78,30 @@ func (g *globals) brokers() []string {
 		}
 	}
 	return out
+}
+
+// security is the control bus's security with the password read from OMNI_KAFKA_SASL_PASSWORD
+// or --kafka-sasl-password-file, checked: its errors name the flags and never hold the password.
+func (g *globals) security() (bus.Security, error) {
+	sec := g.kafka
+	env, fromEnv := os.LookupEnv(saslPasswordEnv)
+	fromEnv = fromEnv && env != ""
+	switch {
+	case fromEnv && g.saslPasswordFile != "":
+		return bus.Security{}, errors.New(saslPasswordEnv + " and --kafka-sasl-password-file are both set: give one")
+	case fromEnv:
+		sec.SASL.Password = bus.Secret(env)
+	case g.saslPasswordFile != "":
+		b, err := os.ReadFile(g.saslPasswordFile)
+		if err != nil {
+			return bus.Security{}, fmt.Errorf("--kafka-sasl-password-file: %w", err)
+		}
+		sec.SASL.Password = bus.Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	if err := sec.ValidateAs(app.SecurityFlags); err != nil {
+		return bus.Security{}, fmt.Errorf("invalid config: %w", err)
+	}
+	return sec, nil
 }
 
 // logger builds the process's one logger.

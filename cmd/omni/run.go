@@ -30,7 +30,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f := cmd.Flags()
 	f.StringVar(&r.roles, "roles", "adapters,relay,projection,sagas", "roles to run: any of adapters, relay, projection, sagas")
 	f.Int32Var(&c.DatabaseMaxConns, "database-max-conns", c.DatabaseMaxConns, "connections of the process's pool on the control database (unless DATABASE_URL sets pool_max_conns)")
-	f.StringVar(&c.HTTPAddr, "http-addr", envOr("OMNI_HTTP_ADDR", c.HTTPAddr), "address of /healthz, /readyz and /metrics (env OMNI_HTTP_ADDR)")
+	f.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address of /healthz, /readyz and /metrics")
 	f.StringArrayVar(&r.pgTargets, "postgres-target", nil, "PostgreSQL target, NAME=URL (repeatable; default: the control database as \"control\")")
 	f.StringArrayVar(&r.pgTargets, "probe-target", nil, "same as --postgres-target")
 	_ = f.MarkHidden("probe-target")
@@ -63,7 +63,9 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	registerThresholds(f, &c.Thresholds)
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")
-	f.StringVar(&r.memoryLimit, "memory-limit", envOr("OMNI_MEMORY_LIMIT", defaultMemoryLimit), "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins; env OMNI_MEMORY_LIMIT)")
+	f.StringVar(&r.memoryLimit, "memory-limit", defaultMemoryLimit, "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins)")
+	// Every setting may come from the environment as well: OMNI_<FLAG>.
+	bindEnv(f, nil)
 }
 
 // config is the flags' configuration with the globals and the targets filled in.
@@ -75,8 +77,13 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	if err := setMemoryLimit(r.memoryLimit); err != nil {
 		return app.Config{}, err
 	}
+	sec, err := g.security()
+	if err != nil {
+		return app.Config{}, err
+	}
 	cfg := r.cfg
 	cfg.DatabaseURL, cfg.KafkaBrokers, cfg.ConsulAddr, cfg.Roles = g.databaseURL, g.brokers(), g.consulAddr, roles
+	cfg.KafkaSecurity = sec
 	for _, s := range r.pgTargets {
 		t, err := postgres.ParseTarget(s)
 		if err != nil {

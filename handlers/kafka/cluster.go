@@ -23,10 +23,11 @@ var errClosed = fmt.Errorf("kafka %w: %w", effect.ErrDriverClosed, sarama.ErrClo
 // cluster is one target: its connection, made on first use, and its producer counters since the
 // last probe.
 type cluster struct {
-	name    string
-	brokers []string
-	cfg     Config
-	logger  *slog.Logger
+	name     string
+	brokers  []string
+	security bus.Security
+	cfg      Config
+	logger   *slog.Logger
 
 	mu     sync.Mutex
 	conn   *conn // nil until a connect succeeds; replaced by recover
@@ -110,7 +111,7 @@ func (c *cluster) connect() (_ *conn, done func(), _ error) {
 	c.dialing = wait
 	c.mu.Unlock()
 
-	cn, err := dial(c.name, c.brokers, c.cfg)
+	cn, err := dial(c.name, c.brokers, c.security, c.cfg)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dialing, c.dialErr = nil, err
@@ -128,8 +129,12 @@ func (c *cluster) connect() (_ *conn, done func(), _ error) {
 	return cn, cn.users.Done, nil
 }
 
-func dial(name string, brokers []string, cfg Config) (cn *conn, err error) {
-	client, err := sarama.NewClient(brokers, saramaConfig(cfg))
+func dial(name string, brokers []string, sec bus.Security, cfg Config) (cn *conn, err error) {
+	sc := saramaConfig(cfg)
+	if err := sec.Sarama(sc); err != nil {
+		return nil, fmt.Errorf("kafka target %q: %w", name, err)
+	}
+	client, err := sarama.NewClient(brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("could not reach kafka target %q at %v: %w", name, brokers, err)
 	}

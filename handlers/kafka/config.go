@@ -10,6 +10,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/platform/bus"
 )
 
 // Target is one Kafka cluster the adapter acts on.
@@ -18,6 +19,8 @@ type Target struct {
 	Name string
 	// Brokers to bootstrap from, HOST:PORT. Required.
 	Brokers []string
+	// Security of the connections to Brokers (TLS, SASL). Default: plaintext, no authentication.
+	Security bus.Security
 }
 
 // Config configures a Driver.
@@ -72,15 +75,24 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("kafka adapter: target %q: broker %q is not HOST:PORT", t.Name, b))
 			}
 		}
+		if err := t.Security.ValidateAs(securityParams); err != nil {
+			errs = append(errs, fmt.Errorf("kafka adapter: target %q: %w", t.Name, err))
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// ParseTarget reads a target given as NAME=HOST:PORT[,HOST:PORT...], as on the command line.
+// ParseTarget reads a target given as NAME=HOST:PORT[,HOST:PORT...][?PARAMS], as on the command
+// line. PARAMS set the target's Security: tls=true, tls_ca, tls_cert, tls_key (files),
+// tls_server_name, sasl_mechanism, sasl_user, and the password from the environment variable
+// named by sasl_password_env or the file named by sasl_password_file (read here; never the
+// password itself), e.g. orders=k1:9093,k2:9093?tls_ca=/etc/ca.pem&sasl_mechanism=SCRAM-SHA-512&
+// sasl_user=ops&sasl_password_env=ORDERS_KAFKA_PASSWORD.
 func ParseTarget(s string) (Target, error) {
-	name, list, ok := strings.Cut(s, "=")
+	name, rest, ok := strings.Cut(s, "=")
+	list, query, _ := strings.Cut(rest, "?")
 	if !ok || name == "" || list == "" {
-		return Target{}, fmt.Errorf("kafka target %q: want NAME=HOST:PORT[,HOST:PORT...]", s)
+		return Target{}, fmt.Errorf("kafka target %q: want NAME=HOST:PORT[,HOST:PORT...][?PARAMS]", s)
 	}
 	t := Target{Name: name}
 	for _, b := range strings.Split(list, ",") {
@@ -88,6 +100,14 @@ func ParseTarget(s string) (Target, error) {
 			t.Brokers = append(t.Brokers, b)
 		}
 	}
+	if query == "" {
+		return t, nil
+	}
+	sec, err := parseSecurity(query)
+	if err != nil {
+		return Target{}, fmt.Errorf("kafka target %q: %w", name, err)
+	}
+	t.Security = sec
 	return t, nil
 }
 

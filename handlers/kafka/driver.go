@@ -38,7 +38,7 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	d := &Driver{clusters: map[string]*cluster{}}
 	for _, t := range cfg.Targets {
 		d.names = append(d.names, t.Name)
-		d.clusters[t.Name] = &cluster{name: t.Name, brokers: t.Brokers, cfg: cfg,
+		d.clusters[t.Name] = &cluster{name: t.Name, brokers: t.Brokers, security: t.Security, cfg: cfg,
 			logger: logger.With("adapter_id", events.AdapterID(events.AdapterKafka, t.Name))}
 	}
 	return d, nil

@@ -20,7 +20,7 @@ func (d *Driver) Recover(ctx context.Context, target string) ([]string, error) {
 }
 
 func (c *cluster) recover() ([]string, error) {
-	fresh, err := dial(c.name, c.brokers, c.cfg)
+	fresh, err := dial(c.name, c.brokers, c.security, c.cfg)
 	if err != nil {
 		return nil, err
 	}

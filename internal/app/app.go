@@ -135,7 +135,11 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 
 	// No Kafka publisher: everything the process publishes goes through the outbox.
 	n := &node{cfg: cfg, db: db, router: router, registry: reg, logger: logger}
-	if n.kafka, err = kgo.NewClient(kgo.SeedBrokers(cfg.KafkaBrokers...), kgo.ClientID("omni-readyz")); err != nil {
+	secOpts, err := cfg.KafkaSecurity.Franz()
+	if err != nil {
+		return nil, err
+	}
+	if n.kafka, err = kgo.NewClient(append(secOpts, kgo.SeedBrokers(cfg.KafkaBrokers...), kgo.ClientID("omni-readyz"))...); err != nil {
 		return nil, fmt.Errorf("could not create a Kafka client for %v: %w", cfg.KafkaBrokers, err)
 	}
 	defer func() {
@@ -228,7 +232,7 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 // addRelay delivers the outbox to Kafka.
 func (n *node) addRelay(db *pgxpool.Pool, poison *outbox.PoisonStore) error {
 	rc := n.cfg.Relay
-	rc.DB, rc.Brokers, rc.Poison, rc.Policy = db, n.cfg.KafkaBrokers, poison, n.policy
+	rc.DB, rc.Brokers, rc.Security, rc.Poison, rc.Policy = db, n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, poison, n.policy
 	rc.Metrics = outbox.NewRelayMetrics(n.registry)
 	var err error
 	if n.relay, err = outbox.NewRelay(rc, n.logger.With("role", RoleRelay)); err != nil {
@@ -251,7 +255,7 @@ func (n *node) addProjection(db *pgxpool.Pool, catalog *events.Registry) error {
 		return err
 	}
 	bc := n.cfg.Projection
-	bc.Brokers, bc.Group, bc.Topic = n.cfg.KafkaBrokers, infrastate.ConsumerName, n.cfg.Topics.Events
+	bc.Brokers, bc.Security, bc.Group, bc.Topic = n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, infrastate.ConsumerName, n.cfg.Topics.Events
 	bc.Handle, bc.Policy, bc.Metrics = h.HandleBatch, n.policy, consumer.NewBatchMetrics(n.registry)
 	n.projection, err = consumer.NewBatch(bc, logger)
 	return err
@@ -288,7 +292,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
 	if sub == nil {
 		var err error
-		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, group, watermill.NewSlogLogger(n.logger)); err != nil {
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, watermill.NewSlogLogger(n.logger)); err != nil {
 			return err
 		}
 	}

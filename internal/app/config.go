@@ -18,6 +18,7 @@ import (
 	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/outbox"
+	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
@@ -69,6 +70,9 @@ type Config struct {
 	DatabaseMaxConns int32
 	// KafkaBrokers to publish to and consume from. Required.
 	KafkaBrokers []string
+	// KafkaSecurity of every connection of the process to KafkaBrokers (TLS, SASL), and of the
+	// Kafka adapter's default target. Default: plaintext, no authentication.
+	KafkaSecurity bus.Security
 	// ConsulAddr of a Consul agent; optional. When set and Consul.Targets is empty, the Consul
 	// adapter acts on this agent as target "agent".
 	ConsulAddr string
@@ -145,7 +149,7 @@ func (c *Config) setDefaults() {
 		c.Postgres.Targets = []postgres.Target{{Name: "control", URL: c.DatabaseURL}}
 	}
 	if len(c.Kafka.Targets) == 0 && len(c.KafkaBrokers) > 0 {
-		c.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: c.KafkaBrokers}}
+		c.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: c.KafkaBrokers, Security: c.KafkaSecurity}}
 	}
 	if len(c.Consul.Targets) == 0 && c.ConsulAddr != "" {
 		c.Consul.Targets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
@@ -171,6 +175,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("KAFKA_BROKERS (--kafka-brokers): %q is not HOST:PORT", b))
 		}
 	}
+	if err := c.KafkaSecurity.ValidateAs(SecurityFlags); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.Roles) == 0 {
 		errs = append(errs, errors.New("--roles: no role given"))
 	}
@@ -184,6 +191,16 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// SecurityFlags name the fields of KafkaSecurity as omni's flags do, for the errors of Validate.
+var SecurityFlags = map[string]string{
+	"TLS.CAFile":     "--kafka-tls-ca",
+	"TLS.CertFile":   "--kafka-tls-cert",
+	"TLS.KeyFile":    "--kafka-tls-key",
+	"SASL.Mechanism": "--kafka-sasl-mechanism",
+	"SASL.User":      "--kafka-sasl-user",
+	"SASL.Password":  "the SASL password (OMNI_KAFKA_SASL_PASSWORD or --kafka-sasl-password-file)",
 }
 
 func (c Config) has(r Role) bool { return slices.Contains(c.Roles, r) }

@@ -60,9 +60,9 @@ type Watcher struct {
 	registry *events.Registry
 }
 
-// Watch marks the events topic's current end.
-func Watch(brokers []string, topic string) (*Watcher, error) {
-	client, err := bus.NewClient(brokers, "omni-cmd")
+// Watch marks the events topic's current end, connecting to brokers as sec says.
+func Watch(brokers []string, sec bus.Security, topic string) (*Watcher, error) {
+	client, err := bus.NewClient(brokers, sec, "omni-cmd")
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@
 package devkafka
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,20 @@ type Config struct {
 	// DataDir keeps the log on disk (with synchronous writes) so a restart loses nothing it
 	// acknowledged. Default "": in memory only.
 	DataDir string
+	// TLSCertFile and TLSKeyFile, when given, make the listener speak TLS only, with this PEM
+	// certificate and key. Default: plaintext. Both or neither.
+	TLSCertFile, TLSKeyFile string
+	// SASLUsers, when given, make every client authenticate as one of them (each a superuser:
+	// no ACLs). Default: no authentication.
+	SASLUsers []SASLUser
+}
+
+// SASLUser is a user clients may authenticate as.
+type SASLUser struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string
+	User      string
+	Password  string
 }
 
 func (c *Config) setDefaults() {
@@ -42,6 +57,17 @@ func (c Config) Validate() error {
 	}
 	if c.NumPartitions < 1 {
 		errs = append(errs, fmt.Errorf("partitions per topic is %d, must be at least 1", c.NumPartitions))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS certificate and key: give both or neither"))
+	}
+	for _, u := range c.SASLUsers {
+		switch {
+		case u.Mechanism != "PLAIN" && u.Mechanism != "SCRAM-SHA-256" && u.Mechanism != "SCRAM-SHA-512":
+			errs = append(errs, fmt.Errorf("SASL user %q: mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", u.User, u.Mechanism))
+		case u.User == "" || u.Password == "":
+			errs = append(errs, fmt.Errorf("SASL user %q: user and password must not be empty", u.User))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -69,11 +95,25 @@ func Start(cfg Config, logger *slog.Logger) (*Broker, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir), kfake.SyncWrites())
 	}
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("could not load the broker's TLS certificate: %w", err)
+		}
+		opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	}
+	if len(cfg.SASLUsers) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.SASLUsers {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.User, u.Password))
+		}
+	}
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("could not start Kafka-protocol broker on %s: %w", cfg.Addr, err)
 	}
-	logger.Info("Kafka-protocol broker started", "addrs", cluster.ListenAddrs(), "data_dir", cfg.DataDir)
+	logger.Info("Kafka-protocol broker started", "addrs", cluster.ListenAddrs(), "data_dir", cfg.DataDir,
+		"tls", cfg.TLSCertFile != "", "sasl_users", len(cfg.SASLUsers))
 	return &Broker{cluster: cluster}, nil
 }
 

@@ -5,7 +5,10 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -27,7 +30,7 @@ var marshaler = kafka.NewWithPartitioningMarshaler(func(_ string, msg *message.M
 })
 
 // NewPublisher returns a synchronous Kafka publisher.
-func NewPublisher(brokers []string, logger watermill.LoggerAdapter) (*kafka.Publisher, error) {
+func NewPublisher(brokers []string, sec Security, logger watermill.LoggerAdapter) (*kafka.Publisher, error) {
 	cfg := kafka.DefaultSaramaSyncPublisherConfig()
 	cfg.Version = saramaVersion
 	cfg.ClientID = "omnibase-infra"
@@ -35,6 +38,9 @@ func NewPublisher(brokers []string, logger watermill.LoggerAdapter) (*kafka.Publ
 	cfg.Producer.Idempotent = false
 	cfg.Producer.Partitioner = NewPartitioner
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	if err := sec.Sarama(cfg); err != nil {
+		return nil, err
+	}
 	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
 		Brokers:               brokers,
 		Marshaler:             marshaler,
@@ -47,7 +53,7 @@ func NewPublisher(brokers []string, logger watermill.LoggerAdapter) (*kafka.Publ
 }
 
 // NewSubscriber returns a subscriber in consumerGroup.
-func NewSubscriber(brokers []string, consumerGroup string, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+func NewSubscriber(brokers []string, sec Security, consumerGroup string, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
 	cfg := kafka.DefaultSaramaSubscriberConfig()
 	cfg.Version = saramaVersion
 	cfg.ClientID = "omnibase-infra"
@@ -55,6 +61,9 @@ func NewSubscriber(brokers []string, consumerGroup string, logger watermill.Logg
 	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
 	boundBuffers(cfg)
+	if err := sec.Sarama(cfg); err != nil {
+		return nil, err
+	}
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               brokers,
 		Unmarshaler:           marshaler,
@@ -88,11 +97,14 @@ func boundBuffers(cfg *sarama.Config) {
 
 // NewConsumerGroup joins nothing yet: it returns a consumer group that starts new groups from the
 // oldest offset, as every subscriber here does.
-func NewConsumerGroup(brokers []string, group string) (sarama.ConsumerGroup, error) {
+func NewConsumerGroup(brokers []string, sec Security, group string) (sarama.ConsumerGroup, error) {
 	cfg := clientConfig("omnibase-infra")
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
 	boundBuffers(cfg)
+	if err := sec.Sarama(cfg); err != nil {
+		return nil, err
+	}
 	g, err := sarama.NewConsumerGroup(brokers, group, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("could not create consumer group %q on %v: %w", group, brokers, err)
@@ -101,12 +113,38 @@ func NewConsumerGroup(brokers []string, group string) (sarama.ConsumerGroup, err
 }
 
 // NewClient connects a Sarama client to brokers.
-func NewClient(brokers []string, clientID string) (sarama.Client, error) {
-	client, err := sarama.NewClient(brokers, clientConfig(clientID))
+func NewClient(brokers []string, sec Security, clientID string) (sarama.Client, error) {
+	cfg := clientConfig(clientID)
+	if err := sec.Sarama(cfg); err != nil {
+		return nil, err
+	}
+	client, err := sarama.NewClient(brokers, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, err)
+		return nil, fmt.Errorf("could not reach Kafka at %v: %w", brokers, withCause(err, brokers, cfg))
 	}
 	return client, nil
+}
+
+// withCause adds to Sarama's "run out of available brokers" why the first broker refused: Sarama
+// only logs it, and a TLS or SASL failure (a wrong password, an unknown CA) would go unexplained.
+func withCause(err error, brokers []string, cfg *sarama.Config) error {
+	if !errors.Is(err, sarama.ErrOutOfBrokers) || len(brokers) == 0 {
+		return err
+	}
+	b := sarama.NewBroker(brokers[0])
+	if oerr := b.Open(cfg); oerr != nil {
+		return fmt.Errorf("%w (%s: %w)", err, brokers[0], oerr)
+	}
+	defer func() { _ = b.Close() }()
+	if _, cerr := b.Connected(); cerr != nil {
+		if errors.Is(cerr, io.EOF) {
+			// A broker that refuses a TLS handshake or a SASL login may just hang up.
+			return fmt.Errorf("%w (%s closed the connection while connecting: check the TLS and SASL settings, "+
+				"--kafka-tls-* and --kafka-sasl-*, and the SASL password)", err, brokers[0])
+		}
+		return fmt.Errorf("%w (%s: %w)", err, brokers[0], cerr)
+	}
+	return err
 }
 
 // Message reads a record as the publishers here write it (the message UUID and the metadata in
@@ -119,8 +157,13 @@ func Message(r *sarama.ConsumerMessage) (*message.Message, error) {
 // after a lost answer lands once and in order), acknowledged by every in-sync replica, keys
 // assigned to partitions as the Java client does (murmur2), topics created on first use as the
 // brokers allow, and records retried until the broker takes them or the produce's context ends
-// (nothing is dropped because Kafka was down). opts come after these and may override them.
-func NewProducer(brokers []string, clientID string, opts ...kgo.Opt) (*kgo.Client, error) {
+// (nothing is dropped because Kafka was down); connections as sec says. opts come after these
+// and may override them.
+func NewProducer(brokers []string, sec Security, clientID string, opts ...kgo.Opt) (*kgo.Client, error) {
+	secOpts, err := sec.Franz()
+	if err != nil {
+		return nil, err
+	}
 	base := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(clientID),
@@ -132,7 +175,7 @@ func NewProducer(brokers []string, clientID string, opts ...kgo.Opt) (*kgo.Clien
 			return min(100*time.Millisecond<<min(tries, 6), 2*time.Second)
 		}),
 	}
-	cl, err := kgo.NewClient(append(base, opts...)...)
+	cl, err := kgo.NewClient(slices.Concat(base, secOpts, opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("could not create a Kafka producer for %v: %w", brokers, err)
 	}

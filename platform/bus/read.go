@@ -13,10 +13,10 @@ import (
 // not name) up to each partition's end at the time of the call, as Watermill messages (UUID and
 // metadata from the headers), in order per partition, and calls fn for each. It returns the
 // offsets it stopped at, to read on from next time, and how many records it read.
-func ReadTopic(ctx context.Context, brokers []string, topic string, from map[int32]int64,
+func ReadTopic(ctx context.Context, brokers []string, sec Security, topic string, from map[int32]int64,
 	fn func(*message.Message) error) (ends map[int32]int64, n int64, err error) {
 	ends = map[int32]int64{}
-	client, err := NewClient(brokers, "omnibase-infra-reader")
+	client, err := NewClient(brokers, sec, "omnibase-infra-reader")
 	if err != nil {
 		return ends, 0, err
 	}

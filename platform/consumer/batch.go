@@ -34,6 +34,8 @@ type Rejected struct {
 type BatchConfig struct {
 	// Brokers of the Kafka cluster. Required.
 	Brokers []string
+	// Security of the connections to Brokers (TLS, SASL). Default: plaintext, no authentication.
+	Security bus.Security
 	// Group is the consumer group, and the name its poison topic is made from. Required.
 	Group string
 	// Topic to consume. Required.
@@ -181,7 +183,7 @@ func (c *Batch) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	group, err := bus.NewConsumerGroup(c.cfg.Brokers, c.cfg.Group)
+	group, err := bus.NewConsumerGroup(c.cfg.Brokers, c.cfg.Security, c.cfg.Group)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,9 @@ type ReplayConfig struct {
 // KafkaSource is a topic to replay from.
 type KafkaSource struct {
 	Brokers []string
-	Topic   string
+	// Security of the connections to Brokers (TLS, SASL). Default: plaintext, no authentication.
+	Security bus.Security
+	Topic    string
 }
 
 // Progress is how far a replay is.
@@ -306,7 +308,7 @@ func (r *replay) importKafka(ctx context.Context, db pgtx.Executor) error {
 		}
 		return nil
 	}
-	ends, n, err := bus.ReadTopic(ctx, src.Brokers, src.Topic, r.read, func(msg *message.Message) error {
+	ends, n, err := bus.ReadTopic(ctx, src.Brokers, src.Security, src.Topic, r.read, func(msg *message.Message) error {
 		batch.Queue(`INSERT INTO replay_source (event_id, metadata, payload) VALUES ($1, $2, $3)
 			ON CONFLICT (event_id) DO NOTHING`, msg.UUID, msg.Metadata, []byte(msg.Payload))
 		if batch.Len() >= 1000 {

@@ -129,7 +129,7 @@ func runStockForwarder(ctx context.Context, db *pgxpool.Pool) error {
 	if err != nil {
 		return fmt.Errorf("could not create the outbox subscriber: %w", err)
 	}
-	pub, err := bus.NewPublisher(kafka.Brokers(), wlog)
+	pub, err := bus.NewPublisher(kafka.Brokers(), bus.Security{}, wlog)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func rawBatchedProduce(b *testing.B, k broker, topic string, msgs []*message.Mes
 func rawSyncProduce(b *testing.B, k broker, topic string, msgs []*message.Message) float64 {
 	k.create(b, topic)
 	defer k.drop(b, topic)
-	pub, err := bus.NewPublisher(kafka.Brokers(), watermill.NopLogger{})
+	pub, err := bus.NewPublisher(kafka.Brokers(), bus.Security{}, watermill.NopLogger{})
 	require.NoError(b, err)
 	defer pub.Close()
 	start := time.Now()

@@ -37,7 +37,7 @@ type commander struct {
 
 func newCommander(t *testing.T, db *pgxpool.Pool, brokers []string) *commander {
 	t.Helper()
-	pub, err := bus.NewPublisher(brokers, watermill.NopLogger{})
+	pub, err := bus.NewPublisher(brokers, bus.Security{}, watermill.NopLogger{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
 	return &commander{t: t, db: db, brokers: brokers, pub: pub}
@@ -71,7 +71,7 @@ func (c *commander) send(cmd events.Command) string {
 // watch marks the end of the events topic; await then reads what a command sent after it caused.
 func (c *commander) watch() *command.Watcher {
 	c.t.Helper()
-	w, err := command.Watch(c.brokers, events.DefaultTopics().Events)
+	w, err := command.Watch(c.brokers, bus.Security{}, events.DefaultTopics().Events)
 	require.NoError(c.t, err)
 	c.t.Cleanup(func() { _ = w.Close() })
 	return w

@@ -98,8 +98,9 @@ func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "DATABASE_URL", "KAFKA_BROKERS", "CONSUL_HTTP_ADDR", "OMNI_HTTP_ADDR":
+		switch {
+		case name == "DATABASE_URL", name == "KAFKA_BROKERS", name == "CONSUL_HTTP_ADDR",
+			strings.HasPrefix(name, "OMNI_"): // every OMNI_<FLAG> is a setting now
 			continue
 		}
 		env = append(env, kv)

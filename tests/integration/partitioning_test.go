@@ -27,7 +27,7 @@ func TestPartitioning_omni_puts_each_key_where_franz_go_does(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	pub, err := bus.NewPublisher(broker.Brokers(), watermill.NopLogger{})
+	pub, err := bus.NewPublisher(broker.Brokers(), bus.Security{}, watermill.NopLogger{})
 	require.NoError(t, err)
 	defer pub.Close()
 	franz, err := kgo.NewClient(kgo.SeedBrokers(broker.Brokers()...))

@@ -86,7 +86,7 @@ func TestPolicy_router_handler_retries_a_transient_failure_and_poisons_a_permane
 	_, db := newControlDB(t)
 	startRelay(t, db, kafka.Brokers()) // the poison copies go through the outbox
 	wlog := watermill.NewSlogLogger(testLogger(t))
-	pub, err := bus.NewPublisher(kafka.Brokers(), wlog)
+	pub, err := bus.NewPublisher(kafka.Brokers(), bus.Security{}, wlog)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
 	policy := fastPolicy(t, db)
@@ -96,7 +96,7 @@ func TestPolicy_router_handler_retries_a_transient_failure_and_poisons_a_permane
 	handled := make(chan string, 10)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
 	require.NoError(t, err)
-	sub, err := bus.NewSubscriber(kafka.Brokers(), group, wlog)
+	sub, err := bus.NewSubscriber(kafka.Brokers(), bus.Security{}, group, wlog)
 	require.NoError(t, err)
 	h := router.AddConsumerHandler(group, topic, sub, func(msg *message.Message) error {
 		n := tries.add(msg.UUID)
@@ -150,7 +150,7 @@ func TestPolicy_batch_consumer_retries_a_transient_failure_poisons_what_it_rejec
 	_, db := newControlDB(t)
 	startRelay(t, db, kafka.Brokers())
 	wlog := watermill.NewSlogLogger(testLogger(t))
-	pub, err := bus.NewPublisher(kafka.Brokers(), wlog)
+	pub, err := bus.NewPublisher(kafka.Brokers(), bus.Security{}, wlog)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
 	topic, group := "policy-batch."+watermill.NewShortUUID(), "policy-batch-"+watermill.NewShortUUID()
@@ -251,7 +251,7 @@ func TestPolicy_batch_consumer_retries_a_transient_failure_poisons_what_it_rejec
 // committedOffset sums the offsets group committed on topic's partitions.
 func committedOffset(t *testing.T, brokers []string, group, topic string) int64 {
 	t.Helper()
-	client, err := bus.NewClient(brokers, "omni-test")
+	client, err := bus.NewClient(brokers, bus.Security{}, "omni-test")
 	require.NoError(t, err)
 	defer client.Close()
 	admin, err := sarama.NewClusterAdminFromClient(client)

@@ -27,11 +27,17 @@ type omniProcess struct {
 // then if it still runs).
 func startOmniProcess(t *testing.T, url string, brokers []string, roles string, args ...string) *omniProcess {
 	t.Helper()
+	return startOmniProcessEnv(t, nil, url, brokers, roles, args...)
+}
+
+// startOmniProcessEnv is startOmniProcess with env added to the process's environment.
+func startOmniProcessEnv(t *testing.T, env []string, url string, brokers []string, roles string, args ...string) *omniProcess {
+	t.Helper()
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	p := &omniProcess{addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(omniBinary(t), append([]string{"run", "--roles=" + roles, "--skip-migrate", "--http-addr", p.addr}, args...)...)
-	p.cmd.Env = append(cleanEnv(), "DATABASE_URL="+url, "KAFKA_BROKERS="+strings.Join(brokers, ","))
+	p.cmd.Env = append(append(cleanEnv(), "DATABASE_URL="+url, "KAFKA_BROKERS="+strings.Join(brokers, ",")), env...)
 	p.cmd.Stderr = p.stderr
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()

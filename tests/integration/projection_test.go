@@ -30,7 +30,7 @@ func failedProbe(t *testing.T, adapterID string, at time.Time) *message.Message 
 
 func publish(t *testing.T, brokers []string, topic string, msgs ...*message.Message) {
 	t.Helper()
-	pub, err := bus.NewPublisher(brokers, watermill.NopLogger{})
+	pub, err := bus.NewPublisher(brokers, bus.Security{}, watermill.NopLogger{})
 	require.NoError(t, err)
 	defer pub.Close()
 	require.NoError(t, pub.Publish(topic, msgs...))

@@ -40,7 +40,7 @@ func publishIntent(t *testing.T, brokers []string, name, subject string) string 
 		}
 	}
 	require.NotNil(t, in, "intent %s", name)
-	pub, err := bus.NewPublisher(brokers, watermill.NopLogger{})
+	pub, err := bus.NewPublisher(brokers, bus.Security{}, watermill.NopLogger{})
 	require.NoError(t, err)
 	defer pub.Close()
 	msg, err := events.EncodeWithID(intent.ID, in, events.NewOrigin(), time.Now())

@@ -7,11 +7,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/omninode/omnibase-infra/internal/devkafka"
@@ -22,6 +24,18 @@ func main() {
 	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:9092", "HOST:PORT to listen on and advertise")
 	flag.IntVar(&cfg.NumPartitions, "partitions", 4, "partitions of topics created on first use")
 	flag.StringVar(&cfg.DataDir, "data-dir", "", "keep the log here, synced, so a restart loses nothing acknowledged")
+	flag.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate: the listener speaks TLS only (with -tls-key)")
+	flag.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM key of -tls-cert")
+	flag.Func("sasl-user", "MECHANISM:USER:PASSWORD a client must authenticate as, repeatable (a test broker's throwaway user)",
+		func(s string) error {
+			mech, rest, ok1 := strings.Cut(s, ":")
+			user, pass, ok2 := strings.Cut(rest, ":")
+			if !ok1 || !ok2 {
+				return errors.New("want MECHANISM:USER:PASSWORD")
+			}
+			cfg.SASLUsers = append(cfg.SASLUsers, devkafka.SASLUser{Mechanism: mech, User: user, Password: pass})
+			return nil
+		})
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
