@@ -170,7 +170,15 @@ func (a *Adapter) Run(ctx context.Context) error {
 		return a.keepLeases(lctx, leased)
 	})
 	if w, ok := a.d.(Watcher); ok {
-		g.Go(func() error { return w.Watch(ctx, ownerRecorder{a}) })
+		g.Go(func() error {
+			// After the first round of leases, so that the owner records where its watches start.
+			select {
+			case <-leased:
+			case <-ctx.Done():
+				return nil
+			}
+			return w.Watch(ctx, ownerRecorder{a})
+		})
 	}
 	var work errgroup.Group
 	work.Go(func() error { return a.takeHanded(ctx) })
