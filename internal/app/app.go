@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -267,8 +266,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 	if err != nil {
 		return err
 	}
-	wlog := watermill.NewSlogLogger(n.logger)
-	timers, err := engine.TimersSubscriber(wsql.BeginnerFromPgx(db), wlog)
+	timers, err := sagas.NewTimersSubscriber(sagas.TimersConfig{DB: db}, n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err
 	}
