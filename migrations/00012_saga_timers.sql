@@ -35,24 +35,33 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
--- The schema watermill-sql's delayed PostgreSQL queue creates, with the timers still pending.
-CREATE TABLE IF NOT EXISTS watermill_saga_timers (
-    "offset"   SERIAL PRIMARY KEY,
-    "uuid"     VARCHAR(36) NOT NULL,
-    "payload"  JSON DEFAULT NULL,
-    "metadata" JSON DEFAULT NULL,
-    "acked"    BOOLEAN NOT NULL DEFAULT FALSE,
-    "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
-);
-CREATE INDEX IF NOT EXISTS watermill_saga_timers_delayed_until_idx
-    ON watermill_saga_timers ((metadata->>'_watermill_delayed_until'));
-INSERT INTO watermill_saga_timers (uuid, payload, metadata, created_at)
-SELECT id,
-       json_build_object('saga_id', saga_id, 'token', token, 'kind', kind,
-                         'at', to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-       json_build_object('_watermill_delayed_until',
-                         to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                         '_watermill_delayed_for', '0s'),
-       created_at
-FROM saga_timers ORDER BY due_at;
+-- The timers still pending go back to watermill-sql's delayed queue, in the table its subscriber
+-- creates (made here only when there are any: a down step leaves nothing its up step did not).
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM saga_timers) THEN
+        CREATE TABLE IF NOT EXISTS watermill_saga_timers (
+            "offset"     SERIAL PRIMARY KEY,
+            "uuid"       VARCHAR(36) NOT NULL,
+            "payload"    JSON DEFAULT NULL,
+            "metadata"   JSON DEFAULT NULL,
+            "acked"      BOOLEAN NOT NULL DEFAULT FALSE,
+            "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
+        );
+        CREATE INDEX IF NOT EXISTS watermill_saga_timers_delayed_until_idx
+            ON watermill_saga_timers ((metadata->>'_watermill_delayed_until'));
+        INSERT INTO watermill_saga_timers (uuid, payload, metadata, created_at)
+        SELECT id,
+               json_build_object('saga_id', saga_id, 'token', token, 'kind', kind,
+                                 'at', to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+               json_build_object('_watermill_delayed_until',
+                                 to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                 '_watermill_delayed_for', '0s'),
+               created_at
+        FROM saga_timers ORDER BY due_at;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
 DROP TABLE saga_timers;
