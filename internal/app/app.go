@@ -250,6 +250,7 @@ func (n *node) addProjection(db *pgxpool.Pool, catalog *events.Registry) error {
 	bc := n.cfg.Projection
 	bc.Brokers, bc.Group, bc.Topic = n.cfg.KafkaBrokers, infrastate.ConsumerName, n.cfg.Topics.Events
 	bc.Handle, bc.Policy, bc.Metrics = h.HandleBatch, n.policy, consumer.NewBatchMetrics(n.registry)
+	bc.Membership = n.cfg.Membership
 	n.projection, err = consumer.NewBatch(bc, logger)
 	return err
 }
@@ -284,7 +285,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
 	if sub == nil {
 		var err error
-		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, group, watermill.NewSlogLogger(n.logger)); err != nil {
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, group, n.cfg.Membership, watermill.NewSlogLogger(n.logger)); err != nil {
 			return err
 		}
 	}

@@ -46,14 +46,17 @@ func NewPublisher(brokers []string, logger watermill.LoggerAdapter) (*kafka.Publ
 	return pub, nil
 }
 
-// NewSubscriber returns a subscriber in consumerGroup.
-func NewSubscriber(brokers []string, consumerGroup string, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+// NewSubscriber returns a subscriber in consumerGroup, a member of it as m says.
+func NewSubscriber(brokers []string, consumerGroup string, m Membership, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer group %q: %w", consumerGroup, err)
+	}
 	cfg := kafka.DefaultSaramaSubscriberConfig()
 	cfg.Version = saramaVersion
 	cfg.ClientID = "omnibase-infra"
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	m.apply(cfg)
 	boundBuffers(cfg)
 	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               brokers,
@@ -87,11 +90,14 @@ func boundBuffers(cfg *sarama.Config) {
 }
 
 // NewConsumerGroup joins nothing yet: it returns a consumer group that starts new groups from the
-// oldest offset, as every subscriber here does.
-func NewConsumerGroup(brokers []string, group string) (sarama.ConsumerGroup, error) {
+// oldest offset, as every subscriber here does, a member of it as m says.
+func NewConsumerGroup(brokers []string, group string, m Membership) (sarama.ConsumerGroup, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer group %q: %w", group, err)
+	}
 	cfg := clientConfig("omnibase-infra")
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	m.apply(cfg)
 	boundBuffers(cfg)
 	g, err := sarama.NewConsumerGroup(brokers, group, cfg)
 	if err != nil {
