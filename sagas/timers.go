@@ -51,7 +51,7 @@ func (c TimersConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("PollInterval %s is negative", c.PollInterval))
 	}
 	if c.Workers < 0 {
-		errs = append(errs, fmt.Errorf("Workers %d is negative", c.Workers))
+		errs = append(errs, fmt.Errorf("workers: %d is negative", c.Workers))
 	}
 	return errors.Join(errs...)
 }
