@@ -22,7 +22,8 @@ const (
 	IntakeConsumerName = "saga-intake"
 	// RepliesConsumerName takes the adapters' outcome events from the events topic.
 	RepliesConsumerName = "saga-replies"
-	// TimersConsumerName takes the sagas' timers from PostgreSQL.
+	// TimersConsumerName takes the sagas' timers from PostgreSQL (saga_timers; a timer's row is its
+	// own inbox entry).
 	TimersConsumerName = "saga-timers"
 )
 
@@ -48,8 +49,6 @@ type Config struct {
 	Contract Contract
 	// Topics name where commands and events go. Default events.DefaultTopics().
 	Topics events.Topics
-	// TimersTopic is the PostgreSQL queue of the sagas' timers. Default "saga_timers".
-	TimersTopic string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -57,9 +56,6 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Topics == (events.Topics{}) {
 		c.Topics = events.DefaultTopics()
-	}
-	if c.TimersTopic == "" {
-		c.TimersTopic = "saga_timers"
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -87,8 +83,8 @@ func (c Config) Validate() error {
 
 // Engine runs the sagas. It takes intents (starting or joining sagas), the adapters' replies and
 // its own timers; for each it reads the saga, decides with Decide, and stores the decision — the
-// saga (optimistically locked), its timeline, the commands through the outbox and the timers as
-// delayed messages — in one transaction with the message's inbox row.
+// saga (optimistically locked), its timeline, the commands through the outbox and the timers in
+// saga_timers — in one transaction with the message's inbox row (for a timer, its row's deletion).
 type Engine struct {
 	cfg    Config
 	defs   map[string]Workflow
@@ -104,8 +100,8 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	return &Engine{cfg: cfg, defs: Workflows(), logger: logger}, nil
 }
 
-// TimersTopic is the PostgreSQL queue the engine's timers go through.
-func (e *Engine) TimersTopic() string { return e.cfg.TimersTopic }
+// TimersTopic is the table the engine's timers go through (TimersTopic).
+func (e *Engine) TimersTopic() string { return TimersTopic }
 
 // HandleIntent is the Watermill handler of the intents topic: it routes the intent by the
 // contract and starts its workflow's saga for the intent's subject, or joins the running one.
@@ -135,7 +131,7 @@ func (e *Engine) HandleIntent(msg *message.Message) error {
 	}
 	trigger := Trigger{Intent: name, IntentID: env.ID, Reason: fields.Reason, RaisedAt: fields.RaisedAt}
 	spec, def := e.cfg.Contract.Workflows[workflow], e.defs[workflow]
-	return e.run(ctx, IntakeConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
+	return e.run(ctx, e.cfg.DB, inboxClaim(IntakeConsumerName, env.ID), IntakeConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
 		s := Saga[json.RawMessage]{ID: watermill.NewUUID(), Workflow: workflow, Subject: fields.Subject,
 			Status: StatusRunning, Step: spec.Steps[0].Name, Version: 1}
 		started, err := insertSaga(ctx, tx, s)
@@ -172,7 +168,7 @@ func (e *Engine) HandleEvent(msg *message.Message) error {
 	if err != nil || !ok {
 		return err
 	}
-	return e.run(ctx, RepliesConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
+	return e.run(ctx, e.cfg.DB, inboxClaim(RepliesConsumerName, env.ID), RepliesConsumerName, env.ID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
 		if err := recordReply(ctx, tx, id, reply); err != nil {
 			return 0, Decision[json.RawMessage]{}, err
 		}
@@ -194,14 +190,23 @@ func replyIn(m events.Message) (commandID string, r Reply, ok bool) {
 	return "", Reply{}, false
 }
 
-// HandleTimer is the Watermill handler of the timers queue.
+// HandleTimer is the Watermill handler of the timers (TimersSubscriber). The timer's row is its
+// inbox entry: the decision deletes it, so a timer has its effect once, and one already gone (handled,
+// or dropped when its saga moved on) does nothing. From a TimersSubscriber the decision runs inside
+// the transaction that holds the row (a savepoint per attempt), so nobody else takes the timer
+// while it is decided; otherwise in a transaction of its own.
 func (e *Engine) HandleTimer(msg *message.Message) error {
 	var t Timer
 	if err := json.Unmarshal(msg.Payload, &t); err != nil || t.SagaID == "" {
 		return fmt.Errorf("%w: unreadable saga timer %s: %v", events.ErrRejected, msg.UUID, err)
 	}
 	ctx := msg.Context()
-	return e.run(ctx, TimersConsumerName, msg.UUID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
+	var db pgtx.Beginner = e.cfg.DB
+	if held, ok := heldTimer(ctx); ok {
+		db = held
+	}
+	claim := func(ctx context.Context, tx pgx.Tx) (bool, error) { return takeTimer(ctx, tx, msg.UUID) }
+	return e.run(ctx, db, claim, TimersConsumerName, msg.UUID, func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error) {
 		return e.decide(ctx, tx, t.SagaID, Fired{Token: t.Token, Kind: t.Kind}, v, now)
 	})
 }
@@ -220,13 +225,21 @@ func (e *Engine) decide(ctx context.Context, tx pgx.Tx, id string, in Input, v V
 	return s.Version, d, err
 }
 
-// run handles one message in one transaction: the inbox claim (a message handled before ends
+// claim records inside tx that a message is handled; false when it was handled before.
+type claim func(ctx context.Context, tx pgx.Tx) (bool, error)
+
+// inboxClaim claims messageID for consumer in the inbox (processed_messages).
+func inboxClaim(consumer, messageID string) claim {
+	return func(ctx context.Context, tx pgx.Tx) (bool, error) { return pgtx.Claim(ctx, tx, consumer, messageID) }
+}
+
+// run handles one message in one transaction on db: the claim (a message handled before ends
 // here), then fn's decision, stored with everything it sends.
-func (e *Engine) run(ctx context.Context, consumer, messageID string,
+func (e *Engine) run(ctx context.Context, db pgtx.Beginner, claimed claim, consumer, messageID string,
 	fn func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error)) error {
 	var d Decision[json.RawMessage]
-	err := pgtx.Run(ctx, e.cfg.DB, func(tx pgx.Tx) error {
-		fresh, err := pgtx.Claim(ctx, tx, consumer, messageID)
+	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		fresh, err := claimed(ctx, tx)
 		if err != nil || !fresh {
 			return err
 		}

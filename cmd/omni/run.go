@@ -53,6 +53,8 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&c.Kafka.Timeout, "kafka-timeout", c.Kafka.Timeout, "timeout of one request of the Kafka adapter to a broker (keep it under --probe-timeout for timely probes)")
 	f.BoolVar(&c.Kafka.AllowControlTopics, kafka.AllowControlTopicsFlag, c.Kafka.AllowControlTopics,
 		"let the Kafka adapter's publish write to the control topics (events, intents, commands, poison), around the outbox and the event log")
+	f.StringVar(&c.Membership.InstanceID, "instance-id", "", "this process's stable id in its Kafka consumer groups (static membership): restarted with it, it consumes again at once; unique per process")
+	f.DurationVar(&c.Membership.SessionTimeout, "kafka-session-timeout", c.Membership.SessionTimeout, "how long Kafka waits for a silent consumer before giving its partitions to the others")
 	f.IntVar(&c.Projection.MaxBatch, "projection-batch", c.Projection.MaxBatch, "most events of a partition the projection applies in one transaction")
 	f.IntVar(&c.Relay.BatchSize, "relay-batch", c.Relay.BatchSize, "most outbox rows the relay produces and acknowledges at once")
 	f.DurationVar(&c.Relay.Retention, "outbox-retention", c.Relay.Retention, "how long delivered rows stay in the outbox (negative: forever)")

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -257,6 +256,7 @@ func (n *node) addProjection(db *pgxpool.Pool, catalog *events.Registry) error {
 	bc := n.cfg.Projection
 	bc.Brokers, bc.Security, bc.Group, bc.Topic = n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, infrastate.ConsumerName, n.cfg.Topics.Events
 	bc.Handle, bc.Policy, bc.Metrics = h.HandleBatch, n.policy, consumer.NewBatchMetrics(n.registry)
+	bc.Membership = n.cfg.Membership
 	n.projection, err = consumer.NewBatch(bc, logger)
 	return err
 }
@@ -273,8 +273,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 	if err != nil {
 		return err
 	}
-	wlog := watermill.NewSlogLogger(n.logger)
-	timers, err := engine.TimersSubscriber(wsql.BeginnerFromPgx(db), wlog)
+	timers, err := sagas.NewTimersSubscriber(sagas.TimersConfig{DB: db}, n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err
 	}
@@ -292,7 +291,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
 	if sub == nil {
 		var err error
-		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, watermill.NewSlogLogger(n.logger)); err != nil {
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, n.cfg.Membership, watermill.NewSlogLogger(n.logger)); err != nil {
 			return err
 		}
 	}

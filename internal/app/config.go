@@ -82,6 +82,10 @@ type Config struct {
 	HTTPAddr string
 	// Topics. Default events.DefaultTopics().
 	Topics events.Topics
+	// Membership is how every consumer of the process takes part in its Kafka consumer group:
+	// a stable InstanceID (static membership) lets a restarted process consume again at once.
+	// Default bus.DefaultMembership(): dynamic members, a 10s session.
+	Membership bus.Membership
 
 	// Policy is the error policy of every consumer (its Poison publisher is the process's).
 	Policy consumer.PolicyConfig
@@ -118,6 +122,7 @@ func DefaultConfig() Config {
 		HTTPAddr:         "127.0.0.1:8081",
 		DatabaseMaxConns: 20,
 		Topics:           events.DefaultTopics(),
+		Membership:       bus.DefaultMembership(),
 		Policy:           consumer.DefaultPolicyConfig(),
 		Adapters:         effect.DefaultConfig(),
 		Postgres:         postgres.DefaultConfig(),
@@ -169,6 +174,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS (--kafka-brokers) is not set"))
+	}
+	if err := c.Membership.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("consumer-group membership (--instance-id, --kafka-session-timeout): %w", err))
 	}
 	for _, b := range c.KafkaBrokers {
 		if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {

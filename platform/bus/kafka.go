@@ -52,14 +52,17 @@ func NewPublisher(brokers []string, sec Security, logger watermill.LoggerAdapter
 	return pub, nil
 }
 
-// NewSubscriber returns a subscriber in consumerGroup.
-func NewSubscriber(brokers []string, sec Security, consumerGroup string, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+// NewSubscriber returns a subscriber in consumerGroup, a member of it as m says.
+func NewSubscriber(brokers []string, sec Security, consumerGroup string, m Membership, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer group %q: %w", consumerGroup, err)
+	}
 	cfg := kafka.DefaultSaramaSubscriberConfig()
 	cfg.Version = saramaVersion
 	cfg.ClientID = "omnibase-infra"
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
 	cfg.Metadata.Retry.Backoff = 250 * time.Millisecond
+	m.apply(cfg)
 	boundBuffers(cfg)
 	if err := sec.Sarama(cfg); err != nil {
 		return nil, err
@@ -96,11 +99,14 @@ func boundBuffers(cfg *sarama.Config) {
 }
 
 // NewConsumerGroup joins nothing yet: it returns a consumer group that starts new groups from the
-// oldest offset, as every subscriber here does.
-func NewConsumerGroup(brokers []string, sec Security, group string) (sarama.ConsumerGroup, error) {
+// oldest offset, as every subscriber here does, a member of it as m says.
+func NewConsumerGroup(brokers []string, sec Security, group string, m Membership) (sarama.ConsumerGroup, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer group %q: %w", group, err)
+	}
 	cfg := clientConfig("omnibase-infra")
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Consumer.Group.Rebalance.Timeout = 10 * time.Second
+	m.apply(cfg)
 	boundBuffers(cfg)
 	if err := sec.Sarama(cfg); err != nil {
 		return nil, err

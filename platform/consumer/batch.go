@@ -51,6 +51,9 @@ type BatchConfig struct {
 	Policy *Policy
 	// Metrics, when set, count batches and their sizes.
 	Metrics *BatchMetrics
+	// Membership is how the consumer takes part in its group (static membership, session
+	// timeout). Default bus.DefaultMembership().
+	Membership bus.Membership
 }
 
 func (c *BatchConfig) setDefaults() {
@@ -183,7 +186,7 @@ func (c *Batch) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	group, err := bus.NewConsumerGroup(c.cfg.Brokers, c.cfg.Security, c.cfg.Group)
+	group, err := bus.NewConsumerGroup(c.cfg.Brokers, c.cfg.Security, c.cfg.Group, c.cfg.Membership)
 	if err != nil {
 		return err
 	}

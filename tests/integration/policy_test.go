@@ -96,7 +96,7 @@ func TestPolicy_router_handler_retries_a_transient_failure_and_poisons_a_permane
 	handled := make(chan string, 10)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
 	require.NoError(t, err)
-	sub, err := bus.NewSubscriber(kafka.Brokers(), bus.Security{}, group, wlog)
+	sub, err := bus.NewSubscriber(kafka.Brokers(), bus.Security{}, group, bus.Membership{}, wlog)
 	require.NoError(t, err)
 	h := router.AddConsumerHandler(group, topic, sub, func(msg *message.Message) error {
 		n := tries.add(msg.UUID)

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -141,6 +139,23 @@ func TestMigrate_saga_rows_of_the_old_shape_move_their_state_and_resume(t *testi
 			VALUES ($1, $2, $3, $4, $5, $6::jsonb, 3)`, s.id, s.workflow, s.subject, s.step, s.status, s.data)
 		require.NoError(t, err, s.name)
 	}
+	// The waiting sagas' timers, pending in watermill-sql's delayed queue as the versions before
+	// 00012 kept them.
+	_, err = db.Exec(ctx, `CREATE TABLE watermill_saga_timers ("offset" SERIAL PRIMARY KEY, "uuid" VARCHAR(36) NOT NULL,
+		"payload" JSON DEFAULT NULL, "metadata" JSON DEFAULT NULL, "acked" BOOLEAN NOT NULL DEFAULT FALSE,
+		"created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP)`)
+	require.NoError(t, err)
+	for _, q := range []struct{ uuid, saga, kind, at string }{
+		{"22222222-0000-0000-0000-000000000001", oldSagas[0].id, "timeout", "2026-11-23T10:00:10Z"},
+		{"22222222-0000-0000-0000-000000000003", oldSagas[2].id, "again", "2026-11-23T10:00:30Z"},
+	} {
+		token := map[string]int{oldSagas[0].id: 1, oldSagas[2].id: 4}[q.saga]
+		_, err := db.Exec(ctx, `INSERT INTO watermill_saga_timers (uuid, payload, metadata) VALUES ($1,
+			json_build_object('saga_id', $2::text, 'token', $3::int, 'kind', $4::text, 'at', $5::text),
+			json_build_object('_watermill_delayed_until', $5::text, '_watermill_delayed_for', '10s'))`,
+			q.uuid, q.saga, token, q.kind, q.at)
+		require.NoError(t, err)
+	}
 
 	res, err := m.Up(ctx)
 	require.NoError(t, err)
@@ -188,13 +203,23 @@ func TestMigrate_saga_rows_of_the_old_shape_move_their_state_and_resume(t *testi
 	engine, err := sagas.New(sagas.Config{DB: db, Registry: events.Catalog(), Targets: infrastate.Targets{},
 		Contract: contract}, testLogger(t))
 	require.NoError(t, err)
-	timers, err := engine.TimersSubscriber(wsql.BeginnerFromPgx(db), watermill.NopLogger{}) // creates the timers' queue
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = timers.Close() })
+	// The old queue's timers moved to saga_timers (through the down step and up again): each fires
+	// once from there, and is gone after.
+	var oldQueue *string
+	require.NoError(t, db.QueryRow(ctx, `SELECT to_regclass('watermill_saga_timers')::text`).Scan(&oldQueue))
+	require.Nil(t, oldQueue, "the old queue's table is dropped")
 	fire := func(id string, token int, kind sagas.TimerKind) {
-		payload, err := json.Marshal(sagas.Timer{SagaID: id, Token: token, Kind: kind, At: time.Now()})
+		var timerID string
+		var due time.Time
+		require.NoError(t, db.QueryRow(ctx, `SELECT id, due_at FROM saga_timers WHERE saga_id = $1 AND token = $2 AND kind = $3`,
+			id, token, string(kind)).Scan(&timerID, &due), "the %s timer of %s moved over", kind, id)
+		require.Equal(t, 2026, due.Year(), "due when the old queue said")
+		payload, err := json.Marshal(sagas.Timer{SagaID: id, Token: token, Kind: kind, At: due})
 		require.NoError(t, err)
-		require.NoError(t, engine.HandleTimer(message.NewMessage(watermill.NewUUID(), payload)))
+		require.NoError(t, engine.HandleTimer(message.NewMessage(timerID, payload)))
+		var left int
+		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM saga_timers WHERE id = $1`, timerID).Scan(&left))
+		require.Zero(t, left, "a timer is deleted by the decision it causes")
 	}
 
 	health := oldSagas[0].id
