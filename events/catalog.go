@@ -18,6 +18,7 @@ func Catalog() *Registry {
 		AdapterHealthReported{},
 		CircuitBreakerStateChanged{},
 		TargetOwnershipChanged{},
+		AuditCheckpointed{},
 		ConnectionPoolStatsReported{},
 		InfrastructureHealthDegraded{},
 		InfrastructureHealthCritical{},

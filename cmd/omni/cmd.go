@@ -200,7 +200,7 @@ func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []strin
 		}
 		defer w.Close()
 	}
-	id, err := command.Send(ctx, db, topics, cmd, events.NewOrigin())
+	id, err := command.Send(ctx, db, topics, cmd, events.NewOrigin(), operator("omni cmd"))
 	if err != nil {
 		return err
 	}

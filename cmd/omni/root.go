@@ -48,7 +48,7 @@ func newRootCmd() *cobra.Command {
 	}
 	g.register(root.PersistentFlags())
 	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g),
-		newSagasCmd(g), newContractCmd())
+		newSagasCmd(g), newContractCmd(), newAuditCmd(g))
 	return root
 }
 

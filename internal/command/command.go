@@ -12,6 +12,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
@@ -22,14 +23,25 @@ import (
 // a transaction of its own, and returns the command's id. It publishes as the sagas do: the
 // command is in the event log once the transaction commits, and the relay delivers it to Kafka
 // (so nothing reaches the adapter without a relay running).
-func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin) (string, error) {
+//
+// The command is also an entry of the audit log, in the same transaction: actor (who sent it),
+// "command.sent", the adapter id, its kind and id — not its payload.
+func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin, actor string) (string, error) {
 	msg, err := events.Encode(cmd, origin, time.Now())
 	if err != nil {
 		return "", err
 	}
-	adapter, _ := cmd.Addressee()
+	adapter, target := cmd.Addressee()
 	topic := topics.Commands(adapter)
-	if err := pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, msg) }); err != nil {
+	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		if _, err := audit.Append(ctx, tx, audit.Entry{Actor: actor, Action: "command.sent", Subject: events.AdapterID(adapter, target),
+			Outcome: "sent", Detail: map[string]string{"command_id": msg.UUID, "kind": cmd.Kind().String(),
+				"correlation_id": origin.CorrelationID}}); err != nil {
+			return err
+		}
+		return outbox.Publish(ctx, tx, topic, msg)
+	})
+	if err != nil {
 		return "", fmt.Errorf("could not send %s %s to %s: %w", cmd.Kind(), msg.UUID, topic, err)
 	}
 	return msg.UUID, nil

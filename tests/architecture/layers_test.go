@@ -21,7 +21,7 @@ var layers = [][]string{
 	{"platform/pgtx", "platform/bus", "platform/merkle"},
 	{"platform/consumer"},
 	{"outbox"},
-	{"handlers/effect", "projections/infrastate"},
+	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},
 	{"internal/command", "internal/devpg", "internal/devkafka"},
 	{"internal/app"},

@@ -17,7 +17,7 @@ import (
 // prints what it caused, its outcome last.
 func TestCLI_cmd_sends_a_command_and_waits_for_its_outcome(t *testing.T) {
 	kafka := newKafka(t)
-	url, _ := newControlDB(t)
+	url, db := newControlDB(t)
 	startApp(t, adapterConfig(url, kafka.Brokers()))
 	env := []string{"DATABASE_URL=" + url, "KAFKA_BROKERS=" + strings.Join(kafka.Brokers(), ",")}
 
@@ -56,6 +56,17 @@ func TestCLI_cmd_sends_a_command_and_waits_for_its_outcome(t *testing.T) {
 	out, stderr, code = omni(t, []string{"DATABASE_URL=" + url}, "cmd", "postgres", "probe", "--target", "control")
 	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `^[0-9a-f-]{36}\n$`, out)
+
+	// every command sent is in the audit log with who sent it, in the transaction that sent it
+	var actor, action, subject string
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT actor, action, subject FROM audit_entries
+		WHERE detail->>'command_id' = $1`, strings.TrimSpace(out)).Scan(&actor, &action, &subject))
+	require.Regexp(t, `^.+@.+ \(omni cmd\)$`, actor)
+	require.Equal(t, "command.sent", action)
+	require.Equal(t, "postgres/control", subject)
+	var sent int
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM audit_entries WHERE action = 'command.sent'`).Scan(&sent))
+	require.Equal(t, 4, sent, "four commands sent, four entries")
 }
 
 func TestCLI_cmd_refuses_a_bad_command_before_sending_it(t *testing.T) {

@@ -63,7 +63,7 @@ func (c *commander) send(cmd events.Command) string {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, err := command.Send(ctx, c.db, events.DefaultTopics(), cmd, events.NewOrigin())
+	id, err := command.Send(ctx, c.db, events.DefaultTopics(), cmd, events.NewOrigin(), "integration suite")
 	require.NoError(c.t, err)
 	return id
 }

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/spf13/cobra"
+
+	"github.com/omninode/omnibase-infra/audit"
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/merkle"
+)
+
+func newAuditCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "The tamper-evident audit log: keys, checkpoints, verification and proofs"}
+	cmd.AddCommand(newAuditKeygenCmd(), newAuditCheckpointCmd(g), newAuditVerifyCmd(g), newAuditProveCmd(g))
+	return cmd
+}
+
+func newAuditKeygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen FILE",
+		Short: "Write a new Ed25519 checkpoint key to FILE (mode 0600; keep it out of the control database) and print its public key",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			seed := make([]byte, ed25519.SeedSize)
+			if _, err := rand.Read(seed); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("could not create the key file: %w", err)
+			}
+			if _, err := fmt.Fprintln(f, base64.StdEncoding.EncodeToString(seed)); err != nil {
+				f.Close()
+				return fmt.Errorf("could not write the key file: %w", err)
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("could not write the key file: %w", err)
+			}
+			s, err := audit.NewSigner(seed)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "key %s, public key %s\n", s.KeyID(), base64.StdEncoding.EncodeToString(s.Public()))
+			return nil
+		},
+	}
+}
+
+func newAuditCheckpointCmd(g *globals) *cobra.Command {
+	var keyFile string
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Sign the audit log's size and tree head now, and publish the checkpoint to its witnesses",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := audit.LoadSigner(keyFile)
+			if err != nil {
+				return err
+			}
+			db, err := g.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			c, err := audit.Sign(cmd.Context(), db, s, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "checkpoint of %d entries: head %s, key %s\n", c.Size, c.Root, s.KeyID())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key (omni audit keygen)")
+	_ = cmd.MarkFlagRequired("key-file")
+	return cmd
+}
+
+// errAuditFailed is the error of a verification that found a problem: exit status 1, the report
+// already printed.
+var errAuditFailed = errors.New("the audit log does not verify")
+
+func newAuditVerifyCmd(g *globals) *cobra.Command {
+	var keyFile, publicKey string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the audit log's tree, hold it to every signed checkpoint (the database's and the Kafka witness's), and name the first entry that is wrong",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pub, err := verifyKey(keyFile, publicKey)
+			if err != nil {
+				return err
+			}
+			db, err := g.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var witnessed []audit.Checkpoint
+			if brokers := g.brokers(); len(brokers) > 0 {
+				sec, err := g.security()
+				if err != nil {
+					return err
+				}
+				if witnessed, err = kafkaWitness(cmd.Context(), brokers, sec); err != nil {
+					return err
+				}
+			}
+			r, err := audit.Verify(cmd.Context(), db, pub, witnessed)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%d entries, head %s; %d checkpoints (%d from Kafka)\n", r.Entries, r.Root, r.Checkpoints, len(witnessed))
+			if r.Problem != nil {
+				fmt.Fprintf(out, "NOT VERIFIED: %s\n", r.Problem.Error())
+				return errAuditFailed
+			}
+			if r.Verified.Size == 0 {
+				fmt.Fprintln(out, "verified: every entry hashes to its leaf; no checkpoint yet, so a rewrite of the whole log would not show")
+				return nil
+			}
+			fmt.Fprintf(out, "verified: entries 1 to %d match the checkpoint signed %s; entries after it hash to their leaves\n",
+				r.Verified.Size, r.Verified.SignedAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key, whose public half verifies")
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "the checkpoint key's public half, base64 (instead of --key-file)")
+	return cmd
+}
+
+func verifyKey(keyFile, publicKey string) (ed25519.PublicKey, error) {
+	switch {
+	case publicKey != "":
+		raw, err := base64.StdEncoding.DecodeString(publicKey)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, errors.New("--public-key: want a base64 Ed25519 public key (omni audit keygen prints it)")
+		}
+		return ed25519.PublicKey(raw), nil
+	case keyFile != "":
+		s, err := audit.LoadSigner(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		return s.Public(), nil
+	}
+	return nil, errors.New("--key-file or --public-key is required: the checkpoints are verified with it")
+}
+
+// kafkaWitness reads every checkpoint on the audit topic.
+func kafkaWitness(ctx context.Context, brokers []string, sec bus.Security) ([]audit.Checkpoint, error) {
+	var out []audit.Checkpoint
+	_, _, err := bus.ReadTopic(ctx, brokers, sec, audit.Topic, nil, func(msg *message.Message) error {
+		_, m, err := events.Catalog().Decode(msg)
+		if err != nil {
+			return nil // not a checkpoint: nothing it can witness
+		}
+		if e, ok := m.(events.AuditCheckpointed); ok {
+			c, err := audit.FromEvent(e, "kafka")
+			if err != nil {
+				return fmt.Errorf("checkpoint %s on %s: %w", msg.UUID, audit.Topic, err)
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("could not read the audit witness on Kafka: %w", err)
+	}
+	return out, nil
+}
+
+func newAuditProveCmd(g *globals) *cobra.Command {
+	var size int64
+	cmd := &cobra.Command{
+		Use:   "prove SEQ",
+		Short: "Print the inclusion proof of audit entry SEQ in the tree of --size entries (default: the whole log)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var seq int64
+			if _, err := fmt.Sscan(args[0], &seq); err != nil {
+				return fmt.Errorf("SEQ %q: want an entry's number", args[0])
+			}
+			db, err := g.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			p, err := audit.Prove(cmd.Context(), db, seq, size)
+			if err != nil {
+				return err
+			}
+			path := make([]string, len(p.Path))
+			for i, h := range p.Path {
+				path[i] = h.String()
+			}
+			check := "verifies (RFC 6962 inclusion proof)"
+			if err := merkle.VerifyInclusion(int(p.Seq-1), int(p.Size), p.Leaf, p.Path, p.Root); err != nil {
+				check = err.Error()
+			}
+			return writeJSON(cmd.OutOrStdout(), struct {
+				Seq   int64    `json:"seq"`
+				Size  int64    `json:"size"`
+				Leaf  string   `json:"leaf"`
+				Root  string   `json:"root"`
+				Proof []string `json:"proof"`
+				Check string   `json:"check"`
+			}{p.Seq, p.Size, p.Leaf.String(), p.Root.String(), path, check})
+		},
+	}
+	cmd.Flags().Int64Var(&size, "size", 0, "the tree size the proof is for: a checkpoint's, to prove against its signed head")
+	return cmd
+}
+
+// operator names who runs this omni for the audit log: "alice@ops-1 (omni cmd)".
+func operator(tool string) string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s@%s (%s)", name, host, tool)
+}
