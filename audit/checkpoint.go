@@ -164,3 +164,30 @@ func readCheckpoints(ctx context.Context, db Querier) ([]Checkpoint, error) {
 	}
 	return out, rows.Err()
 }
+
+// Checkpointer signs a checkpoint every Interval while the log grows, until its context ends.
+type Checkpointer struct {
+	DB       pgtx.Beginner
+	Signer   *Signer
+	Interval time.Duration
+	Logger   interface {
+		WarnContext(ctx context.Context, msg string, args ...any)
+	}
+}
+
+// Run checkpoints the log at once, then every Interval, until ctx ends. A failed checkpoint is
+// logged and tried again at the next tick: the entries wait, covered by their leaves meanwhile.
+func (c Checkpointer) Run(ctx context.Context) error {
+	ticker := time.NewTicker(c.Interval)
+	defer ticker.Stop()
+	for {
+		if _, err := Sign(ctx, c.DB, c.Signer, time.Now()); err != nil && ctx.Err() == nil {
+			c.Logger.WarnContext(ctx, "could not checkpoint the audit log", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}

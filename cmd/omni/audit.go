@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/merkle"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -234,4 +236,16 @@ func operator(tool string) string {
 		host = "unknown-host"
 	}
 	return fmt.Sprintf("%s@%s (%s)", name, host, tool)
+}
+
+// recordOperatorAction appends what an operator did to the audit log.
+func recordOperatorAction(ctx context.Context, db pgtx.Beginner, e audit.Entry) error {
+	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		_, err := audit.Append(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s done, but it could not be recorded in the audit log: %w", e.Action, err)
+	}
+	return nil
 }

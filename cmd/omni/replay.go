@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
@@ -87,6 +88,15 @@ Give the same hysteresis and latency settings as the running projection.`,
 			fmt.Fprintf(out, "replayed %d events from %s%s\n", res.Folded, source, resumed)
 			if res.Missing > 0 {
 				fmt.Fprintf(out, "warning: %d events the live projection applied are not in %s (older than it, or trimmed by retention)\n", res.Missing, source)
+			}
+			action, outcome := "replay.verified", fmt.Sprintf("%d differences", len(res.Differences))
+			if res.Swapped {
+				action, outcome = "replay.swapped", "swapped"
+			}
+			if err := recordOperatorAction(cmd.Context(), db, audit.Entry{Actor: operator("omni replay"), Action: action,
+				Subject: "infrastate", Outcome: outcome, Detail: map[string]string{"from": from, "folded": fmt.Sprint(res.Folded),
+					"missing": fmt.Sprint(res.Missing), "resumed": fmt.Sprint(res.Resumed)}}); err != nil {
+				return err
 			}
 			if res.Swapped {
 				fmt.Fprintf(out, "swapped in: %s now holds the replayed state; the old one is %s\n", infrastate.LiveTable, infrastate.PreviousTable)

@@ -63,6 +63,8 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&c.Retention.CommandRecords, "command-record-retention", c.Retention.CommandRecords, "how long a command's record answers its redelivery")
 	f.DurationVar(&c.Retention.Poison, "poison-retention", c.Retention.Poison, "how long poison_messages keeps what could never be handled")
 	registerThresholds(f, &c.Thresholds)
+	f.StringVar(&c.Audit.KeyFile, "audit-key-file", "", "the audit log's Ed25519 checkpoint key (omni audit keygen): the relay role signs a checkpoint every --audit-checkpoint-interval while the log grows")
+	f.DurationVar(&c.Audit.CheckpointInterval, "audit-checkpoint-interval", time.Minute, "time between the audit log's checkpoints")
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")
 	f.StringVar(&r.memoryLimit, "memory-limit", defaultMemoryLimit, "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins)")

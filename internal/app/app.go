@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,12 +16,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/consul"
 	"github.com/omninode/omnibase-infra/handlers/effect"
@@ -29,6 +33,7 @@ import (
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )
@@ -57,7 +62,29 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer n.close()
+	if err := recordStart(ctx, db, cfg); err != nil {
+		return err
+	}
 	return n.run(ctx)
+}
+
+// recordStart appends the process's start and its configuration (what it runs, not a secret)
+// to the audit log.
+func recordStart(ctx context.Context, db *pgxpool.Pool, cfg Config) error {
+	host, _ := os.Hostname()
+	roles := make([]string, len(cfg.Roles))
+	for i, r := range cfg.Roles {
+		roles[i] = string(r)
+	}
+	targets := len(cfg.Postgres.Targets) + len(cfg.Kafka.Targets) + len(cfg.Consul.Targets)
+	e := audit.Entry{Actor: fmt.Sprintf("omni run (%s/%d)", host, os.Getpid()), Action: "process.started", Subject: strings.Join(roles, ","),
+		Outcome: "started", Detail: map[string]string{"roles": strings.Join(roles, ","), "http_addr": cfg.HTTPAddr,
+			"instance_id": cfg.Membership.InstanceID, "adapter_member": cfg.Adapters.Member, "targets": strconv.Itoa(targets),
+			"audit_checkpoints": strconv.FormatBool(cfg.Audit.KeyFile != "")}}
+	return pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		_, err := audit.Append(ctx, tx, e)
+		return err
+	})
 }
 
 // Connect opens a pool on the control database and checks it answers.
@@ -115,6 +142,8 @@ type node struct {
 	kafka *kgo.Client
 	// retention trims what the loop keeps only for a while; the relay role runs it.
 	retention *outbox.Retention
+	// checkpoints signs the audit log's checkpoints; the relay role runs it, given a key.
+	checkpoints *audit.Checkpointer
 	// projection consumes the events topic in batches, beside the router: Watermill's handlers
 	// take one message at a time.
 	projection *consumer.Batch
@@ -165,6 +194,14 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 	if cfg.has(RoleRelay) {
 		if err := n.addRelay(db, poison); err != nil {
 			return nil, err
+		}
+		if cfg.Audit.KeyFile != "" {
+			signer, err := audit.LoadSigner(cfg.Audit.KeyFile)
+			if err != nil {
+				return nil, err
+			}
+			n.checkpoints = &audit.Checkpointer{DB: db, Signer: signer, Interval: cfg.Audit.CheckpointInterval,
+				Logger: logger.With("role", RoleRelay)}
 		}
 	}
 	if cfg.has(RoleProjection) {
@@ -329,6 +366,9 @@ func (n *node) run(ctx context.Context) error {
 	})
 	if n.retention != nil {
 		g.Go(func() error { return n.retention.Run(gctx) })
+	}
+	if n.checkpoints != nil {
+		g.Go(func() error { return n.checkpoints.Run(gctx) })
 	}
 	if n.projection != nil {
 		g.Go(func() error { return n.projection.Run(gctx) })

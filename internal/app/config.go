@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -106,6 +107,9 @@ type Config struct {
 	Projection consumer.BatchConfig
 	// Relay is the outbox relay (batch size, polling, retention; the rest is wired).
 	Relay outbox.RelayConfig
+	// Audit is the audit log's checkpointing: with a KeyFile, the relay role signs a checkpoint
+	// every CheckpointInterval (default 1m) while the log grows.
+	Audit AuditConfig
 	// ContractPath of the saga contract. Default: the contract built into the binary.
 	ContractPath string
 	// Retention is how long the relay role keeps the event log, the inbox, the command and the
@@ -138,6 +142,9 @@ func DefaultConfig() Config {
 
 // setDefaults fills in what depends on other settings; the components fill in their own.
 func (c *Config) setDefaults() {
+	if c.Audit.CheckpointInterval == 0 {
+		c.Audit.CheckpointInterval = time.Minute
+	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = DefaultConfig().HTTPAddr
 	}
@@ -212,3 +219,11 @@ var SecurityFlags = map[string]string{
 }
 
 func (c Config) has(r Role) bool { return slices.Contains(c.Roles, r) }
+
+// AuditConfig configures the audit log's checkpoints.
+type AuditConfig struct {
+	// KeyFile holds the Ed25519 checkpoint key (omni audit keygen). Empty: no checkpoints.
+	KeyFile string
+	// CheckpointInterval between checkpoints. Default 1m.
+	CheckpointInterval time.Duration
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/platform/merkle"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
@@ -253,3 +254,52 @@ func TestAudit_verify_finds_every_tampering_of_the_corpus_and_names_the_entry(t 
 type txBeginner struct{ tx pgx.Tx }
 
 func (b txBeginner) Begin(ctx context.Context) (pgx.Tx, error) { return b.tx.Begin(ctx) }
+
+// A relay process given the key checkpoints the log as it grows; its start and an operator's
+// replay are entries; omni audit verify holds them to the process's checkpoints on Kafka.
+func TestAudit_the_relay_checkpoints_the_log_as_it_grows(t *testing.T) {
+	kafka := newKafka(t)
+	url, db := newControlDB(t)
+	ctx := context.Background()
+	keyFile := filepath.Join(t.TempDir(), "audit.key")
+	env := []string{"DATABASE_URL=" + url, "KAFKA_BROKERS=" + strings.Join(kafka.Brokers(), ",")}
+	out, stderr, code := omni(t, env, "audit", "keygen", keyFile)
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `^key [0-9a-f]{16}, public key \S+\n$`, out)
+
+	cfg := appConfig(url, kafka.Brokers())
+	cfg.Roles = []app.Role{app.RoleRelay, app.RoleProjection}
+	cfg.Audit = app.AuditConfig{KeyFile: keyFile, CheckpointInterval: 300 * time.Millisecond}
+	startApp(t, cfg)
+	checkpointed := func(size int64) {
+		eventually(t, 30*time.Second, fmt.Sprintf("a checkpoint of %d entries, witnessed on Kafka", size), func() (bool, string, error) {
+			witnessed, err := readWitness(t, kafka.Brokers())
+			if err != nil || len(witnessed) == 0 {
+				return false, fmt.Sprint(err), nil
+			}
+			last := witnessed[len(witnessed)-1].Size
+			return last == size, fmt.Sprint(last), nil
+		})
+	}
+	checkpointed(1)
+	var actor, action string
+	var detail map[string]string
+	require.NoError(t, db.QueryRow(ctx, `SELECT actor, action, detail FROM audit_entries WHERE seq = 1`).Scan(&actor, &action, &detail))
+	require.Equal(t, "process.started", action)
+	require.Regexp(t, `^omni run \(.+/\d+\)$`, actor)
+	require.Equal(t, "relay,projection", detail["roles"])
+	for k, v := range detail {
+		require.NotContains(t, v, "postgres://", "the configuration at start holds no URL: %s", k)
+	}
+
+	out, stderr, code = omni(t, env, "replay", "--verify")
+	require.Equal(t, 0, code, stderr+out)
+	require.NoError(t, db.QueryRow(ctx, `SELECT action FROM audit_entries WHERE seq = 2`).Scan(&action))
+	require.Equal(t, "replay.verified", action)
+	checkpointed(2)
+
+	out, stderr, code = omni(t, env, "audit", "verify", "--key-file", keyFile)
+	require.Equal(t, 0, code, stderr+out)
+	require.Contains(t, out, "2 entries")
+	require.Contains(t, out, "verified: entries 1 to 2 match the checkpoint")
+}
