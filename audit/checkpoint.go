@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -91,13 +92,9 @@ func Sign(ctx context.Context, db pgtx.Beginner, s *Signer, now time.Time) (Chec
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(appendLock)); err != nil {
 			return fmt.Errorf("could not lock the audit log: %w", err)
 		}
-		entries, err := readEntries(ctx, tx)
+		leaves, err := readLeaves(ctx, tx)
 		if err != nil {
 			return err
-		}
-		leaves := make([]merkle.Hash, len(entries))
-		for i, e := range entries {
-			leaves[i] = e.leaf
 		}
 		var last int64
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(size), 0) FROM audit_checkpoints`).Scan(&last); err != nil {
@@ -170,9 +167,7 @@ type Checkpointer struct {
 	DB       pgtx.Beginner
 	Signer   *Signer
 	Interval time.Duration
-	Logger   interface {
-		WarnContext(ctx context.Context, msg string, args ...any)
-	}
+	Logger   *slog.Logger
 }
 
 // Run checkpoints the log at once, then every Interval, until ctx ends. A failed checkpoint is
@@ -190,4 +185,25 @@ func (c Checkpointer) Run(ctx context.Context) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// readLeaves reads the stored leaves, in seq order: all a checkpoint signs, without the entries'
+// fields (Verify is what recomputes those).
+func readLeaves(ctx context.Context, db Querier) ([]merkle.Hash, error) {
+	rows, err := db.Query(ctx, `SELECT leaf FROM audit_entries ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("could not read the audit log's leaves: %w", err)
+	}
+	defer rows.Close()
+	var out []merkle.Hash
+	for rows.Next() {
+		var leaf []byte
+		if err := rows.Scan(&leaf); err != nil {
+			return nil, fmt.Errorf("could not read the audit log's leaves: %w", err)
+		}
+		var h merkle.Hash
+		copy(h[:], leaf)
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }

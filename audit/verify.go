@@ -121,14 +121,12 @@ func checkEntries(entries []stored) *Problem {
 		if e.Leaf() == e.leaf {
 			continue
 		}
-		// The same fields at another place?
-		for _, d := range []int64{-1, 1} {
-			moved := e.Entry
-			moved.Seq = e.Seq + d
-			if moved.Leaf() == e.leaf && d == -1 {
-				return &Problem{Kind: Inserted, Seq: e.Seq, Why: fmt.Sprintf(
-					"entry %d holds what was entry %d: an entry was inserted before it and the rest renumbered", e.Seq, e.Seq-1)}
-			}
+		// The same fields at another place? One place down: an entry was inserted before it.
+		shifted := e.Entry
+		shifted.Seq--
+		if shifted.Leaf() == e.leaf {
+			return &Problem{Kind: Inserted, Seq: e.Seq, Why: fmt.Sprintf(
+				"entry %d holds what was entry %d: an entry was inserted before it and the rest renumbered", e.Seq, e.Seq-1)}
 		}
 		for j := range entries {
 			moved := e.Entry
@@ -152,20 +150,17 @@ type Proof struct {
 
 // Prove is the inclusion proof of entry seq in the tree of the first size entries (0: all).
 func Prove(ctx context.Context, db Querier, seq, size int64) (Proof, error) {
-	entries, err := readEntries(ctx, db)
+	all, err := readLeaves(ctx, db)
 	if err != nil {
 		return Proof{}, err
 	}
 	if size == 0 {
-		size = int64(len(entries))
+		size = int64(len(all))
 	}
-	if size > int64(len(entries)) || seq < 1 || seq > size {
-		return Proof{}, fmt.Errorf("entry %d is not in a log of %d entries", seq, min(size, int64(len(entries))))
+	if size > int64(len(all)) || seq < 1 || seq > size {
+		return Proof{}, fmt.Errorf("entry %d is not in a log of %d entries", seq, min(size, int64(len(all))))
 	}
-	leaves := make([]merkle.Hash, size)
-	for i := range leaves {
-		leaves[i] = entries[i].leaf
-	}
+	leaves := all[:size]
 	path, err := merkle.InclusionProof(int(seq-1), leaves)
 	return Proof{Seq: seq, Size: size, Leaf: leaves[seq-1], Root: merkle.Root(leaves), Path: path}, err
 }

@@ -30,10 +30,7 @@ func (a *Adapter) run(ctx context.Context, c command) ([]events.Message, recordi
 	case events.ProbeTarget:
 		return a.probeTarget(ctx, c)
 	case events.OpenBreaker:
-		was := a.breakers.state(c.target)
-		if a.breakers.circuit(c.target).ForcedOpen {
-			was = events.BreakerOpen
-		}
+		was := a.breakers.state(c.target) // open while forced: Effective never reads a forced breaker as half-open
 		c.log.InfoContext(ctx, "breaker forced open", "adapter_id", a.adapterID(c.target), "was", was, "reason", cmd.Reason)
 		force := func(cur Circuit, now time.Time) (Circuit, []move) {
 			return cur.ForceOpen(a.cfg.Breaker, cmd.Reason, now)

@@ -78,9 +78,6 @@ func (t TargetBreaker) call(probe bool, counts func(error) bool, fn func() error
 
 func (t TargetBreaker) ForceOpen(reason string) events.BreakerState {
 	was := t.h.b.state("agent")
-	if t.h.b.circuit("agent").ForcedOpen {
-		was = events.BreakerOpen
-	}
 	_ = t.h.record(func(c Circuit, now time.Time) (Circuit, []move) { return c.ForceOpen(t.h.b.cfg, reason, now) })
 	return was
 }
