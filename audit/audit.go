@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/platform/merkle"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Topic is where checkpoints are published: their witness outside the database.
@@ -95,11 +96,6 @@ func Append(ctx context.Context, tx pgx.Tx, e Entry) (int64, error) {
 	return e.Seq, nil
 }
 
-// Querier reads the control database: a pool or a transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // stored is an entry as read back, with the leaf stored beside it.
 type stored struct {
 	Entry
@@ -107,7 +103,7 @@ type stored struct {
 }
 
 // readEntries reads the whole log, in seq order.
-func readEntries(ctx context.Context, db Querier) ([]stored, error) {
+func readEntries(ctx context.Context, db pgtx.Querier) ([]stored, error) {
 	rows, err := db.Query(ctx, `SELECT seq, at, actor, action, subject, outcome, detail, leaf FROM audit_entries ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("could not read the audit log: %w", err)

@@ -143,7 +143,7 @@ func FromEvent(e events.AuditCheckpointed, from string) (Checkpoint, error) {
 }
 
 // readCheckpoints reads audit_checkpoints, by size.
-func readCheckpoints(ctx context.Context, db Querier) ([]Checkpoint, error) {
+func readCheckpoints(ctx context.Context, db pgtx.Querier) ([]Checkpoint, error) {
 	rows, err := db.Query(ctx, `SELECT size, root, signed_at, key_id, signature FROM audit_checkpoints ORDER BY size`)
 	if err != nil {
 		return nil, fmt.Errorf("could not read the checkpoints: %w", err)
@@ -189,7 +189,7 @@ func (c Checkpointer) Run(ctx context.Context) error {
 
 // readLeaves reads the stored leaves, in seq order: all a checkpoint signs, without the entries'
 // fields (Verify is what recomputes those).
-func readLeaves(ctx context.Context, db Querier) ([]merkle.Hash, error) {
+func readLeaves(ctx context.Context, db pgtx.Querier) ([]merkle.Hash, error) {
 	rows, err := db.Query(ctx, `SELECT leaf FROM audit_entries ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("could not read the audit log's leaves: %w", err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/omninode/omnibase-infra/platform/merkle"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Problem kinds: how an entry or a checkpoint is wrong.
@@ -56,7 +57,7 @@ type Report struct {
 //     to the first that does not;
 //   - bad checkpoint: a checkpoint's signature does not verify with pub (forged or replaced);
 //   - contradicted: a witness holds another head for a size the database has a checkpoint of.
-func Verify(ctx context.Context, db Querier, pub ed25519.PublicKey, witnessed []Checkpoint) (Report, error) {
+func Verify(ctx context.Context, db pgtx.Querier, pub ed25519.PublicKey, witnessed []Checkpoint) (Report, error) {
 	entries, err := readEntries(ctx, db)
 	if err != nil {
 		return Report{}, err
@@ -149,7 +150,7 @@ type Proof struct {
 }
 
 // Prove is the inclusion proof of entry seq in the tree of the first size entries (0: all).
-func Prove(ctx context.Context, db Querier, seq, size int64) (Proof, error) {
+func Prove(ctx context.Context, db pgtx.Querier, seq, size int64) (Proof, error) {
 	all, err := readLeaves(ctx, db)
 	if err != nil {
 		return Proof{}, err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"strings"
 	"time"
 )
@@ -44,7 +45,7 @@ type Config struct {
 	// Memory is the control database, where the adapter remembers the services it registered
 	// (see Driver.Remember): recover_target registers them again. Without it recover_target
 	// registers nothing again.
-	Memory effect.Querier
+	Memory pgtx.Querier
 }
 
 func (c *Config) setDefaults() {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Memory is what a driver keeps about one target in target_memory, as (kind, key) → JSON value.
@@ -37,13 +39,8 @@ func (m Memory) Delete(ctx context.Context, kind, key string) error {
 	return nil
 }
 
-// Querier reads the control database: *pgxpool.Pool is one.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // Recall reads back every value kept under kind for adapterID, by key, decoding each with decode.
-func Recall(ctx context.Context, db Querier, adapterID, kind string, decode func(key string, value []byte) error) error {
+func Recall(ctx context.Context, db pgtx.Querier, adapterID, kind string, decode func(key string, value []byte) error) error {
 	rows, err := db.Query(ctx, `SELECT key, value FROM target_memory WHERE adapter_id = $1 AND kind = $2 ORDER BY key`,
 		adapterID, kind)
 	if err != nil {
