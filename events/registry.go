@@ -19,7 +19,19 @@ var (
 	ErrUnknownVersion  = errors.New("unknown schema version")
 	ErrInvalidPayload  = errors.New("invalid payload")
 	ErrPayloadTooLarge = errors.New("payload too large")
+	// ErrUnauthenticated: the message's MAC is missing, made with a key this process does not
+	// hold, or does not verify — it was not written by one of this system's producers.
+	ErrUnauthenticated = errors.New("unauthenticated message")
+	// ErrUndecryptable: a sealed field could not be opened — its key is missing or retired, or
+	// the ciphertext (or what it is bound to) was changed.
+	ErrUndecryptable = errors.New("undecryptable payload")
 )
+
+// IsSecurity reports whether err is a decode failure that is also a security event: a message
+// that does not authenticate or a sealed field that does not open.
+func IsSecurity(err error) bool {
+	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrUndecryptable)
+}
 
 // DecodeError says why a message could not be decoded. Such a message can never be handled:
 // consumers send it to their poison topic with this error as the reason.
