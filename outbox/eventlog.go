@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -79,20 +80,56 @@ func ReadLog(ctx context.Context, db pgtx.Querier, topic string, after int64, li
 	return out, nil
 }
 
-// TrimEventLog deletes the events logged before cutoff and returns how many. It is the only way
-// rows leave the log; with no retention configured it is never called.
-func TrimEventLog(ctx context.Context, db pgtx.Beginner, cutoff time.Time) (int64, error) {
-	var n int64
+// EventLogTrim is what one trim of the event log removes: the audit entry of the trim says it.
+type EventLogTrim struct {
+	// Cutoff is the time before which logged events are removed.
+	Cutoff time.Time
+	// Rows is how many are removed; FirstSeq and LastSeq the first and last of them.
+	Rows, FirstSeq, LastSeq int64
+}
+
+// TrimRecorder appends the audit entry of a trim in tx, before its rows are deleted: the event
+// log's trigger refuses a DELETE in a transaction that has not appended an event_log.trimmed
+// entry. audit.RecordTrim is the one; the outbox sits below the audit log, so the composition
+// root passes it in.
+type TrimRecorder func(ctx context.Context, tx pgx.Tx, trim EventLogTrim) error
+
+// ErrTrimRaced is returned when the rows to trim changed between counting them and deleting them
+// (a transaction older than the cutoff committed in between): the trim, entry included, is rolled
+// back, and the next one counts again.
+var ErrTrimRaced = errors.New("the event log changed while it was trimmed")
+
+// TrimEventLog deletes the events logged before cutoff and returns how many, in one transaction
+// with the audit entry record appends for it (cutoff, rows removed, their seqs). It is the only
+// way rows leave the log; with no retention configured it is never called. Nothing is deleted,
+// and nothing recorded, when no event is older than cutoff.
+func TrimEventLog(ctx context.Context, db pgtx.Beginner, cutoff time.Time, record TrimRecorder) (int64, error) {
+	if record == nil {
+		return 0, errors.New("could not trim the event log: no TrimRecorder to audit the trim")
+	}
+	trim := EventLogTrim{Cutoff: cutoff}
 	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('omni.event_log_trim', 'on', true)`); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0) FROM event_log WHERE logged_at < $1`,
+			cutoff).Scan(&trim.Rows, &trim.FirstSeq, &trim.LastSeq); err != nil {
+			return fmt.Errorf("could not count the events to trim: %w", err)
+		}
+		if trim.Rows == 0 {
+			return nil
+		}
+		if err := record(ctx, tx, trim); err != nil {
+			return fmt.Errorf("could not record the trim in the audit log: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM event_log WHERE logged_at < $1 AND seq <= $2`, cutoff, trim.LastSeq)
+		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM event_log WHERE logged_at < $1`, cutoff)
-		n = tag.RowsAffected()
-		return err
+		if tag.RowsAffected() != trim.Rows {
+			return fmt.Errorf("%w: %d counted, %d deleted; rolled back", ErrTrimRaced, trim.Rows, tag.RowsAffected())
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("could not trim the event log before %s: %w", cutoff.Format(time.RFC3339), err)
 	}
-	return n, nil
+	return trim.Rows, nil
 }

@@ -17,6 +17,9 @@ type RetentionConfig struct {
 	DB *pgxpool.Pool
 	// EventLog is how long the event log keeps events. Default 0: forever (replay reads it).
 	EventLog time.Duration
+	// RecordTrim appends each trim of the event log to the audit log, in the trim's transaction
+	// (audit.RecordTrim). Required when EventLog is set: the event log refuses a trim without it.
+	RecordTrim TrimRecorder
 	// Inbox is how long processed_messages remembers what each consumer applied: a message
 	// delivered again after that is applied again, so it must outlast the window in which Kafka can
 	// deliver a message again (the topics' retention, for a consumer group reset to the start).
@@ -64,6 +67,9 @@ func (c RetentionConfig) Validate() error {
 	var errs []error
 	if c.DB == nil {
 		errs = append(errs, errors.New("retention: missing DB"))
+	}
+	if c.EventLog > 0 && c.RecordTrim == nil {
+		errs = append(errs, errors.New("retention: --event-log-retention is set but RecordTrim is missing: each trim of the event log is an audit entry"))
 	}
 	for _, d := range []struct {
 		flag  string
@@ -123,7 +129,7 @@ func (r *Retention) Trim(ctx context.Context, now time.Time) {
 		}
 	}
 	if r.cfg.EventLog > 0 {
-		n, err := TrimEventLog(ctx, r.cfg.DB, now.Add(-r.cfg.EventLog))
+		n, err := TrimEventLog(ctx, r.cfg.DB, now.Add(-r.cfg.EventLog), r.cfg.RecordTrim)
 		report("the event log", r.cfg.EventLog, n, err)
 	}
 	for _, t := range []struct {

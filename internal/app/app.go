@@ -71,13 +71,12 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // recordStart appends the process's start and its configuration (what it runs, not a secret)
 // to the audit log.
 func recordStart(ctx context.Context, db *pgxpool.Pool, cfg Config) error {
-	host, _ := os.Hostname()
 	roles := make([]string, len(cfg.Roles))
 	for i, r := range cfg.Roles {
 		roles[i] = string(r)
 	}
 	targets := len(cfg.Postgres.Targets) + len(cfg.Kafka.Targets) + len(cfg.Consul.Targets)
-	e := audit.Entry{Actor: fmt.Sprintf("omni run (%s/%d)", host, os.Getpid()), Action: "process.started", Subject: strings.Join(roles, ","),
+	e := audit.Entry{Actor: processActor(), Action: "process.started", Subject: strings.Join(roles, ","),
 		Outcome: "started", Detail: map[string]string{"roles": strings.Join(roles, ","), "http_addr": cfg.HTTPAddr,
 			"instance_id": cfg.Membership.InstanceID, "adapter_member": cfg.Adapters.Member, "targets": strconv.Itoa(targets),
 			"audit_checkpoints": strconv.FormatBool(cfg.Audit.KeyFile != "")}}
@@ -85,6 +84,12 @@ func recordStart(ctx context.Context, db *pgxpool.Pool, cfg Config) error {
 		_, err := audit.Append(ctx, tx, e)
 		return err
 	})
+}
+
+// processActor names this process in the audit log: "omni run (host/pid)".
+func processActor() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("omni run (%s/%d)", host, os.Getpid())
 }
 
 // Connect opens a pool on the control database and checks it answers.
@@ -175,7 +180,13 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 			n.close()
 		}
 	}()
-	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics})
+	// Every message poisoned for a security reason is a security event: an audit entry, an event
+	// on infra.security and omni_security_events_total, in the poisoning transaction.
+	security, err := audit.NewSecurityRecorder(reg)
+	if err != nil {
+		return nil, err
+	}
+	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics, OnPoison: security.Poisoned})
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +287,7 @@ func (n *node) addRelay(db *pgxpool.Pool, poison *outbox.PoisonStore) error {
 	}
 	n.registry.MustRegister(outbox.NewLagCollector(db, n.relay.ConsumerGroup()))
 	ret := n.cfg.Retention
-	ret.DB = db
+	ret.DB, ret.RecordTrim = db, audit.RecordTrim(processActor())
 	n.retention, err = outbox.NewRetention(ret, n.logger.With("role", RoleRelay))
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/outbox"
@@ -58,10 +59,10 @@ func TestEventLog_keeps_what_committed_and_nothing_else_append_only(t *testing.T
 	require.ErrorContains(t, err, "event_log is append-only: TRUNCATE refused")
 
 	// retention is the one way out
-	n, err := outbox.TrimEventLog(ctx, db, time.Now().Add(-time.Hour))
+	n, err := outbox.TrimEventLog(ctx, db, time.Now().Add(-time.Hour), audit.RecordTrim("retention test"))
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing is older than an hour")
-	n, err = outbox.TrimEventLog(ctx, db, time.Now().Add(time.Minute))
+	n, err = outbox.TrimEventLog(ctx, db, time.Now().Add(time.Minute), audit.RecordTrim("retention test"))
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
 	require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
@@ -101,4 +102,8 @@ func TestEventLog_relay_role_keeps_only_the_configured_retention(t *testing.T) {
 		return n == 0, fmt.Sprintf("%d events", n), nil
 	})
 	require.Equal(t, 1, count(kept), "no retention: kept forever")
+	var trims int
+	require.NoError(t, trimmed.QueryRow(ctx, `SELECT count(*) FROM audit_entries WHERE action = $1 AND actor LIKE 'omni run (%'`,
+		audit.ActionEventLogTrimmed).Scan(&trims))
+	require.Positive(t, trims, "the relay's trim is in the audit log, by the process")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/outbox"
@@ -215,7 +216,7 @@ func TestReplay_counts_the_events_the_log_lacks(t *testing.T) {
 	require.NoError(t, db.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&cutoff))
 	s.write(180)
 	waitApplied(t, db, s.written)
-	trimmed, err := outbox.TrimEventLog(ctx, db, cutoff)
+	trimmed, err := outbox.TrimEventLog(ctx, db, cutoff, audit.RecordTrim("retention test"))
 	require.NoError(t, err)
 	require.EqualValues(t, 120, trimmed)
 

@@ -1,0 +1,30 @@
+package audit
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omninode/omnibase-infra/outbox"
+)
+
+// ActionEventLogTrimmed is the action of a trim of the event log. The event log's trigger allows a
+// DELETE only in a transaction that has appended an entry with this action (migration 00014).
+const ActionEventLogTrimmed = "event_log.trimmed"
+
+// RecordTrim is the outbox.TrimRecorder that appends each trim of the event log, by actor, to
+// the audit log: the cutoff, how many events were removed and the first and last of their seqs.
+func RecordTrim(actor string) outbox.TrimRecorder {
+	return func(ctx context.Context, tx pgx.Tx, t outbox.EventLogTrim) error {
+		_, err := Append(ctx, tx, Entry{Actor: actor, Action: ActionEventLogTrimmed, Subject: "event_log", Outcome: "trimmed",
+			Detail: map[string]string{
+				"cutoff":    t.Cutoff.UTC().Format(time.RFC3339Nano),
+				"rows":      strconv.FormatInt(t.Rows, 10),
+				"first_seq": strconv.FormatInt(t.FirstSeq, 10),
+				"last_seq":  strconv.FormatInt(t.LastSeq, 10),
+			}})
+		return err
+	}
+}
