@@ -15,12 +15,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/platform/merkle"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Topic is where checkpoints are published: their witness outside the database.
-const Topic = "infra.audit"
+const Topic = events.AuditTopic
 
 // Entry is one audit record.
 type Entry struct {

@@ -19,6 +19,7 @@ func Catalog() *Registry {
 		CircuitBreakerStateChanged{},
 		TargetOwnershipChanged{},
 		AuditCheckpointed{},
+		SecurityEventRecorded{},
 		ConnectionPoolStatsReported{},
 		InfrastructureHealthDegraded{},
 		InfrastructureHealthCritical{},

@@ -37,6 +37,9 @@ func catalogExamples() []events.Message {
 			ConsecutiveFailures: 5, ChangedAt: t0,
 		},
 		events.AuditCheckpointed{Size: 20, Root: "9f3a", SignedAt: t0, KeyID: "0a1b2c3d4e5f6071", Signature: "c2ln"},
+		events.SecurityEventRecorded{Type: events.SecurityRejected, Actor: "alice@ops-1 (omni cmd)", Subject: "postgres/nowhere",
+			Reason: `rejected: postgres target "nowhere" is not configured`, Group: "adapter-postgres", Topic: "infra.commands.postgres",
+			MessageID: "m-1", At: t0},
 		events.TargetOwnershipChanged{AdapterID: "postgres/orders", Owner: "host-b/12/9f0a1c", Previous: "host-a/7/31bb02",
 			Token: 4, Reason: events.OwnershipTakenOver, ChangedAt: t0},
 		events.ConnectionPoolStatsReported{

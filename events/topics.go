@@ -32,10 +32,11 @@ func (t Topics) Commands(adapter string) string { return t.CommandsPrefix + adap
 func (t Topics) Poison(consumerGroup string) string { return consumerGroup + t.PoisonSuffix }
 
 // IsControl reports whether topic is one of the loop's own topics: the events or intents topic, a
-// commands topic (under CommandsPrefix) or a poison topic (ending in PoisonSuffix). Everything on
-// them is written through the outbox, and so is in the event log.
+// commands topic (under CommandsPrefix), a poison topic (ending in PoisonSuffix), the audit
+// log's witness (AuditTopic) or the security events (SecurityTopic). Everything on them is
+// written through the outbox, and so is in the event log.
 func (t Topics) IsControl(topic string) bool {
-	return topic == t.Events || topic == t.Intents ||
+	return topic == t.Events || topic == t.Intents || topic == AuditTopic || topic == SecurityTopic ||
 		strings.HasPrefix(topic, t.CommandsPrefix) || strings.HasSuffix(topic, t.PoisonSuffix)
 }
 

@@ -33,7 +33,16 @@ type PoisonStoreConfig struct {
 	// without its payload (the row in poison_messages has it). Default 256 KiB, well under what a
 	// broker takes by default (1 MB), so the copy can always be delivered.
 	MaxCopyBytes int
+	// OnPoison is called in the transaction that poisons each message, once per message (not
+	// when it is poisoned again): the audit log's SecurityRecorder.Poisoned records the ones
+	// refused for a security reason. Optional; the outbox sits below the audit log, so the
+	// composition root passes it in.
+	OnPoison PoisonHook
 }
+
+// PoisonHook is called in tx for each message newly poisoned, with the id it is stored under.
+// Its error fails the poisoning, which is then tried again.
+type PoisonHook func(ctx context.Context, tx pgx.Tx, r consumer.PoisonRecord, id string) error
 
 func (c *PoisonStoreConfig) setDefaults() {
 	if c.Topics == (events.Topics{}) {
@@ -123,6 +132,11 @@ func (s *PoisonStore) StoreTx(ctx context.Context, tx pgx.Tx, r consumer.PoisonR
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (consumer_group, message_id) DO NOTHING`,
 		r.Group, id, r.Topic, partition, offset, reason, meta, stored, len(msg.Payload), hash, truncated); err != nil {
 		return fmt.Errorf("could not store poisoned message %s of %s: %w", id, r.Group, err)
+	}
+	if s.cfg.OnPoison != nil {
+		if err := s.cfg.OnPoison(ctx, tx, r, id); err != nil {
+			return fmt.Errorf("could not record poisoned message %s of %s: %w", id, r.Group, err)
+		}
 	}
 	if s.isPoisonTopic(r.Topic) {
 		return nil // a copy of a copy would only go round again
