@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 )
 
@@ -114,6 +115,13 @@ func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.Ra
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("could not record the timeline of saga %s: %w", s.ID, err)
+	}
+	// Each command the saga sends is in the audit log, sent by the saga, in this transaction.
+	actor := fmt.Sprintf("saga %s %s", s.Workflow, s.ID)
+	for _, c := range d.Commands {
+		if err := audit.RecordCommandSent(ctx, tx, actor, c.ID, c.Command, map[string]string{"step": s.Step}); err != nil {
+			return fmt.Errorf("could not audit the commands of saga %s: %w", s.ID, err)
+		}
 	}
 	return nil
 }

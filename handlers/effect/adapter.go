@@ -39,7 +39,16 @@ type Config struct {
 	Member string
 	// HandOnPoll is how often the owner looks for commands handed on to it. Default 200ms.
 	HandOnPoll time.Duration
+	// Audit appends each command's outcome to the audit log, in the transaction that records
+	// it (audit.RecordCommandOutcome). Optional: without it outcomes are not audited.
+	Audit OutcomeRecorder
 }
+
+// OutcomeRecorder records a command's outcome (events.CommandSucceeded, CommandFailed or
+// CommandRejected) in tx, the transaction that records it. cmd is nil when the command did not
+// decode. WARNING: cmd may carry secrets (SQL arguments, values, payloads): never store it in
+// clear.
+type OutcomeRecorder func(ctx context.Context, tx pgx.Tx, cmd events.Command, outcome events.Message) error
 
 func (c *Config) setDefaults() {
 	if c.ProbeInterval == 0 {
@@ -235,6 +244,11 @@ func (a *Adapter) record(ctx context.Context, origin events.Origin, r recording,
 		}
 		if r.memory != nil {
 			if err := r.memory(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if r.outcome != nil && a.cfg.Audit != nil {
+			if err := a.cfg.Audit(ctx, tx, r.command, r.outcome); err != nil {
 				return err
 			}
 		}

@@ -91,6 +91,7 @@ func (a *Adapter) handle(msg *message.Message, handed bool) error {
 	if f, ok := caused[len(caused)-1].(events.CommandFailed); ok {
 		rec.claim.Status, rec.claim.Detail = statusFailed, f.Error
 	}
+	rec.command, rec.outcome = c.cmd, caused[len(caused)-1]
 	return a.recordOutcome(ctx, c, rec, caused)
 }
 
@@ -210,7 +211,7 @@ func (a *Adapter) reject(ctx context.Context, c command, reason error, handed bo
 		rec, rejected.CommandID = nil, "(missing message id)"
 		origin = events.NewOrigin()
 	}
-	if err := a.record(ctx, origin, recording{claim: rec}, rejected); err != nil {
+	if err := a.record(ctx, origin, recording{claim: rec, command: c.cmd, outcome: rejected}, rejected); err != nil {
 		return fmt.Errorf("could not record the rejection of command %s (%v): %w", c.id, reason, err)
 	}
 	c.log.WarnContext(ctx, "command rejected", "reason", reason)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -85,6 +86,9 @@ type recording struct {
 	admitted []ticket
 	// memory is what the driver keeps about the target after a command (see Rememberer).
 	memory func(ctx context.Context, tx pgx.Tx) error
+	// outcome is the command's outcome, audited (Config.Audit) with command when recorded.
+	command events.Command
+	outcome events.Message
 }
 
 // movesBreaker says whether the recording moves a breaker.

@@ -258,7 +258,9 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		drivers = append(drivers, c)
 	}
 	for i, d := range drivers {
-		a, err := effect.New(d, n.cfg.Adapters, db, catalog, logger)
+		acfg := n.cfg.Adapters
+		acfg.Audit = audit.RecordCommandOutcome(processActor())
+		a, err := effect.New(d, acfg, db, catalog, logger)
 		if err != nil {
 			for _, d := range drivers[i:] {
 				d.Close()

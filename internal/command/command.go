@@ -31,12 +31,10 @@ func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd event
 	if err != nil {
 		return "", err
 	}
-	adapter, target := cmd.Addressee()
+	adapter, _ := cmd.Addressee()
 	topic := topics.Commands(adapter)
 	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		if _, err := audit.Append(ctx, tx, audit.Entry{Actor: actor, Action: "command.sent", Subject: events.AdapterID(adapter, target),
-			Outcome: "sent", Detail: map[string]string{"command_id": msg.UUID, "kind": cmd.Kind().String(),
-				"correlation_id": origin.CorrelationID}}); err != nil {
+		if err := audit.RecordCommandSent(ctx, tx, actor, msg.UUID, cmd, map[string]string{"correlation_id": origin.CorrelationID}); err != nil {
 			return err
 		}
 		return outbox.Publish(ctx, tx, topic, msg)

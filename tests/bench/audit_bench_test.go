@@ -8,10 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/omninode/omnibase-infra/audit"
+	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/outbox"
 )
 
 var auditEntries = flag.Int("audit-entries", 1_000_000, "entries of the audit log BenchmarkAuditVerify verifies")
@@ -56,4 +59,43 @@ func BenchmarkAuditVerify(b *testing.B) {
 	secs := total.Seconds() / float64(rounds)
 	results.Record(b, "audit_verify_1m_s", secs*1_000_000/float64(n), "s")
 	fmt.Printf("audit verify: %d entries in %.2f s (%.2f s per million; target under 10 s), mean of %d rounds\n", n, secs, secs*1_000_000/float64(n), rounds)
+}
+
+// BenchmarkAuditedCommandOutcome measures what the audit log costs the adapters' commands: the
+// transaction that records a command's outcome (its effect row and two events through the
+// outbox, as handlerShapes writes them) with and without the command.completed entry
+// audit.RecordCommandOutcome appends in it, at the same concurrency (8 workers). Appends are
+// serialised by the log's lock, held until each transaction commits.
+func BenchmarkAuditedCommandOutcome(b *testing.B) {
+	const txs, workers, perTx = 2000, 8, 2
+	db := freshDB(b)
+	record := audit.RecordCommandOutcome("omni run (bench)")
+	audited := func(ctx context.Context, tx pgx.Tx, msgs []*message.Message) error {
+		if err := record(ctx, tx, events.ProbeTarget{Adapter: events.AdapterPostgres, Target: "orders"}, events.CommandSucceeded{
+			CommandID: msgs[0].UUID, Command: "probe_target/v1", AdapterID: "postgres/orders", Attempts: 1, CompletedAt: time.Now()}); err != nil {
+			return err
+		}
+		return outbox.Publish(ctx, tx, "bench.events", msgs...)
+	}
+	plainPass := func() float64 {
+		return handlerShapes(b, db, handlerMessages(b, txs, perTx), workers, outboxPublish("bench.events")) / perTx
+	}
+	auditedPass := func() float64 { return handlerShapes(b, db, handlerMessages(b, txs, perTx), workers, audited) / perTx }
+	var plainSum, auditedSum float64
+	rounds := 0
+	for b.Loop() {
+		if rounds%2 == 0 {
+			plainSum += plainPass()
+			auditedSum += auditedPass()
+		} else {
+			auditedSum += auditedPass()
+			plainSum += plainPass()
+		}
+		rounds++
+	}
+	results.Record(b, "command_outcome_tx_per_s", plainSum/float64(rounds), "tx/s")
+	results.Record(b, "command_outcome_audited_tx_per_s", auditedSum/float64(rounds), "tx/s")
+	ratio := results.Ratio(b, "command_outcome_audited_over_plain_x", "command_outcome_audited_tx_per_s", "command_outcome_tx_per_s")
+	fmt.Printf("command outcome tx: %.0f tx/s plain, %.0f tx/s with its audit entry; ratio %.2f (%d workers, mean of %d rounds)\n",
+		plainSum/float64(rounds), auditedSum/float64(rounds), ratio, workers, rounds)
 }
