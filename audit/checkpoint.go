@@ -162,22 +162,30 @@ func readCheckpoints(ctx context.Context, db pgtx.Querier) ([]Checkpoint, error)
 	return out, rows.Err()
 }
 
-// Checkpointer signs a checkpoint every Interval while the log grows, until its context ends.
+// Checkpointer signs a checkpoint every Interval while the log grows, until its context ends,
+// and hands the newest to each of its Witnesses.
 type Checkpointer struct {
 	DB       pgtx.Beginner
 	Signer   *Signer
 	Interval time.Duration
-	Logger   *slog.Logger
+	// Witnesses besides the Kafka topic (which the outbox feeds): Consul KV. Optional.
+	Witnesses []Witness
+	Logger    *slog.Logger
 }
 
 // Run checkpoints the log at once, then every Interval, until ctx ends. A failed checkpoint is
 // logged and tried again at the next tick: the entries wait, covered by their leaves meanwhile.
+// So is a witness that could not take the newest checkpoint.
 func (c Checkpointer) Run(ctx context.Context) error {
 	ticker := time.NewTicker(c.Interval)
 	defer ticker.Stop()
+	witnessed := make([]int64, len(c.Witnesses)) // the size each witness was last given
 	for {
 		if _, err := Sign(ctx, c.DB, c.Signer, time.Now()); err != nil && ctx.Err() == nil {
 			c.Logger.WarnContext(ctx, "could not checkpoint the audit log", "error", err)
+		}
+		if err := c.witness(ctx, witnessed); err != nil && ctx.Err() == nil {
+			c.Logger.WarnContext(ctx, "could not hand the audit log's checkpoint to its witness", "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -185,6 +193,54 @@ func (c Checkpointer) Run(ctx context.Context) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// Latest is the newest checkpoint in the database; a zero one when there is none.
+func Latest(ctx context.Context, db pgtx.Querier) (Checkpoint, error) {
+	all, err := readCheckpoints(ctx, db)
+	if err != nil || len(all) == 0 {
+		return Checkpoint{}, err
+	}
+	return all[len(all)-1], nil
+}
+
+// witness hands the newest checkpoint in the database to each witness that does not have it yet.
+func (c Checkpointer) witness(ctx context.Context, witnessed []int64) error {
+	if len(c.Witnesses) == 0 {
+		return nil
+	}
+	var all []Checkpoint
+	err := pgtx.Run(ctx, c.DB, func(tx pgx.Tx) error {
+		var err error
+		all, err = readCheckpoints(ctx, tx)
+		return err
+	})
+	if err != nil || len(all) == 0 {
+		return err
+	}
+	return WitnessLatest(ctx, all[len(all)-1], c.Witnesses, witnessed)
+}
+
+// WitnessLatest hands latest to each witness whose size in witnessed (nil: none known) is
+// smaller, and records the size it took.
+func WitnessLatest(ctx context.Context, latest Checkpoint, ws []Witness, witnessed []int64) error {
+	if latest.Size == 0 {
+		return nil
+	}
+	var errs []error
+	for i, w := range ws {
+		if witnessed != nil && witnessed[i] >= latest.Size {
+			continue
+		}
+		if err := w.Put(ctx, latest); err != nil {
+			errs = append(errs, fmt.Errorf("%s witness: %w", w.Name(), err))
+			continue
+		}
+		if witnessed != nil {
+			witnessed[i] = latest.Size
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // readLeaves reads the stored leaves, in seq order: all a checkpoint signs, without the entries'

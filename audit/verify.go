@@ -20,6 +20,8 @@ const (
 	Rewritten  = "rewritten"
 	BadCheck   = "bad checkpoint"
 	Contradict = "contradicted"
+	// Unrecorded: a witness holds a checkpoint the database does not (deleted from it).
+	Unrecorded = "checkpoint missing from the database"
 )
 
 // Problem is the first thing Verify found wrong.
@@ -56,7 +58,8 @@ type Report struct {
 //     rewritten with every hash recomputed): the entries after the last checkpoint that holds, up
 //     to the first that does not;
 //   - bad checkpoint: a checkpoint's signature does not verify with pub (forged or replaced);
-//   - contradicted: a witness holds another head for a size the database has a checkpoint of.
+//   - contradicted: a witness holds another head for a size the database has a checkpoint of;
+//   - checkpoint missing from the database: a witness holds a checkpoint the database does not.
 func Verify(ctx context.Context, db pgtx.Querier, pub ed25519.PublicKey, witnessed []Checkpoint) (Report, error) {
 	entries, err := readEntries(ctx, db)
 	if err != nil {
@@ -108,6 +111,14 @@ func Verify(ctx context.Context, db pgtx.Querier, pub ed25519.PublicKey, witness
 			return r, nil
 		}
 		r.Verified = c
+	}
+	// Every checkpoint a witness holds was stored in the database first.
+	for _, c := range witnessed {
+		if !slices.ContainsFunc(local, func(l Checkpoint) bool { return l.Size == c.Size }) {
+			r.Problem = &Problem{Kind: Unrecorded, From: 1, To: c.Size, Why: fmt.Sprintf("the %s witness holds the checkpoint of %d entries signed %s, which the database does not",
+				c.From, c.Size, c.SignedAt.Format("2006-01-02T15:04:05Z07:00"))}
+			return r, nil
+		}
 	}
 	return r, nil
 }

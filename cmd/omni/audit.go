@@ -60,7 +60,7 @@ func newAuditKeygenCmd() *cobra.Command {
 }
 
 func newAuditCheckpointCmd(g *globals) *cobra.Command {
-	var keyFile string
+	var keyFile, consulWitness string
 	cmd := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "Sign the audit log's size and tree head now, and publish the checkpoint to its witnesses",
@@ -79,11 +79,25 @@ func newAuditCheckpointCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if consulWitness != "" {
+				w, err := audit.NewConsulWitness(consulWitness, "")
+				if err != nil {
+					return err
+				}
+				latest, err := audit.Latest(cmd.Context(), db)
+				if err != nil {
+					return err
+				}
+				if err := audit.WitnessLatest(cmd.Context(), latest, []audit.Witness{w}, nil); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "checkpoint of %d entries: head %s, key %s\n", c.Size, c.Root, s.KeyID())
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key (omni audit keygen)")
+	cmd.Flags().StringVar(&consulWitness, "consul-witness", "", "a Consul agent (HOST:PORT) whose KV keeps the checkpoint too")
 	_ = cmd.MarkFlagRequired("key-file")
 	return cmd
 }
@@ -93,7 +107,7 @@ func newAuditCheckpointCmd(g *globals) *cobra.Command {
 var errAuditFailed = errors.New("the audit log does not verify")
 
 func newAuditVerifyCmd(g *globals) *cobra.Command {
-	var keyFile, publicKey string
+	var keyFile, publicKey, consulWitness string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit log's tree, hold it to every signed checkpoint (the database's and the Kafka witness's), and name the first entry that is wrong",
@@ -108,22 +122,16 @@ func newAuditVerifyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			var witnessed []audit.Checkpoint
-			if brokers := g.brokers(); len(brokers) > 0 {
-				sec, err := g.security()
-				if err != nil {
-					return err
-				}
-				if witnessed, err = kafkaWitness(cmd.Context(), brokers, sec); err != nil {
-					return err
-				}
+			witnessed, err := readWitnesses(cmd.Context(), g, consulWitness)
+			if err != nil {
+				return err
 			}
 			r, err := audit.Verify(cmd.Context(), db, pub, witnessed)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%d entries, head %s; %d checkpoints (%d from Kafka)\n", r.Entries, r.Root, r.Checkpoints, len(witnessed))
+			fmt.Fprintf(out, "%d entries, head %s; %d checkpoints (%d from witnesses)\n", r.Entries, r.Root, r.Checkpoints, len(witnessed))
 			if r.Problem != nil {
 				fmt.Fprintf(out, "NOT VERIFIED: %s\n", r.Problem.Error())
 				return errAuditFailed
@@ -139,6 +147,7 @@ func newAuditVerifyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key, whose public half verifies")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "the checkpoint key's public half, base64 (instead of --key-file)")
+	cmd.Flags().StringVar(&consulWitness, "consul-witness", "", "a Consul agent (HOST:PORT) whose KV witnesses the checkpoints (omni run --audit-consul-witness)")
 	return cmd
 }
 
@@ -158,6 +167,33 @@ func verifyKey(keyFile, publicKey string) (ed25519.PublicKey, error) {
 		return s.Public(), nil
 	}
 	return nil, errors.New("--key-file or --public-key is required: the checkpoints are verified with it")
+}
+
+// readWitnesses reads the checkpoints of every witness configured: the Kafka topic when brokers
+// are, Consul KV when consulAddr is.
+func readWitnesses(ctx context.Context, g *globals, consulAddr string) ([]audit.Checkpoint, error) {
+	var witnessed []audit.Checkpoint
+	if brokers := g.brokers(); len(brokers) > 0 {
+		sec, err := g.security()
+		if err != nil {
+			return nil, err
+		}
+		if witnessed, err = kafkaWitness(ctx, brokers, sec); err != nil {
+			return nil, err
+		}
+	}
+	if consulAddr != "" {
+		w, err := audit.NewConsulWitness(consulAddr, "")
+		if err != nil {
+			return nil, err
+		}
+		held, err := w.Checkpoints(ctx)
+		if err != nil {
+			return nil, err
+		}
+		witnessed = append(witnessed, held...)
+	}
+	return witnessed, nil
 }
 
 // kafkaWitness reads every checkpoint on the audit topic.
@@ -226,7 +262,7 @@ func newAuditProveCmd(g *globals) *cobra.Command {
 }
 
 func newAuditReportCmd(g *globals) *cobra.Command {
-	var keyFile, publicKey, since, until, format string
+	var keyFile, publicKey, consulWitness, since, until, format string
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "The compliance report of a period: who did what and how it ended, counts by actor, action and outcome, the security events, and the verified checkpoint that covers it",
@@ -256,15 +292,9 @@ func newAuditReportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			var witnessed []audit.Checkpoint
-			if brokers := g.brokers(); len(brokers) > 0 {
-				sec, err := g.security()
-				if err != nil {
-					return err
-				}
-				if witnessed, err = kafkaWitness(cmd.Context(), brokers, sec); err != nil {
-					return err
-				}
+			witnessed, err := readWitnesses(cmd.Context(), g, consulWitness)
+			if err != nil {
+				return err
 			}
 			r, err := audit.BuildReport(cmd.Context(), db, pub, witnessed, from, to)
 			if err != nil {
@@ -284,6 +314,7 @@ func newAuditReportCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&format, "output", "o", audit.FormatMarkdown, "json, csv or markdown")
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key, whose public half verifies")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "the checkpoint key's public half, base64 (instead of --key-file)")
+	cmd.Flags().StringVar(&consulWitness, "consul-witness", "", "a Consul agent (HOST:PORT) whose KV witnesses the checkpoints (omni run --audit-consul-witness)")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/handlers/consul"
 	"github.com/omninode/omnibase-infra/handlers/kafka"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
@@ -65,6 +66,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	registerThresholds(f, &c.Thresholds)
 	f.StringVar(&c.Audit.KeyFile, "audit-key-file", "", "the audit log's Ed25519 checkpoint key (omni audit keygen): the relay role signs a checkpoint every --audit-checkpoint-interval while the log grows")
 	f.DurationVar(&c.Audit.CheckpointInterval, "audit-checkpoint-interval", time.Minute, "time between the audit log's checkpoints")
+	f.StringVar(&c.Audit.ConsulWitness, "audit-consul-witness", "", "a Consul agent (HOST:PORT) whose KV keeps every audit checkpoint too, under "+audit.DefaultConsulPrefix)
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")
 	f.StringVar(&r.memoryLimit, "memory-limit", defaultMemoryLimit, "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins)")

@@ -213,6 +213,13 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 			}
 			n.checkpoints = &audit.Checkpointer{DB: db, Signer: signer, Interval: cfg.Audit.CheckpointInterval,
 				Logger: logger.With("role", RoleRelay)}
+			if cfg.Audit.ConsulWitness != "" {
+				w, err := audit.NewConsulWitness(cfg.Audit.ConsulWitness, "")
+				if err != nil {
+					return nil, err
+				}
+				n.checkpoints.Witnesses = []audit.Witness{w}
+			}
 		}
 	}
 	if cfg.has(RoleProjection) {

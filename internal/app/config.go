@@ -226,4 +226,8 @@ type AuditConfig struct {
 	KeyFile string
 	// CheckpointInterval between checkpoints. Default 1m.
 	CheckpointInterval time.Duration
+	// ConsulWitness is the address of a Consul agent (HOST:PORT) whose KV keeps every checkpoint
+	// too, under audit.DefaultConsulPrefix: a witness outside the database besides Kafka's.
+	// Empty: none.
+	ConsulWitness string
 }
