@@ -24,11 +24,12 @@ const (
 	ActionPoisonRequeued = "poison.requeued"
 )
 
-// RecordCommandSent appends that actor sent cmd, as message id, in tx: what, to whom, its id —
-// never its payload.
-func RecordCommandSent(ctx context.Context, tx pgx.Tx, actor, id string, cmd events.Command, detail map[string]string) error {
+// RecordCommandSent appends that actor sent cmd, as message id, in tx: what, to whom, its id,
+// and its secret values as HMACs keyed by h (Secrets; withheld when h is nil) — never in clear.
+func RecordCommandSent(ctx context.Context, tx pgx.Tx, h *Hasher, actor, id string, cmd events.Command, detail map[string]string) error {
 	adapter, target := cmd.Addressee()
-	d := map[string]string{"command_id": id, "kind": cmd.Kind().String()}
+	d := Secrets(h, cmd)
+	d["command_id"], d["kind"] = id, cmd.Kind().String()
 	for k, v := range detail {
 		d[k] = v
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
@@ -51,6 +52,9 @@ type Config struct {
 	Topics events.Topics
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// AuditHasher keys the HMACs of the secret values of the commands the sagas send, as their
+	// audit entries keep them. Optional: without it those values are withheld from the entries.
+	AuditHasher *audit.Hasher
 }
 
 func (c *Config) setDefaults() {
@@ -251,7 +255,7 @@ func (e *Engine) run(ctx context.Context, db pgtx.Beginner, claimed claim, consu
 		if version, d, err = fn(tx, v, e.cfg.Now()); err != nil || !d.Changed {
 			return err
 		}
-		if err := storeSaga(ctx, tx, version, d); err != nil {
+		if err := storeSaga(ctx, tx, version, d, e.cfg.AuditHasher); err != nil {
 			return err
 		}
 		return e.send(ctx, tx, d, messageID)

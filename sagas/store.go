@@ -82,7 +82,7 @@ func loadSaga(ctx context.Context, tx pgx.Tx, id string) (Saga[json.RawMessage],
 }
 
 // storeSaga writes d's saga if it is still at version, its timeline and its commands' rows.
-func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.RawMessage]) error {
+func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.RawMessage], h *audit.Hasher) error {
 	s := d.Saga
 	data, err := record(s)
 	if err != nil {
@@ -119,7 +119,7 @@ func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.Ra
 	// Each command the saga sends is in the audit log, sent by the saga, in this transaction.
 	actor := fmt.Sprintf("saga %s %s", s.Workflow, s.ID)
 	for _, c := range d.Commands {
-		if err := audit.RecordCommandSent(ctx, tx, actor, c.ID, c.Command, map[string]string{"step": s.Step}); err != nil {
+		if err := audit.RecordCommandSent(ctx, tx, h, actor, c.ID, c.Command, map[string]string{"step": s.Step}); err != nil {
 			return fmt.Errorf("could not audit the commands of saga %s: %w", s.ID, err)
 		}
 	}

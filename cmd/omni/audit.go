@@ -24,7 +24,7 @@ import (
 
 func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "The tamper-evident audit log: keys, checkpoints, verification and proofs"}
-	cmd.AddCommand(newAuditKeygenCmd(), newAuditCheckpointCmd(g), newAuditVerifyCmd(g), newAuditProveCmd(g), newAuditReportCmd(g))
+	cmd.AddCommand(newAuditKeygenCmd(), newAuditCheckpointCmd(g), newAuditVerifyCmd(g), newAuditProveCmd(g), newAuditReportCmd(g), newAuditHashCmd())
 	return cmd
 }
 
@@ -330,6 +330,43 @@ func reportTime(flag, value string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("%s %q: want a time (2026-12-01T00:00:00Z or 2026-12-01) or a duration back from now (24h)", flag, value)
+}
+
+// auditHMACKeyEnv names the audit HMAC key file for omni cmd, as --audit-hmac-key-file does for
+// omni run and omni audit hash.
+const auditHMACKeyEnv = "OMNI_AUDIT_HMAC_KEY_FILE"
+
+// auditHasherFromEnv is the audit HMAC key of OMNI_AUDIT_HMAC_KEY_FILE; nil when it is not set
+// (the secret values of a command are then withheld from its audit entry).
+func auditHasherFromEnv() (*audit.Hasher, error) {
+	file := os.Getenv(auditHMACKeyEnv)
+	if file == "" {
+		return nil, nil
+	}
+	return audit.LoadHasher(file)
+}
+
+func newAuditHashCmd() *cobra.Command {
+	var keyFile string
+	cmd := &cobra.Command{
+		Use:   "hash VALUE",
+		Short: "Print VALUE's keyed HMAC as the audit log keeps secret values (hmac-sha256:<hex>), to find the entries that hold it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if keyFile == "" {
+				return errors.New("--audit-hmac-key-file (or " + auditHMACKeyEnv + ") is required: the HMAC is keyed")
+			}
+			h, err := audit.LoadHasher(keyFile)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), h.Hash(args[0]))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "audit-hmac-key-file", "", "the audit HMAC key: 32 bytes or more, base64 (head -c 32 /dev/urandom | base64)")
+	bindEnv(cmd.Flags(), nil)
+	return cmd
 }
 
 // operator names who runs this omni for the audit log: "alice@ops-1 (omni cmd)".

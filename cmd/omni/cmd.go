@@ -200,7 +200,11 @@ func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []strin
 		}
 		defer w.Close()
 	}
-	id, err := command.Send(ctx, db, topics, cmd, events.NewOrigin(), operator("omni cmd"))
+	hasher, err := auditHasherFromEnv()
+	if err != nil {
+		return err
+	}
+	id, err := command.SendAs(ctx, db, topics, cmd, events.NewOrigin(), command.Sender{Actor: operator("omni cmd"), Hasher: hasher})
 	if err != nil {
 		return err
 	}

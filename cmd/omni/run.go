@@ -66,6 +66,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	registerThresholds(f, &c.Thresholds)
 	f.StringVar(&c.Audit.KeyFile, "audit-key-file", "", "the audit log's Ed25519 checkpoint key (omni audit keygen): the relay role signs a checkpoint every --audit-checkpoint-interval while the log grows")
 	f.DurationVar(&c.Audit.CheckpointInterval, "audit-checkpoint-interval", time.Minute, "time between the audit log's checkpoints")
+	f.StringVar(&c.Audit.HMACKeyFile, "audit-hmac-key-file", "", "the audit HMAC key (base64, 32 bytes or more) under which the audit log keeps the secret values of the sagas' commands (omni cmd reads OMNI_AUDIT_HMAC_KEY_FILE)")
 	f.StringVar(&c.Audit.ConsulWitness, "audit-consul-witness", "", "a Consul agent (HOST:PORT) whose KV keeps every audit checkpoint too, under "+audit.DefaultConsulPrefix)
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")

@@ -325,7 +325,14 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 	if err != nil {
 		return err
 	}
-	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Targets: infrastate.Targets{}, Contract: contract, Topics: n.cfg.Topics},
+	var hasher *audit.Hasher
+	if n.cfg.Audit.HMACKeyFile != "" {
+		if hasher, err = audit.LoadHasher(n.cfg.Audit.HMACKeyFile); err != nil {
+			return err
+		}
+	}
+	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Targets: infrastate.Targets{}, Contract: contract, Topics: n.cfg.Topics,
+		AuditHasher: hasher},
 		n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err

@@ -230,4 +230,7 @@ type AuditConfig struct {
 	// too, under audit.DefaultConsulPrefix: a witness outside the database besides Kafka's.
 	// Empty: none.
 	ConsulWitness string
+	// HMACKeyFile holds the key (base64, 32 bytes or more) of the HMACs under which the audit
+	// log keeps the secret values of the commands the sagas send. Empty: they are withheld.
+	HMACKeyFile string
 }

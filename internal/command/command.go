@@ -27,6 +27,18 @@ import (
 // The command is also an entry of the audit log, in the same transaction: actor (who sent it),
 // "command.sent", the adapter id, its kind and id — not its payload.
 func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin, actor string) (string, error) {
+	return SendAs(ctx, db, topics, cmd, origin, Sender{Actor: actor})
+}
+
+// Sender is who sends a command, for its audit entry, and the key its secret values are
+// recorded under there (nil: withheld).
+type Sender struct {
+	Actor  string
+	Hasher *audit.Hasher
+}
+
+// SendAs is Send by sender.
+func SendAs(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin, sender Sender) (string, error) {
 	msg, err := events.Encode(cmd, origin, time.Now())
 	if err != nil {
 		return "", err
@@ -34,7 +46,7 @@ func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd event
 	adapter, _ := cmd.Addressee()
 	topic := topics.Commands(adapter)
 	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		if err := audit.RecordCommandSent(ctx, tx, actor, msg.UUID, cmd, map[string]string{"correlation_id": origin.CorrelationID}); err != nil {
+		if err := audit.RecordCommandSent(ctx, tx, sender.Hasher, sender.Actor, msg.UUID, cmd, map[string]string{"correlation_id": origin.CorrelationID}); err != nil {
 			return err
 		}
 		return outbox.Publish(ctx, tx, topic, msg)
