@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/omninode/omnibase-infra/internal/app"
 )
 
 // Every adapter command's outcome is an entry (command.completed: succeeded, rejected), a breaker
@@ -19,9 +17,10 @@ import (
 func TestAudit_outcomes_forced_breakers_and_saga_commands_are_entries(t *testing.T) {
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
-	cfg := adapterConfig(url, kafka.Brokers())
-	cfg.Roles = append(cfg.Roles, app.RoleSagas)
+	cfg := appConfig(url, kafka.Brokers())
+	cfg.Adapters.CommandTimeout = 5 * time.Second
 	startApp(t, cfg)
+	waitHealthy(t, db, "postgres/control")
 	ctx := context.Background()
 	env := []string{"DATABASE_URL=" + url, "KAFKA_BROKERS=" + strings.Join(kafka.Brokers(), ",")}
 	run := func(want int, args ...string) {
@@ -33,7 +32,7 @@ func TestAudit_outcomes_forced_breakers_and_saga_commands_are_entries(t *testing
 	run(0, "cmd", "postgres", "open-breaker", "--wait", "--data", `{"target":"control","reason":"maintenance window"}`)
 	run(0, "cmd", "postgres", "close-breaker", "--wait", "--data", `{"target":"control","reason":"maintenance over"}`)
 	run(1, "cmd", "postgres", "probe", "--target", "nowhere", "--wait")
-	run(0, "sagas", "start", "initialization", "--subject", "audited")
+	run(0, "sagas", "start", "initialization", "--subject", "infrastructure")
 
 	type entry struct{ actor, action, subject, outcome, kind, reason, step, err string }
 	var all []entry
@@ -73,12 +72,12 @@ func TestAudit_outcomes_forced_breakers_and_saga_commands_are_entries(t *testing
 	})
 	require.Equal(t, "postgres/control", probed.subject)
 	require.Regexp(t, `^omni run \(.+/\d+\)$`, probed.actor, "an outcome is recorded by the adapter's process")
-	opened := has("the forced open", func(e entry) bool { return e.action == "breaker.forced_open" })
+	opened := has("the forced open", func(e entry) bool { return e.action == "breaker.forced_open" && e.reason == "maintenance window" })
 	require.Equal(t, entry{actor: probed.actor, action: "breaker.forced_open", subject: "postgres/control", outcome: "open",
 		reason: "maintenance window"}, opened)
-	closed := has("the forced close", func(e entry) bool { return e.action == "breaker.forced_closed" })
+	closed := has("the forced close", func(e entry) bool { return e.action == "breaker.forced_closed" && e.reason == "maintenance over" })
 	require.Equal(t, "closed", closed.outcome)
-	require.Equal(t, "maintenance over", closed.reason)
+	require.Equal(t, "postgres/control", closed.subject)
 	has("open_breaker's outcome", func(e entry) bool {
 		return e.action == "command.completed" && e.kind == "open_breaker/v1" && e.outcome == "succeeded"
 	})
