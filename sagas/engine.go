@@ -255,10 +255,13 @@ func (e *Engine) run(ctx context.Context, db pgtx.Beginner, claimed claim, consu
 		if version, d, err = fn(tx, v, e.cfg.Now()); err != nil || !d.Changed {
 			return err
 		}
-		if err := storeSaga(ctx, tx, version, d, e.cfg.AuditHasher); err != nil {
+		if err := storeSaga(ctx, tx, version, d); err != nil {
 			return err
 		}
-		return e.send(ctx, tx, d, messageID)
+		if err := e.send(ctx, tx, d, messageID); err != nil {
+			return err
+		}
+		return auditCommands(ctx, tx, d, e.cfg.AuditHasher)
 	})
 	if err != nil {
 		return fmt.Errorf("saga engine: %s message %s: %w", consumer, messageID, err)

@@ -82,7 +82,7 @@ func loadSaga(ctx context.Context, tx pgx.Tx, id string) (Saga[json.RawMessage],
 }
 
 // storeSaga writes d's saga if it is still at version, its timeline and its commands' rows.
-func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.RawMessage], h *audit.Hasher) error {
+func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.RawMessage]) error {
 	s := d.Saga
 	data, err := record(s)
 	if err != nil {
@@ -116,7 +116,14 @@ func storeSaga(ctx context.Context, tx pgx.Tx, version int64, d Decision[json.Ra
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("could not record the timeline of saga %s: %w", s.ID, err)
 	}
-	// Each command the saga sends is in the audit log, sent by the saga, in this transaction.
+	return nil
+}
+
+// auditCommands appends each command d's saga sends to the audit log, sent by the saga, in tx:
+// the engine's transaction that writes their saga_commands rows, last, so that the log's lock
+// is held only until its commit.
+func auditCommands(ctx context.Context, tx pgx.Tx, d Decision[json.RawMessage], h *audit.Hasher) error {
+	s := d.Saga
 	actor := fmt.Sprintf("saga %s %s", s.Workflow, s.ID)
 	for _, c := range d.Commands {
 		if err := audit.RecordCommandSent(ctx, tx, h, actor, c.ID, c.Command, map[string]string{"step": s.Step}); err != nil {

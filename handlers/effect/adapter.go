@@ -247,11 +247,6 @@ func (a *Adapter) record(ctx context.Context, origin events.Origin, r recording,
 				return err
 			}
 		}
-		if r.outcome != nil && a.cfg.Audit != nil {
-			if err := a.cfg.Audit(ctx, tx, r.command, r.outcome); err != nil {
-				return err
-			}
-		}
 		var changes []events.Message
 		if save != nil {
 			var err error
@@ -259,7 +254,15 @@ func (a *Adapter) record(ctx context.Context, origin events.Origin, r recording,
 				return err
 			}
 		}
-		return a.publish(ctx, tx, origin, append(changes, msgs...)...)
+		if err := a.publish(ctx, tx, origin, append(changes, msgs...)...); err != nil {
+			return err
+		}
+		// Last, so that the audit log's lock, which serialises appends, is held only until the
+		// commit that follows.
+		if r.outcome != nil && a.cfg.Audit != nil {
+			return a.cfg.Audit(ctx, tx, r.command, r.outcome)
+		}
+		return nil
 	}
 	var err error
 	if !r.movesBreaker() {
