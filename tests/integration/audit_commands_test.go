@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/omninode/omnibase-infra/audit"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
 // Every adapter command's outcome is an entry (command.completed: succeeded, rejected), a breaker
@@ -90,6 +94,17 @@ func TestAudit_outcomes_forced_breakers_and_saga_commands_are_entries(t *testing
 	require.Equal(t, "sent", sent.outcome)
 	require.NotEmpty(t, sent.step)
 	require.NotEmpty(t, sent.kind)
+
+	// The helper the poison requeue is to call.
+	require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		return audit.RecordRequeue(ctx, tx, "alice@ops (omni poison)", "adapter-postgres", "m-1", "infra.commands.postgres")
+	}))
+	var requeued entry
+	var group, message string
+	require.NoError(t, db.QueryRow(ctx, `SELECT actor, subject, outcome, detail->>'group', detail->>'message_id' FROM audit_entries
+		WHERE action = $1`, audit.ActionPoisonRequeued).Scan(&requeued.actor, &requeued.subject, &requeued.outcome, &group, &message))
+	require.Equal(t, entry{actor: "alice@ops (omni poison)", subject: "infra.commands.postgres", outcome: "requeued"}, requeued)
+	require.Equal(t, [2]string{"adapter-postgres", "m-1"}, [2]string{group, message})
 
 	keyFile := filepath.Join(t.TempDir(), "audit.key")
 	run(0, "audit", "keygen", keyFile)
