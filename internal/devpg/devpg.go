@@ -153,7 +153,10 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err
 		"-p", strconv.Itoa(s.cfg.Port), "-c", "listen_addresses=127.0.0.1", "-k", s.cfg.DataDir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	// Pdeathsig: a SIGKILLed omni dev cannot stop its server, so the kernel does (SIGINT is
+	// PostgreSQL's fast shutdown); an orphaned server would hold its port, its data directory and
+	// whatever file descriptors it inherited.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGINT}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("could not start postgres: %w", err)
 	}
