@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	Contract Contract
 	// Topics name where commands and events go. Default events.DefaultTopics().
 	Topics events.Topics
+	// Sealer seals the sensitive fields of what it publishes and signs it. Nil publishes plain
+	// and unsigned, which consumers holding keys poison: only tests without keys leave it nil.
+	Sealer outbox.Sealer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
