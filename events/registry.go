@@ -170,6 +170,11 @@ func (r *Registry) DecodeFrom(topic string, msg *message.Message) (Envelope, Mes
 // Opener, the message is authenticated and opened first.
 func (r *Registry) OpenPayload(ctx context.Context, topic string, env Envelope, meta func(string) string, payload []byte) (Envelope, Message, error) {
 	if r.opener != nil {
+		// Sizes first: a payload too large is refused for that, before a MAC is computed over it.
+		if len(payload) > r.maxPayload {
+			return env, nil, &DecodeError{Reason: ErrPayloadTooLarge, Kind: env.Kind, MessageID: env.ID,
+				Err: fmt.Errorf("%d bytes, at most %d", len(payload), r.maxPayload)}
+		}
 		plain, err := r.opener.Open(ctx, topic, env, meta, r.sensitive[env.Kind], payload)
 		if err != nil {
 			reason := ErrUndecryptable

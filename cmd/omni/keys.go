@@ -32,7 +32,7 @@ type sealFlags struct {
 }
 
 func (s *sealFlags) register(f *pflag.FlagSet) {
-	f.StringVar(&s.kekFile, "seal-kek-file", "", "file holding the key-encryption key that wraps the data and MAC keys (omni keys new-kek writes one; or set "+kekEnv+")")
+	f.StringVar(&s.kekFile, "seal-kek-file", "", "file holding the key-encryption key that wraps the data and MAC keys (omni keys new-kek makes one; the key itself: env "+kekEnv+", never a flag)")
 	f.BoolVar(&s.disabled, "seal-disabled", false, "INSECURE, for tests only: neither encrypt, sign nor verify messages")
 }
 

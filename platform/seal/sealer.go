@@ -41,11 +41,13 @@ func (e reasoned) Unwrap() []error { return []error{e.reason, e.err} }
 func unauthenticated(err error) error { return reasoned{events.ErrUnauthenticated, err} }
 func undecryptable(err error) error   { return reasoned{events.ErrUndecryptable, err} }
 
-// Seal seals msg's sensitive fields under the primary data key and sets its MAC, for topic.
+// Seal seals msg's sensitive fields under the primary data key and sets its MAC, for topic. A
+// message whose metadata names no type it knows is signed only: it has no fields to seal, and
+// its consumer refuses it for what it is (a bad envelope, an unknown type), not for its MAC.
 func (s *Sealer) Seal(ctx context.Context, topic string, msg *message.Message) error {
 	kind, err := kindOf(msg.Metadata.Get)
 	if err != nil {
-		return fmt.Errorf("could not seal message %s: %w", msg.UUID, err)
+		return s.sign(ctx, topic, msg)
 	}
 	if fields := s.registry.SensitiveFields(kind); len(fields) > 0 {
 		dek, err := s.ring.Primary(ctx, PurposeData)
@@ -69,6 +71,12 @@ func (s *Sealer) Seal(ctx context.Context, topic string, msg *message.Message) e
 		}
 		msg.Payload = payload
 	}
+	return s.sign(ctx, topic, msg)
+}
+
+// Sign sets msg's MAC for topic, sealing nothing: for tools and tests that must sign what they
+// cannot seal.
+func (s *Sealer) Sign(ctx context.Context, topic string, msg *message.Message) error {
 	return s.sign(ctx, topic, msg)
 }
 
