@@ -22,8 +22,9 @@ type Resealer interface {
 // RewrapReport says what Rewrap did, per table.
 type RewrapReport struct {
 	Outbox, EventLog, Poison int64
-	// Skipped are poison rows that do not authenticate (forgeries, which no key can vouch for):
-	// they are kept as they are.
+	// Skipped are rows kept as they are: poison rows that do not authenticate (forgeries, which
+	// no key can vouch for) and rows written unsigned (with sealing disabled, or by a writer that
+	// publishes plain, such as the audit checkpoints), which have nothing sealed either.
 	Skipped int64
 }
 
@@ -37,16 +38,19 @@ const rewrapPage = 500
 func Rewrap(ctx context.Context, db pgtx.Beginner, r Resealer) (RewrapReport, error) {
 	var rep RewrapReport
 	var err error
-	if rep.EventLog, _, err = rewrapTable(ctx, db, r, `SELECT seq, event_id, topic, metadata, payload FROM event_log
+	var skipped int64
+	if rep.EventLog, skipped, err = rewrapTable(ctx, db, r, `SELECT seq, event_id, topic, metadata, payload FROM event_log
 		WHERE seq > $1 ORDER BY seq LIMIT $2`,
 		`UPDATE event_log SET metadata = $2, payload = $3 WHERE seq = $1`, `SELECT set_config('omni.event_log_rewrap', 'on', true)`, false); err != nil {
 		return rep, fmt.Errorf("could not rewrap the event log: %w", err)
 	}
-	if rep.Poison, rep.Skipped, err = rewrapTable(ctx, db, r, `SELECT id, message_id, topic, metadata, payload FROM poison_messages
+	rep.Skipped += skipped
+	if rep.Poison, skipped, err = rewrapTable(ctx, db, r, `SELECT id, message_id, topic, metadata, payload FROM poison_messages
 		WHERE id > $1 AND NOT truncated ORDER BY id LIMIT $2`,
 		`UPDATE poison_messages SET metadata = $2, payload = $3 WHERE id = $1`, "", true); err != nil {
 		return rep, fmt.Errorf("could not rewrap the poison records: %w", err)
 	}
+	rep.Skipped += skipped
 	if rep.Outbox, err = rewrapOutbox(ctx, db, r); err != nil {
 		return rep, fmt.Errorf("could not rewrap the outbox: %w", err)
 	}
@@ -87,6 +91,10 @@ func rewrapTable(ctx context.Context, db pgtx.Beginner, r Resealer, read, write,
 				after = x.seq
 				msg := message.NewMessage(x.id, x.payload)
 				msg.Metadata = x.meta
+				if msg.Metadata.Get(events.MetaMAC) == "" {
+					skipped++
+					continue
+				}
 				c, err := r.Reseal(ctx, x.topic, msg)
 				if err != nil {
 					if skipBad && events.IsSecurity(err) {
@@ -143,6 +151,9 @@ func rewrapOutbox(ctx context.Context, db pgtx.Beginner, r Resealer) (int64, err
 			}
 			msg := message.NewMessage(env.UUID, env.Payload)
 			msg.Metadata = env.Metadata
+			if msg.Metadata.Get(events.MetaMAC) == "" {
+				continue
+			}
 			c, err := r.Reseal(ctx, env.DestinationTopic, msg)
 			if err != nil {
 				return fmt.Errorf("outbox row %d (message %s): %w", x.offset, env.UUID, err)

@@ -62,7 +62,10 @@ func (s *sealFlags) store(db seal.DB) (*seal.Store, error) {
 
 func newKeysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "the keys that seal sensitive fields and sign messages: list, rotate, rewrap, retire"}
-	var asJSON bool
+	var (
+		asJSON bool
+		grace  time.Duration
+	)
 	list := &cobra.Command{Use: "list", Short: "list the keys (never their secrets)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			db, err := g.connect(cmd.Context())
@@ -139,7 +142,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rewrapped: %d event log rows, %d outbox rows, %d poison records (%d poison records that do not authenticate left as they are)\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "rewrapped: %d event log rows, %d outbox rows, %d poison records (%d unsigned or unauthenticated rows left as they are)\n",
 				rep.EventLog, rep.Outbox, rep.Poison, rep.Skipped)
 			return nil
 		}}
@@ -156,7 +159,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 				inUse := func(ctx context.Context, tx pgx.Tx, k seal.KeyInfo) (int64, string, error) {
 					return outbox.KeyUse(ctx, tx, string(k.Purpose), k.ID)
 				}
-				if err := seal.NewStore(db, nil).Retire(ctx, tx, args[0], 2*seal.DefaultRefresh, inUse); err != nil {
+				if err := seal.NewStore(db, nil).Retire(ctx, tx, args[0], grace, inUse); err != nil {
 					return err
 				}
 				return appendKeyEntry(ctx, tx, "keys.retired", args[0], map[string]string{"key": args[0]})
@@ -177,6 +180,8 @@ func newKeysCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), k)
 			return nil
 		}}
+	retire.Flags().DurationVar(&grace, "grace", 2*seal.DefaultRefresh,
+		"how long after a rotation a key is still refused: processes seal with it until their keys refresh (every "+seal.DefaultRefresh.String()+" by default)")
 	cmd.AddCommand(list, rotate, rewrap, retire, newKEK)
 	return cmd
 }
