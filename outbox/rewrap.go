@@ -72,11 +72,10 @@ func rewrapTable(ctx context.Context, db pgtx.Beginner, r Resealer, read, write,
 				return err
 			}
 			type row struct {
-				seq          int64
-				id, topic    string
-				meta         message.Metadata
-				payload      []byte
-				changedState bool
+				seq       int64
+				id, topic string
+				meta      message.Metadata
+				payload   []byte
 			}
 			got, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
 				var x row
