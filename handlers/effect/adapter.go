@@ -21,6 +21,10 @@ import (
 type Config struct {
 	// EventsTopic receives the adapter's events. Required.
 	EventsTopic string
+	// CommandTopics names each adapter's command topic: what the MAC of a command handed on
+	// through handed_commands binds (one read from its topic knows it). Default
+	// events.DefaultTopics().
+	CommandTopics events.Topics
 	// Sealer seals the sensitive fields of what it publishes and signs it. Nil publishes plain
 	// and unsigned, which consumers holding keys poison: only tests without keys leave it nil.
 	Sealer outbox.Sealer
@@ -63,6 +67,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HandOnPoll == 0 {
 		c.HandOnPoll = 200 * time.Millisecond
+	}
+	if c.CommandTopics == (events.Topics{}) {
+		c.CommandTopics = events.DefaultTopics()
 	}
 	c.Breaker.setDefaults()
 	c.Retry.setDefaults()

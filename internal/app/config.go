@@ -188,6 +188,7 @@ func (c *Config) setDefaults() {
 		c.Consul.Targets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
 	}
 	c.Adapters.EventsTopic = c.Topics.Events
+	c.Adapters.CommandTopics = c.Topics
 	c.Kafka.ControlTopics = c.Topics
 }
 
