@@ -54,6 +54,10 @@ type Loader func(ctx context.Context) ([]Key, error)
 type Keyring struct {
 	load    Loader
 	refresh time.Duration
+	// refreshing is held by the one caller that refreshes a stale copy; the others go on with the
+	// copy they have rather than each waiting for a connection (they may hold one in a
+	// transaction: a pool full of them waiting would never free one).
+	refreshing sync.Mutex
 
 	mu       sync.RWMutex
 	keys     map[string]Key
@@ -134,8 +138,10 @@ func (k *Keyring) Primary(ctx context.Context, p Purpose) (Key, error) {
 	k.mu.RLock()
 	stale := time.Since(k.loadedAt) > k.refresh
 	k.mu.RUnlock()
-	if stale {
-		if err := k.reload(ctx); err != nil {
+	if stale && k.refreshing.TryLock() {
+		err := k.reload(ctx)
+		k.refreshing.Unlock()
+		if err != nil {
 			return Key{}, err
 		}
 	}
