@@ -63,7 +63,8 @@ func TestSeal_sensitive_fields_are_only_ciphertext_in_the_outbox_the_event_log_a
 	var logged, sealedRows int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE position('sealed:1:'::bytea in payload) > 0) FROM event_log`).
 		Scan(&logged, &sealedRows))
-	require.GreaterOrEqual(t, sealedRows, 8, "the commands and their outcomes are sealed (%d rows logged)", logged)
+	// four outcomes (results sealed whole) and three of the commands (the CLI's query has no args)
+	require.GreaterOrEqual(t, sealedRows, 7, "the commands and their outcomes are sealed (%d rows logged)", logged)
 	for _, m := range markers {
 		var n int
 		require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM event_log WHERE position(convert_to($1, 'UTF8') in payload) > 0
