@@ -34,13 +34,14 @@ const rewrapPage = 500
 // Rewrap re-seals every stored message (the outbox's rows, the event log, poison records) whose
 // fields or MAC are under a key that is no longer primary, page by page, so the older keys can be
 // retired. Rows of the outbox and the log that do not open are an error: they are this system's
-// own writes.
-func Rewrap(ctx context.Context, db pgtx.Beginner, r Resealer) (RewrapReport, error) {
+// own writes. The copies on poison topics (topics ending in poisonSuffix) are not rewrapped: their
+// sealed fields stay bound to the message they copy, whose row in poison_messages is rewrapped.
+func Rewrap(ctx context.Context, db pgtx.Beginner, r Resealer, poisonSuffix string) (RewrapReport, error) {
 	var rep RewrapReport
 	var err error
 	var skipped int64
 	if rep.EventLog, skipped, err = rewrapTable(ctx, db, r, `SELECT seq, event_id, topic, metadata, payload FROM event_log
-		WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		WHERE seq > $1 AND NOT topic LIKE '%' || `+quoteLiteral(poisonSuffix)+` ORDER BY seq LIMIT $2`,
 		`UPDATE event_log SET metadata = $2, payload = $3 WHERE seq = $1`, `SELECT set_config('omni.event_log_rewrap', 'on', true)`, false); err != nil {
 		return rep, fmt.Errorf("could not rewrap the event log: %w", err)
 	}
@@ -51,7 +52,7 @@ func Rewrap(ctx context.Context, db pgtx.Beginner, r Resealer) (RewrapReport, er
 		return rep, fmt.Errorf("could not rewrap the poison records: %w", err)
 	}
 	rep.Skipped += skipped
-	if rep.Outbox, err = rewrapOutbox(ctx, db, r); err != nil {
+	if rep.Outbox, err = rewrapOutbox(ctx, db, r, poisonSuffix); err != nil {
 		return rep, fmt.Errorf("could not rewrap the outbox: %w", err)
 	}
 	return rep, nil
@@ -123,7 +124,7 @@ func rewrapTable(ctx context.Context, db pgtx.Beginner, r Resealer, read, write,
 }
 
 // rewrapOutbox re-seals the messages in the outbox's rows (Watermill's forwarder envelopes).
-func rewrapOutbox(ctx context.Context, db pgtx.Beginner, r Resealer) (int64, error) {
+func rewrapOutbox(ctx context.Context, db pgtx.Beginner, r Resealer, poisonSuffix string) (int64, error) {
 	var changed int64
 	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT "offset", transaction_id::text, payload::text FROM watermill_outbox FOR UPDATE`)
@@ -150,7 +151,7 @@ func rewrapOutbox(ctx context.Context, db pgtx.Beginner, r Resealer) (int64, err
 			}
 			msg := message.NewMessage(env.UUID, env.Payload)
 			msg.Metadata = env.Metadata
-			if msg.Metadata.Get(events.MetaMAC) == "" {
+			if msg.Metadata.Get(events.MetaMAC) == "" || strings.HasSuffix(env.DestinationTopic, poisonSuffix) {
 				continue
 			}
 			c, err := r.Reseal(ctx, env.DestinationTopic, msg)
@@ -177,17 +178,22 @@ func rewrapOutbox(ctx context.Context, db pgtx.Beginner, r Resealer) (int64, err
 }
 
 // KeyUse counts the stored rows that still need key id (of purpose "data" or "mac"), and says
-// where they are: what `omni keys retire` asks before it erases a key.
-func KeyUse(ctx context.Context, tx pgx.Tx, purpose, id string) (int64, string, error) {
+// where they are: what `omni keys retire` asks before it erases a key. The copies on poison
+// topics (see Rewrap) do not count.
+func KeyUse(ctx context.Context, tx pgx.Tx, poisonSuffix, purpose, id string) (int64, string, error) {
 	var where []string
 	var total int64
 	sealed := "sealed:1:" + id + ":"
 	for _, q := range []struct{ name, sql string }{
-		{"event log", `SELECT count(*) FROM event_log WHERE ` + keyUseCond},
+		{"event log", `SELECT count(*) FROM event_log WHERE NOT topic LIKE '%' || $4 AND ` + keyUseCond},
 		{"poison records", `SELECT count(*) FROM poison_messages WHERE ` + keyUseCond},
 	} {
 		var n int64
-		if err := tx.QueryRow(ctx, q.sql, purpose, sealed, id+":").Scan(&n); err != nil {
+		args := []any{purpose, sealed, id + ":"}
+		if strings.Contains(q.sql, "$4") {
+			args = append(args, poisonSuffix)
+		}
+		if err := tx.QueryRow(ctx, q.sql, args...).Scan(&n); err != nil {
 			return 0, "", fmt.Errorf("could not count the rows of the %s under key %s: %w", q.name, id, err)
 		}
 		if n > 0 {
@@ -197,8 +203,9 @@ func KeyUse(ctx context.Context, tx pgx.Tx, purpose, id string) (int64, string, 
 	}
 	var n int64
 	err := tx.QueryRow(ctx, `SELECT count(*) FROM watermill_outbox
-		WHERE CASE WHEN $1 = 'mac' THEN payload->'metadata'->>'mac' LIKE $3 || '%'
-		ELSE position($2 in convert_from(decode(payload->>'payload', 'base64'), 'UTF8')) > 0 END`, purpose, sealed, id+":").Scan(&n)
+		WHERE NOT coalesce(payload->>'destination_topic', '') LIKE '%' || $4
+		AND CASE WHEN $1 = 'mac' THEN payload->'metadata'->>'mac' LIKE $3 || '%'
+		ELSE position($2 in convert_from(decode(payload->>'payload', 'base64'), 'UTF8')) > 0 END`, purpose, sealed, id+":", poisonSuffix).Scan(&n)
 	if err != nil {
 		return 0, "", fmt.Errorf("could not count the outbox rows under key %s: %w", id, err)
 	}
@@ -211,3 +218,6 @@ func KeyUse(ctx context.Context, tx pgx.Tx, purpose, id string) (int64, string, 
 
 const keyUseCond = `CASE WHEN $1 = 'mac' THEN metadata->>'mac' LIKE $3 || '%'
 	ELSE position(convert_to($2, 'UTF8') in payload) > 0 END`
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -130,7 +130,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if sealer == nil {
 				return fmt.Errorf("nothing to rewrap with sealing disabled")
 			}
-			rep, err := outbox.Rewrap(ctx, db, sealer)
+			rep, err := outbox.Rewrap(ctx, db, sealer, events.DefaultTopics().PoisonSuffix)
 			if err != nil {
 				return err
 			}
@@ -157,7 +157,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			defer db.Close()
 			err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
 				inUse := func(ctx context.Context, tx pgx.Tx, k seal.KeyInfo) (int64, string, error) {
-					return outbox.KeyUse(ctx, tx, string(k.Purpose), k.ID)
+					return outbox.KeyUse(ctx, tx, events.DefaultTopics().PoisonSuffix, string(k.Purpose), k.ID)
 				}
 				if err := seal.NewStore(db, nil).Retire(ctx, tx, args[0], grace, inUse); err != nil {
 					return err

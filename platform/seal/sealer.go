@@ -42,8 +42,10 @@ func unauthenticated(err error) error { return reasoned{events.ErrUnauthenticate
 func undecryptable(err error) error   { return reasoned{events.ErrUndecryptable, err} }
 
 // Seal seals msg's sensitive fields under the primary data key and sets its MAC, for topic. A
-// message whose metadata names no type it knows is signed only: it has no fields to seal, and
-// its consumer refuses it for what it is (a bad envelope, an unknown type), not for its MAC.
+// message whose metadata names no type it knows, or whose payload is not a JSON object, is
+// signed only: it has no fields to find, and its consumer refuses it for what it is (a bad
+// envelope, an unknown type, an invalid payload), not for its MAC. Fields sealed already (the
+// copy of a message on a poison topic) are left as they are, bound to the original.
 func (s *Sealer) Seal(ctx context.Context, topic string, msg *message.Message) error {
 	kind, err := kindOf(msg.Metadata.Get)
 	if err != nil {
@@ -67,7 +69,9 @@ func (s *Sealer) Seal(ctx context.Context, topic string, msg *message.Message) e
 			return json.Marshal(env)
 		})
 		if err != nil {
-			return fmt.Errorf("could not seal message %s (%s): %w", msg.UUID, kind, err)
+			// Not a JSON object (the copy of a poisoned message can be anything): no field can be
+			// found to seal, and refusing would make the poison store fail for a message's shape.
+			return s.sign(ctx, topic, msg)
 		}
 		msg.Payload = payload
 	}
