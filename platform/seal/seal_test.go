@@ -238,3 +238,13 @@ func TestLocalKEK(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "short-secret-text")
 }
+
+func TestAPayloadNotOfItsShapeIsAnInvalidPayloadNotUndecryptable(t *testing.T) {
+	s, reg := sealer(t)
+	msg := encode(t, events.ProbeTarget{Adapter: "postgres", Target: "control"})
+	msg.Metadata.Set(events.MetaType, "postgres_query")
+	msg.Payload = []byte(`{"target":`)
+	require.NoError(t, s.Seal(context.Background(), "t", msg), "signed only")
+	_, _, err := reg.DecodeFrom("t", msg)
+	require.ErrorIs(t, err, events.ErrInvalidPayload)
+}

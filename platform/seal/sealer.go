@@ -134,6 +134,9 @@ func (s *Sealer) Open(ctx context.Context, topic string, env events.Envelope, me
 		b.Path = path
 		return s.openValue(ctx, raw, b, nil)
 	})
+	if errors.Is(err, errShape) {
+		return payload, nil // not the type's shape: the decoder says how (an invalid payload)
+	}
 	if err != nil {
 		return nil, undecryptable(err)
 	}
@@ -228,13 +231,16 @@ func walk(payload []byte, paths []string, fn func(path string, raw json.RawMessa
 	return out, nil
 }
 
+// errShape: the payload does not have the shape of its type where a sealed field should be.
+var errShape = errors.New("payload is not of its type's shape")
+
 func walkPath(raw json.RawMessage, segs []string, at string, fn func(string, json.RawMessage) (json.RawMessage, error)) (json.RawMessage, bool, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return raw, false, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, false, fmt.Errorf("%s is not a JSON object", orRoot(at))
+		return nil, false, fmt.Errorf("%w: %s is not a JSON object", errShape, orRoot(at))
 	}
 	name, each := strings.CutSuffix(segs[0], "[]")
 	v, ok := obj[name]
@@ -250,7 +256,7 @@ func walkPath(raw json.RawMessage, segs []string, at string, fn func(string, jso
 	case each:
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return nil, false, fmt.Errorf("%s is not a JSON array", path)
+			return nil, false, fmt.Errorf("%w: %s is not a JSON array", errShape, path)
 		}
 		changed := false
 		for i := range items {
