@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -209,101 +208,3 @@ func kindOf(meta func(string) string) (events.Kind, error) {
 	return k, nil
 }
 
-// walk replaces, in the JSON object payload, the value at each of paths (see events.Sensitive)
-// by what fn returns; absent and null values are left alone. fn receives the concrete path
-// ("statements[1].args"). A payload with none of the paths is returned as it was.
-func walk(payload []byte, paths []string, fn func(path string, raw json.RawMessage) (json.RawMessage, error)) ([]byte, error) {
-	if len(paths) == 0 {
-		return payload, nil
-	}
-	out := json.RawMessage(payload)
-	changed := false
-	for _, p := range paths {
-		next, c, err := walkPath(out, strings.Split(p, "."), "", fn)
-		if err != nil {
-			return nil, err
-		}
-		out, changed = next, changed || c
-	}
-	if !changed {
-		return payload, nil
-	}
-	return out, nil
-}
-
-// errShape: the payload does not have the shape of its type where a sealed field should be.
-var errShape = errors.New("payload is not of its type's shape")
-
-func walkPath(raw json.RawMessage, segs []string, at string, fn func(string, json.RawMessage) (json.RawMessage, error)) (json.RawMessage, bool, error) {
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return raw, false, nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, false, fmt.Errorf("%w: %s is not a JSON object", errShape, orRoot(at))
-	}
-	name, each := strings.CutSuffix(segs[0], "[]")
-	v, ok := obj[name]
-	if !ok || string(bytes.TrimSpace(v)) == "null" {
-		return raw, false, nil
-	}
-	path := join(at, name)
-	var (
-		nv  json.RawMessage
-		err error
-	)
-	switch {
-	case each:
-		var items []json.RawMessage
-		if err := json.Unmarshal(v, &items); err != nil {
-			return nil, false, fmt.Errorf("%w: %s is not a JSON array", errShape, path)
-		}
-		changed := false
-		for i := range items {
-			ip := fmt.Sprintf("%s[%d]", path, i)
-			var c bool
-			if len(segs) == 1 {
-				items[i], err = fn(ip, items[i])
-				c = true
-			} else {
-				items[i], c, err = walkPath(items[i], segs[1:], ip, fn)
-			}
-			if err != nil {
-				return nil, false, err
-			}
-			changed = changed || c
-		}
-		if !changed {
-			return raw, false, nil
-		}
-		nv, err = json.Marshal(items)
-	case len(segs) == 1:
-		nv, err = fn(path, v)
-	default:
-		var c bool
-		nv, c, err = walkPath(v, segs[1:], path, fn)
-		if err == nil && !c {
-			return raw, false, nil
-		}
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	obj[name] = nv
-	out, err := json.Marshal(obj)
-	return out, true, err
-}
-
-func join(at, name string) string {
-	if at == "" {
-		return name
-	}
-	return at + "." + name
-}
-
-func orRoot(at string) string {
-	if at == "" {
-		return "the payload"
-	}
-	return at
-}
