@@ -207,4 +207,3 @@ func kindOf(meta func(string) string) (events.Kind, error) {
 	k.Version = v
 	return k, nil
 }
-
