@@ -28,3 +28,18 @@ func RecordTrim(actor string) outbox.TrimRecorder {
 		return err
 	}
 }
+
+// ActionEventLogRewrapped is the action of a rewrap of event-log rows under new keys. The event
+// log's trigger allows an UPDATE (of payload and metadata only) only in a transaction that has
+// appended an entry with this action (migration 00015).
+const ActionEventLogRewrapped = "event_log.rewrapped"
+
+// RecordRewrap is the outbox.RewrapRecorder that appends each page of a rewrap of the event log,
+// by actor: the seqs it covers (after which, at most how many).
+func RecordRewrap(actor string) outbox.RewrapRecorder {
+	return func(ctx context.Context, tx pgx.Tx, after int64, limit int) error {
+		_, err := Append(ctx, tx, Entry{Actor: actor, Action: ActionEventLogRewrapped, Subject: "event_log", Outcome: "rewrapped",
+			Detail: map[string]string{"after_seq": strconv.FormatInt(after, 10), "limit": strconv.Itoa(limit)}})
+		return err
+	}
+}

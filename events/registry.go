@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,8 @@ type Registry struct {
 	plans      map[Kind]*plainPlan
 	versions   map[string][]int
 	upcasters  map[Kind]Upcaster
+	sensitive  map[Kind][]string
+	opener     Opener
 	maxPayload int
 }
 
@@ -88,6 +91,7 @@ func NewRegistry(prototypes ...Message) *Registry {
 		plans:      make(map[Kind]*plainPlan),
 		versions:   make(map[string][]int),
 		upcasters:  make(map[Kind]Upcaster),
+		sensitive:  make(map[Kind][]string),
 		maxPayload: DefaultMaxPayload,
 	}
 	for _, p := range prototypes {
@@ -104,6 +108,9 @@ func (r *Registry) add(p Message) {
 	k := p.Kind()
 	r.types[k] = t
 	r.plans[k] = planPlain(t)
+	if s, ok := p.(Sensitive); ok {
+		r.sensitive[k] = s.SensitiveFields()
+	}
 	r.versions[k.Name] = append(r.versions[k.Name], k.Version)
 	slices.Sort(r.versions[k.Name])
 }
@@ -112,6 +119,7 @@ func (r *Registry) add(p Message) {
 func (r *Registry) WithUpcasters(ups ...Upcaster) *Registry {
 	c := *r
 	c.types, c.plans, c.versions, c.upcasters = maps.Clone(r.types), maps.Clone(r.plans), maps.Clone(r.versions), maps.Clone(r.upcasters)
+	c.sensitive = maps.Clone(r.sensitive)
 	for name, v := range c.versions {
 		c.versions[name] = slices.Clone(v)
 	}
@@ -129,14 +137,55 @@ func (r *Registry) WithMaxPayload(n int) *Registry {
 	return &c
 }
 
+// WithOpener returns a copy of r that authenticates every message and opens its sealed fields
+// with o before decoding it: a message that does not authenticate or open is a DecodeError
+// whose reason is ErrUnauthenticated or ErrUndecryptable.
+func (r *Registry) WithOpener(o Opener) *Registry {
+	c := *r
+	c.opener = o
+	return &c
+}
+
+// SensitiveFields returns the sealed fields of kind k (see Sensitive); nil for none.
+func (r *Registry) SensitiveFields(k Kind) []string { return r.sensitive[k] }
+
 // Decode reads msg's envelope and decodes its payload into the registered Go type (a value,
-// not a pointer). Unknown fields, missing fields and invalid values are errors.
+// not a pointer). Unknown fields, missing fields and invalid values are errors. The topic the
+// message was read from (what its MAC binds) is the one the Watermill router put in msg's
+// context; consumers outside a router use DecodeFrom.
 func (r *Registry) Decode(msg *message.Message) (Envelope, Message, error) {
+	return r.DecodeFrom(message.SubscribeTopicFromCtx(msg.Context()), msg)
+}
+
+// DecodeFrom is Decode of a message read from topic.
+func (r *Registry) DecodeFrom(topic string, msg *message.Message) (Envelope, Message, error) {
 	env, err := ReadEnvelope(msg)
 	if err != nil {
 		return env, nil, err
 	}
-	return r.DecodePayload(env, msg.Payload)
+	return r.OpenPayload(msg.Context(), topic, env, msg.Metadata.Get, msg.Payload)
+}
+
+// OpenPayload is DecodePayload of a message of topic whose metadata meta returns: with an
+// Opener, the message is authenticated and opened first.
+func (r *Registry) OpenPayload(ctx context.Context, topic string, env Envelope, meta func(string) string, payload []byte) (Envelope, Message, error) {
+	if r.opener != nil {
+		// Sizes first: a payload too large is refused for that, before a MAC is computed over it.
+		if len(payload) > r.maxPayload {
+			return env, nil, &DecodeError{Reason: ErrPayloadTooLarge, Kind: env.Kind, MessageID: env.ID,
+				Err: fmt.Errorf("%d bytes, at most %d", len(payload), r.maxPayload)}
+		}
+		plain, err := r.opener.Open(ctx, topic, env, meta, r.sensitive[env.Kind], payload)
+		if err != nil {
+			reason := ErrUndecryptable
+			if errors.Is(err, ErrUnauthenticated) {
+				reason = ErrUnauthenticated
+			}
+			return env, nil, &DecodeError{Reason: reason, Kind: env.Kind, MessageID: env.ID, Err: err}
+		}
+		payload = plain
+	}
+	return r.DecodePayload(env, payload)
 }
 
 // DecodePayload decodes payload, the payload of the message env was read from, as Decode does

@@ -26,6 +26,9 @@ type PoisonStoreConfig struct {
 	DB pgtx.Beginner
 	// Topics names each group's poison topic. Default events.DefaultTopics().
 	Topics events.Topics
+	// Sealer seals the sensitive fields of what it publishes and signs it. Nil publishes plain
+	// and unsigned, which consumers holding keys poison: only tests without keys leave it nil.
+	Sealer Sealer
 	// MaxStoredBytes is how much of a payload poison_messages keeps; the rest is cut (its size
 	// and hash are kept whole). Default 8 MiB.
 	MaxStoredBytes int
@@ -141,7 +144,7 @@ func (s *PoisonStore) StoreTx(ctx context.Context, tx pgx.Tx, r consumer.PoisonR
 	if s.isPoisonTopic(r.Topic) {
 		return nil // a copy of a copy would only go round again
 	}
-	return Publish(ctx, tx, s.cfg.Topics.Poison(r.Group), s.copyOf(r, id, reason, hash))
+	return PublishSealed(ctx, tx, s.cfg.Sealer, s.cfg.Topics.Poison(r.Group), s.copyOf(r, id, reason, hash))
 }
 
 func (s *PoisonStore) isPoisonTopic(topic string) bool {

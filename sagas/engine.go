@@ -14,6 +14,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	Contract Contract
 	// Topics name where commands and events go. Default events.DefaultTopics().
 	Topics events.Topics
+	// Sealer seals the sensitive fields of what it publishes and signs it. Nil publishes plain
+	// and unsigned, which consumers holding keys poison: only tests without keys leave it nil.
+	Sealer outbox.Sealer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// AuditHasher keys the HMACs of the secret values of the commands the sagas send, as their

@@ -35,7 +35,7 @@ func (e *Engine) send(ctx context.Context, tx pgx.Tx, d Decision[json.RawMessage
 		byTopic[topic] = append(byTopic[topic], msg)
 	}
 	for _, topic := range topics {
-		if err := outbox.Publish(ctx, tx, topic, byTopic[topic]...); err != nil {
+		if err := outbox.PublishSealed(ctx, tx, e.cfg.Sealer, topic, byTopic[topic]...); err != nil {
 			return err
 		}
 	}
@@ -50,7 +50,7 @@ func (e *Engine) send(ctx context.Context, tx pgx.Tx, d Decision[json.RawMessage
 			}
 			msgs = append(msgs, msg)
 		}
-		if err := outbox.Publish(ctx, tx, e.cfg.Topics.Events, msgs...); err != nil {
+		if err := outbox.PublishSealed(ctx, tx, e.cfg.Sealer, e.cfg.Topics.Events, msgs...); err != nil {
 			return err
 		}
 	}

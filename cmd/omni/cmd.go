@@ -188,6 +188,10 @@ func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []strin
 		return err
 	}
 	defer db.Close()
+	sealer, registry, err := g.seal.open(ctx, db)
+	if err != nil {
+		return err
+	}
 	var w *command.Watcher
 	if wait {
 		sec, err := g.security()
@@ -195,7 +199,7 @@ func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []strin
 			return err
 		}
 		// Marked before the command commits, so none of what it causes can come before the mark.
-		if w, err = command.Watch(brokers, sec, topics.Events); err != nil {
+		if w, err = command.Watch(brokers, sec, topics.Events, registry); err != nil {
 			return err
 		}
 		defer w.Close()
@@ -204,7 +208,7 @@ func sendCommand(ctx context.Context, out io.Writer, g *globals, brokers []strin
 	if err != nil {
 		return err
 	}
-	id, err := command.SendAs(ctx, db, topics, cmd, events.NewOrigin(), command.Sender{Actor: operator("omni cmd"), Hasher: hasher})
+	id, err := command.SendAs(ctx, db, topics, cmd, events.NewOrigin(), command.Sender{Actor: operator("omni cmd"), Hasher: hasher, Sealer: sealer})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/internal/devkafka"
 	"github.com/omninode/omnibase-infra/internal/devpg"
+	"github.com/omninode/omnibase-infra/platform/seal"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -73,6 +76,25 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 		fmt.Fprintf(out, "  Consul      CONSUL_HTTP_ADDR   %s (leader %s)\n", g.consulAddr, leader)
 	} else {
 		fmt.Fprintln(out, "  Consul      not configured     (set CONSUL_HTTP_ADDR to use one)")
+	}
+	if err := g.seal.config().Validate(); err != nil {
+		// dev makes its own key-encryption key, in a file only it and its user read, removed at exit
+		dir, err := os.MkdirTemp("", "omni-dev-kek-")
+		if err != nil {
+			return fmt.Errorf("could not make a key-encryption key: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		kek, err := seal.NewKEKText()
+		if err != nil {
+			return err
+		}
+		g.seal.kekFile = filepath.Join(dir, "kek")
+		if err := os.WriteFile(g.seal.kekFile, []byte(kek+"\n"), 0o600); err != nil {
+			return fmt.Errorf("could not write the key-encryption key: %w", err)
+		}
+	}
+	if g.seal.kekFile != "" {
+		fmt.Fprintf(out, "  Keys        OMNI_SEAL_KEK_FILE %s\n", g.seal.kekFile)
 	}
 	cfg, err := r.config(g)
 	if err != nil {

@@ -64,9 +64,13 @@ Give the same hysteresis and latency settings as the running projection.`,
 				return err
 			}
 			defer db.Close()
+			_, registry, err := g.seal.open(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
 			bar := newProgressBar(cmd.ErrOrStderr(), time.Now())
 			res, err := infrastate.Replay(cmd.Context(), infrastate.ReplayConfig{
-				DB: db, Registry: events.Catalog(), Reducer: infrastate.Reducer{Thresholds: thresholds},
+				DB: db, Registry: registry, Reducer: infrastate.Reducer{Thresholds: thresholds},
 				BatchSize: batchSize, Verify: verify, FromKafka: kafka, Progress: bar.update, Logger: logger,
 			})
 			bar.done()

@@ -30,6 +30,8 @@ type globals struct {
 	// kafka is the control bus's security but for the password, which security reads.
 	kafka            bus.Security
 	saslPasswordFile string
+	// seal says where the key-encryption key comes from (keys.go).
+	seal sealFlags
 }
 
 // globalEnv are the variables of the globals that keep their standard names; the others are
@@ -48,7 +50,7 @@ func newRootCmd() *cobra.Command {
 	}
 	g.register(root.PersistentFlags())
 	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g),
-		newSagasCmd(g), newContractCmd(), newAuditCmd(g))
+		newSagasCmd(g), newContractCmd(), newAuditCmd(g), newKeysCmd(g))
 	return root
 }
 
@@ -67,6 +69,7 @@ func (g *globals) register(f *pflag.FlagSet) {
 	f.StringVar(&g.kafka.SASL.User, "kafka-sasl-user", "", "SASL user to the brokers")
 	f.StringVar(&g.saslPasswordFile, "kafka-sasl-password-file", "",
 		"file holding the SASL password (or set "+saslPasswordEnv+"; the password itself is never a flag)")
+	g.seal.register(f)
 	bindEnv(f, globalEnv)
 }
 

@@ -181,7 +181,11 @@ func newSagasStartCmd(g *globals) *cobra.Command {
 				return err
 			}
 			topic := events.DefaultTopics().Intents
-			if err := pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.Publish(ctx, tx, topic, msg) }); err != nil {
+			sealer, _, err := g.seal.open(ctx, db)
+			if err != nil {
+				return err
+			}
+			if err := pgtx.Run(ctx, db, func(tx pgx.Tx) error { return outbox.PublishSealed(ctx, tx, sealer, topic, msg) }); err != nil {
 				return fmt.Errorf("could not write %s %s for %s: %w", in.Kind(), in.ID, topic, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "requested initialization of %s (intent %s)\n", subject, in.ID)

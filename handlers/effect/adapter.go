@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 )
 
@@ -20,6 +21,13 @@ import (
 type Config struct {
 	// EventsTopic receives the adapter's events. Required.
 	EventsTopic string
+	// CommandTopics names each adapter's command topic: what the MAC of a command handed on
+	// through handed_commands binds (one read from its topic knows it). Default
+	// events.DefaultTopics().
+	CommandTopics events.Topics
+	// Sealer seals the sensitive fields of what it publishes and signs it. Nil publishes plain
+	// and unsigned, which consumers holding keys poison: only tests without keys leave it nil.
+	Sealer outbox.Sealer
 	// ProbeInterval between scheduled probes of each target. Default 5s.
 	ProbeInterval time.Duration
 	// ProbeTimeout bounds one probe. Default 2s.
@@ -68,6 +76,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HandOnPoll == 0 {
 		c.HandOnPoll = 200 * time.Millisecond
+	}
+	if c.CommandTopics == (events.Topics{}) {
+		c.CommandTopics = events.DefaultTopics()
 	}
 	c.Breaker.setDefaults()
 	c.Retry.setDefaults()

@@ -44,7 +44,11 @@ func (a *Adapter) HandleCommand(msg *message.Message) error { return a.handle(ms
 // handle handles one command, which came through handed_commands when handed.
 func (a *Adapter) handle(msg *message.Message, handed bool) error {
 	ctx := msg.Context()
-	env, m, err := a.registry.Decode(msg)
+	topic := message.SubscribeTopicFromCtx(ctx)
+	if topic == "" { // handed on: it came from the command topic, by way of handed_commands
+		topic = a.cfg.CommandTopics.Commands(a.d.Adapter())
+	}
+	env, m, err := a.registry.DecodeFrom(topic, msg)
 	c := command{id: msg.UUID, kind: kindOf(env, msg), origin: env.Caused()}
 	if err == nil {
 		err = a.accepts(m)

@@ -394,5 +394,5 @@ func (a *Adapter) publish(ctx context.Context, tx pgx.Tx, origin events.Origin, 
 		}
 		encoded[i] = msg
 	}
-	return outbox.Publish(ctx, tx, a.cfg.EventsTopic, encoded...)
+	return outbox.PublishSealed(ctx, tx, a.cfg.Sealer, a.cfg.EventsTopic, encoded...)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/seal"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )
@@ -57,7 +58,14 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	defer db.Close()
 
-	n, err := newNode(ctx, cfg, db, logger)
+	sealer, err := OpenSeal(ctx, cfg.Seal, db)
+	if err != nil {
+		return err
+	}
+	if sealer == nil {
+		logger.WarnContext(ctx, "sealing disabled: messages are neither encrypted nor authenticated (--seal-disabled)")
+	}
+	n, err := newNode(ctx, cfg, db, sealer, logger)
 	if err != nil {
 		return err
 	}
@@ -149,13 +157,15 @@ type node struct {
 	retention *outbox.Retention
 	// checkpoints signs the audit log's checkpoints; the relay role runs it, given a key.
 	checkpoints *audit.Checkpointer
+	// sealer seals and signs what the process publishes (nil with sealing disabled).
+	sealer outbox.Sealer
 	// projection consumes the events topic in batches, beside the router: Watermill's handlers
 	// take one message at a time.
 	projection *consumer.Batch
 	logger     *slog.Logger
 }
 
-func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Logger) (_ *node, err error) {
+func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sealer, logger *slog.Logger) (_ *node, err error) {
 	wlog := watermill.NewSlogLogger(logger)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
@@ -186,7 +196,16 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics, OnPoison: security.Poisoned})
+	// seals is nil (plain) only with sealing disabled: a nil *seal.Sealer must not become a
+	// non-nil interface.
+	var seals outbox.Sealer
+	catalog := events.Catalog()
+	if sealer != nil {
+		seals, catalog = sealer, catalog.WithOpener(sealer)
+	}
+	n.cfg.Adapters.Sealer = seals
+	n.sealer = seals
+	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics, Sealer: seals, OnPoison: security.Poisoned})
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +214,6 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Log
 	if n.policy, err = consumer.NewPolicy(policyCfg, logger); err != nil {
 		return nil, err
 	}
-	catalog := events.Catalog()
-
 	if cfg.has(RoleAdapters) {
 		if err := n.addAdapters(db, catalog); err != nil {
 			return nil, err
@@ -305,7 +322,8 @@ func (n *node) addRelay(db *pgxpool.Pool, poison *outbox.PoisonStore) error {
 func (n *node) addProjection(db *pgxpool.Pool, catalog *events.Registry) error {
 	logger := n.logger.With("role", RoleProjection)
 	h, err := infrastate.NewHandler(infrastate.HandlerConfig{
-		DB: db, Registry: catalog, IntentsTopic: n.cfg.Topics.Intents, Thresholds: n.cfg.Thresholds,
+		DB: db, Registry: catalog, IntentsTopic: n.cfg.Topics.Intents, EventsTopic: n.cfg.Topics.Events, Thresholds: n.cfg.Thresholds,
+		Sealer: n.sealer,
 	}, logger)
 	if err != nil {
 		return err
@@ -332,7 +350,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 		}
 	}
 	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Targets: infrastate.Targets{}, Contract: contract, Topics: n.cfg.Topics,
-		AuditHasher: hasher},
+		AuditHasher: hasher, Sealer: n.sealer},
 		n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err

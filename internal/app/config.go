@@ -21,6 +21,7 @@ import (
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
+	"github.com/omninode/omnibase-infra/platform/seal"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -117,6 +118,26 @@ type Config struct {
 	Retention outbox.RetentionConfig
 	// SkipMigrate leaves the schema alone at start. Default false: migrations run at start.
 	SkipMigrate bool
+	// Seal is where the keys that seal sensitive fields and sign every message come from.
+	// Required: a key-encryption key, or Disabled.
+	Seal SealConfig
+}
+
+// SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
+// live in the control database (seal_keys), made at the first start.
+type SealConfig struct {
+	// KEKFile holds the KEK: 32 bytes as 64 hex digits or base64 (`omni keys new-kek`).
+	KEKFile string
+	// KEK is the KEK itself (from OMNI_SEAL_KEK). WARNING: a secret; never log it.
+	KEK string
+	// Wrapper, when set, is the KEK (e.g. a Vault transit key) and KEKFile and KEK are unused.
+	Wrapper seal.KeyWrapper
+	// Refresh is how old the process's copy of the keys may grow. Default 30s.
+	Refresh time.Duration
+	// Disabled runs without sealing, signing or verifying anything. WARNING: insecure — anyone
+	// who can produce to the bus can forge commands and events; for tests that inject plain
+	// messages only.
+	Disabled bool
 }
 
 // DefaultConfig is a Config with every component's defaults filled in, as Run would fill them:
@@ -167,6 +188,7 @@ func (c *Config) setDefaults() {
 		c.Consul.Targets = []consul.Target{{Name: "agent", Addr: c.ConsulAddr}}
 	}
 	c.Adapters.EventsTopic = c.Topics.Events
+	c.Adapters.CommandTopics = c.Topics
 	c.Kafka.ControlTopics = c.Topics
 }
 
@@ -174,6 +196,9 @@ func (c *Config) setDefaults() {
 // components validate theirs when they are built.
 func (c Config) Validate() error {
 	var errs []error
+	if err := c.Seal.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (--database-url) is not set"))
 	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {

@@ -26,15 +26,18 @@ import (
 //
 // The command is also an entry of the audit log, in the same transaction: actor (who sent it),
 // "command.sent", the adapter id, its kind and id — not its payload.
-func Send(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin, actor string) (string, error) {
-	return SendAs(ctx, db, topics, cmd, origin, Sender{Actor: actor})
+//
+// s seals and signs the command (nil: plain, which adapters holding keys poison).
+func Send(ctx context.Context, db pgtx.Beginner, s outbox.Sealer, topics events.Topics, cmd events.Command, origin events.Origin, actor string) (string, error) {
+	return SendAs(ctx, db, topics, cmd, origin, Sender{Actor: actor, Sealer: s})
 }
 
-// Sender is who sends a command, for its audit entry, and the key its secret values are
-// recorded under there (nil: withheld).
+// Sender is who sends a command, for its audit entry; the key its secret values are recorded
+// under there (nil: withheld); and the sealer that seals and signs it (nil: plain).
 type Sender struct {
 	Actor  string
 	Hasher *audit.Hasher
+	Sealer outbox.Sealer
 }
 
 // SendAs is Send by sender.
@@ -49,7 +52,7 @@ func SendAs(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd eve
 		if err := audit.RecordCommandSent(ctx, tx, sender.Hasher, sender.Actor, msg.UUID, cmd, map[string]string{"correlation_id": origin.CorrelationID}); err != nil {
 			return err
 		}
-		return outbox.Publish(ctx, tx, topic, msg)
+		return outbox.PublishSealed(ctx, tx, sender.Sealer, topic, msg)
 	})
 	if err != nil {
 		return "", fmt.Errorf("could not send %s %s to %s: %w", cmd.Kind(), msg.UUID, topic, err)
@@ -83,12 +86,13 @@ type Watcher struct {
 }
 
 // Watch marks the events topic's current end, connecting to brokers as sec says.
-func Watch(brokers []string, sec bus.Security, topic string) (*Watcher, error) {
+// registry decodes (and, holding keys, authenticates and opens) what it reads.
+func Watch(brokers []string, sec bus.Security, topic string, registry *events.Registry) (*Watcher, error) {
 	client, err := bus.NewClient(brokers, sec, "omni-cmd")
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{client: client, topic: topic, start: map[int32]int64{}, registry: events.Catalog()}
+	w := &Watcher{client: client, topic: topic, start: map[int32]int64{}, registry: registry}
 	partitions, err := client.Partitions(topic)
 	if err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		client.Close()
@@ -165,7 +169,7 @@ func (w *Watcher) Await(ctx context.Context, commandID string) ([]Caused, error)
 			if err != nil || msg.Metadata.Get(events.MetaCausationID) != commandID {
 				continue
 			}
-			env, m, err := w.registry.Decode(msg)
+			env, m, err := w.registry.DecodeFrom(r.Topic, msg)
 			if err != nil {
 				return out, fmt.Errorf("could not decode an event of command %s: %w", commandID, err)
 			}

@@ -27,6 +27,12 @@ type HandlerConfig struct {
 	Registry *events.Registry
 	// IntentsTopic is where raised intents are published. Required.
 	IntentsTopic string
+	// EventsTopic is the topic the batches come from (what their MACs bind). Default
+	// events.DefaultTopics().Events.
+	EventsTopic string
+	// Sealer seals the sensitive fields of what it publishes and signs it. Nil publishes plain
+	// and unsigned, which consumers holding keys poison: only tests without keys leave it nil.
+	Sealer outbox.Sealer
 	// Thresholds of the fold. Default DefaultThresholds().
 	Thresholds Thresholds
 }
@@ -34,6 +40,9 @@ type HandlerConfig struct {
 func (c *HandlerConfig) setDefaults() {
 	if c.Thresholds == (Thresholds{}) {
 		c.Thresholds = DefaultThresholds()
+	}
+	if c.EventsTopic == "" {
+		c.EventsTopic = events.DefaultTopics().Events
 	}
 }
 
@@ -86,7 +95,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 	batch := make([]decoded, 0, len(msgs))
 	var rejected []consumer.Rejected
 	for _, msg := range msgs {
-		env, m, err := h.cfg.Registry.Decode(msg)
+		env, m, err := h.cfg.Registry.DecodeFrom(h.cfg.EventsTopic, msg)
 		if err != nil {
 			rejected = append(rejected, consumer.Rejected{Msg: msg, Reason: err})
 			continue
@@ -186,5 +195,5 @@ func (h *Handler) raise(ctx context.Context, tx pgx.Tx, raised []raisedIntent) (
 		msgs = append(msgs, msg)
 		published = append(published, r)
 	}
-	return published, outbox.Publish(ctx, tx, h.cfg.IntentsTopic, msgs...)
+	return published, outbox.PublishSealed(ctx, tx, h.cfg.Sealer, h.cfg.IntentsTopic, msgs...)
 }

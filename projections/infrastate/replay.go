@@ -44,6 +44,10 @@ type ReplayConfig struct {
 	// FromKafka, when set, reads the events from this Kafka topic's earliest offset instead of
 	// the event log.
 	FromKafka *KafkaSource
+	// EventsTopic is the topic the live projection consumes: what the events' MACs and sealed
+	// fields are bound to, when Registry opens them. Default events.DefaultTopics().Events
+	// (FromKafka's Topic when set).
+	EventsTopic string
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 	Logger   *slog.Logger
@@ -109,6 +113,12 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventsTopic == "" {
+		cfg.EventsTopic = events.DefaultTopics().Events
+		if cfg.FromKafka != nil {
+			cfg.EventsTopic = cfg.FromKafka.Topic
+		}
 	}
 	var res ReplayResult
 	lockConn, err := cfg.DB.Acquire(ctx)

@@ -47,7 +47,7 @@ func (r *replay) bulk(ctx context.Context) error {
 	g.Go(func() error {
 		defer close(ready)
 		for page := range read {
-			d, err := r.decodePage(page)
+			d, err := r.decodePage(gctx, page)
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func (r *replay) bulk(ctx context.Context) error {
 // catchUp folds, inside tx, what the live projection applied since bulk read the log.
 func (r *replay) catchUp(ctx context.Context, tx pgx.Tx) error {
 	_, err := r.readAll(ctx, tx, r.last, false, func(page []logged) error {
-		d, err := r.decodePage(page)
+		d, err := r.decodePage(ctx, page)
 		if err != nil {
 			return err
 		}

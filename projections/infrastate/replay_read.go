@@ -29,7 +29,7 @@ type logged struct {
 // reads just these out of the source's JSONB rather than the whole object, which saves both the
 // database printing it and the replay parsing it.
 var envelopeKeys = [...]string{events.MetaType, events.MetaVersion, events.MetaCorrelationID,
-	events.MetaCausationID, events.MetaOccurredAt, events.MetaKey}
+	events.MetaCausationID, events.MetaOccurredAt, events.MetaKey, events.MetaMAC}
 
 // get returns the metadata under key, as message.Metadata.Get would.
 func (l *logged) get(key string) string {
@@ -123,7 +123,7 @@ func (r *replay) readAll(ctx context.Context, tx pgx.Tx, after position, settled
 
 // decodePage decodes page in its order. It runs in a stage of its own (see replay.bulk): the
 // decoding of one page overlaps the reading of the next and the fold of the one before.
-func (r *replay) decodePage(page []logged) ([]decoded, error) {
+func (r *replay) decodePage(ctx context.Context, page []logged) ([]decoded, error) {
 	out := make([]decoded, len(page))
 	for i := range page {
 		l := &page[i]
@@ -133,7 +133,7 @@ func (r *replay) decodePage(page []logged) ([]decoded, error) {
 		}
 		env, err := events.ParseEnvelope(l.id, l.get)
 		if err == nil {
-			env, out[i].m, err = r.cfg.Registry.DecodePayload(env, l.payload)
+			env, out[i].m, err = r.cfg.Registry.OpenPayload(ctx, r.cfg.EventsTopic, env, l.get, l.payload)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("could not decode logged event %s that the live projection applied: %w", l.id, err)

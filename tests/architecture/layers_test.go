@@ -19,7 +19,7 @@ const module = "github.com/omninode/omnibase-infra/"
 var layers = [][]string{
 	{"events", "migrations"},
 	{"platform/pgtx", "platform/bus", "platform/merkle"},
-	{"platform/consumer"},
+	{"platform/consumer", "platform/seal"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},

@@ -26,9 +26,13 @@ type Omni struct {
 
 // StartOmni starts omni and waits until it says it is running.
 func StartOmni(ctx context.Context, cfg OmniConfig) (*Omni, error) {
+	env := map[string]string{"OMNI_SEAL_KEK": TestKEK} // the suite's test key unless told otherwise
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
 	s, err := start(ctx, images.Omni,
 		testcontainers.WithCmd(cfg.Args...),
-		testcontainers.WithEnv(cfg.Env),
+		testcontainers.WithEnv(env),
 		testcontainers.WithWaitStrategy(wait.ForLog("omni running").WithStartupTimeout(90*time.Second)),
 	)
 	if err != nil {

@@ -51,6 +51,25 @@ func TestAudit_trimming_the_event_log_is_an_audited_operation(t *testing.T) {
 	require.ErrorContains(t, err, "DELETE refused", "an entry of another action does not open the table")
 	require.Equal(t, 3, countEvents())
 
+	// Rewriting a row is refused the same way: only a rewrap that appends its entry may change a
+	// row, and then only its payload and metadata.
+	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL omni.event_log_rewrap = 'on'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE event_log SET payload = '{}' WHERE seq = 1`)
+		return err
+	})
+	require.ErrorContains(t, err, "event_log is append-only: UPDATE refused")
+	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+		if err := audit.RecordRewrap("omni keys (test)")(ctx, tx, 0, 500); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE event_log SET topic = 'elsewhere' WHERE seq = 1`)
+		return err
+	})
+	require.ErrorContains(t, err, "UPDATE refused", "a rewrap changes payload and metadata only")
+
 	_, err = outbox.NewRetention(outbox.RetentionConfig{DB: db, EventLog: time.Hour}, testLogger(t))
 	require.ErrorContains(t, err, "RecordTrim is missing")
 	r, err := outbox.NewRetention(outbox.RetentionConfig{DB: db, EventLog: time.Hour, RecordTrim: audit.RecordTrim("omni run (test)")}, testLogger(t))

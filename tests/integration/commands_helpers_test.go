@@ -16,6 +16,7 @@ import (
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/internal/command"
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/seal"
 )
 
 // adapterConfig runs the adapters and the relay only: commands in, outcome events out on Kafka.
@@ -33,6 +34,8 @@ type commander struct {
 	db      *pgxpool.Pool
 	brokers []string
 	pub     message.Publisher
+	// sealer holds db's keys, as omni cmd does.
+	sealer *seal.Sealer
 }
 
 func newCommander(t *testing.T, db *pgxpool.Pool, brokers []string) *commander {
@@ -40,14 +43,20 @@ func newCommander(t *testing.T, db *pgxpool.Pool, brokers []string) *commander {
 	pub, err := bus.NewPublisher(brokers, bus.Security{}, watermill.NopLogger{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pub.Close() })
-	return &commander{t: t, db: db, brokers: brokers, pub: pub}
+	return &commander{t: t, db: db, brokers: brokers, pub: pub, sealer: sealerOf(t, db)}
 }
 
 // publish puts a raw message straight on topic, around the outbox on purpose: it stands for a
-// foreign producer, sending what the project itself would never encode (or a copy of what it
-// sent, as a redelivery would bring).
+// producer holding the keys but sending what the project itself would never encode (or a copy
+// of what it sent, as a redelivery would bring). It seals what can be sealed and signs it all,
+// so the adapter refuses the message for what it is, not for its MAC.
 func (c *commander) publish(topic string, msg *message.Message) {
 	c.t.Helper()
+	if msg.Metadata.Get(events.MetaMAC) == "" {
+		if err := c.sealer.Seal(context.Background(), topic, msg); err != nil {
+			require.NoError(c.t, c.sealer.Sign(context.Background(), topic, msg)) // not JSON: signed only
+		}
+	}
 	require.NoError(c.t, c.pub.Publish(topic, msg))
 }
 
@@ -63,7 +72,7 @@ func (c *commander) send(cmd events.Command) string {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, err := command.Send(ctx, c.db, events.DefaultTopics(), cmd, events.NewOrigin(), "integration suite")
+	id, err := command.Send(ctx, c.db, c.sealer, events.DefaultTopics(), cmd, events.NewOrigin(), "integration suite")
 	require.NoError(c.t, err)
 	return id
 }
@@ -71,7 +80,7 @@ func (c *commander) send(cmd events.Command) string {
 // watch marks the end of the events topic; await then reads what a command sent after it caused.
 func (c *commander) watch() *command.Watcher {
 	c.t.Helper()
-	w, err := command.Watch(c.brokers, bus.Security{}, events.DefaultTopics().Events)
+	w, err := command.Watch(c.brokers, bus.Security{}, events.DefaultTopics().Events, events.Catalog().WithOpener(c.sealer))
 	require.NoError(c.t, err)
 	c.t.Cleanup(func() { _ = w.Close() })
 	return w

@@ -48,6 +48,9 @@ func loadComposeFile(t *testing.T) *compose.File {
 	refs := map[string]images.Image{"POSTGRES_IMAGE": images.Postgres, "KAFKA_IMAGE": images.Kafka,
 		"CONSUL_IMAGE": images.Consul, "OMNI_IMAGE": images.Omni}
 	f, err := compose.Load(filepath.Join(root, "deploy", "compose.yaml"), func(name string) (string, bool) {
+		if name == "OMNI_SEAL_KEK" {
+			return containers.TestKEK, true
+		}
 		im, ok := refs[name]
 		if !ok {
 			return "", false

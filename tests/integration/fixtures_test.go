@@ -73,7 +73,7 @@ func TestFixtures_older_version_stream_replays_to_the_current_version_state(t *t
 	ctx := context.Background()
 	for _, msg := range old {
 		require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-			return outbox.Publish(ctx, tx, events.DefaultTopics().Events, msg)
+			return outbox.PublishSealed(ctx, tx, sealerOf(t, db), events.DefaultTopics().Events, msg)
 		}))
 	}
 	waitApplied(t, db, len(old))

@@ -104,6 +104,7 @@ func startApp(t *testing.T, cfg app.Config) string {
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	withTestKey(&cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx, cfg, testLogger(t)) }()

@@ -52,7 +52,7 @@ func TestPoison_a_record_too_large_to_publish_again_is_kept_and_every_consumer_m
 	c := newCommander(t, db, kafka.Brokers())
 	caused := c.run(events.ProbeTarget{Adapter: events.AdapterPostgres, Target: "control"})
 	succeeded(t, caused, nil)
-	saga := sagaTriggeredBy(t, db, publishIntent(t, kafka.Brokers(), "infrastructure_health_degraded", "postgres/control"))
+	saga := sagaTriggeredBy(t, db, publishIntent(t, db, kafka.Brokers(), "infrastructure_health_degraded", "postgres/control"))
 	waitSaga(t, db, saga, 60*time.Second, "the next intent's saga completing", ended)
 
 	for group, want := range map[string]struct{ id, topic string }{

@@ -28,12 +28,13 @@ func failedProbe(t *testing.T, adapterID string, at time.Time) *message.Message 
 	return msg
 }
 
-func publish(t *testing.T, brokers []string, topic string, msgs ...*message.Message) {
+// publish puts msgs on topic straight, signed with db's keys as omni's own producers sign.
+func publish(t *testing.T, db *pgxpool.Pool, brokers []string, topic string, msgs ...*message.Message) {
 	t.Helper()
 	pub, err := bus.NewPublisher(brokers, bus.Security{}, watermill.NopLogger{})
 	require.NoError(t, err)
 	defer pub.Close()
-	require.NoError(t, pub.Publish(topic, msgs...))
+	require.NoError(t, pub.Publish(topic, signed(t, db, topic, msgs...)...))
 }
 
 // stateOf waits until the projection has folded an event probed at last for adapterID.
@@ -76,7 +77,7 @@ func TestProjection_same_event_delivered_twice_changes_nothing(t *testing.T) {
 	second := failedProbe(t, id, t0.Add(time.Second))
 
 	// The first event twice (same message id, as a redelivery would be), then a later one.
-	publish(t, kafka.Brokers(), events.DefaultTopics().Events, first, first.Copy(), second)
+	publish(t, db, kafka.Brokers(), events.DefaultTopics().Events, first, first.Copy(), second)
 
 	s := stateOf(t, db, id, t0.Add(time.Second))
 	require.Equal(t, int64(2), s.Probes, "the duplicate was not folded")
@@ -100,7 +101,7 @@ func TestProjection_undecodable_event_goes_to_poison_topic_and_the_next_is_appli
 	badPayload.Payload = []byte(`{"adapter_id": "postgres/poisoned", "healthy": "very"}`)
 	good := failedProbe(t, id, t0.Add(time.Second))
 
-	publish(t, kafka.Brokers(), events.DefaultTopics().Events, unknown, badVersion, badPayload, good)
+	publish(t, db, kafka.Brokers(), events.DefaultTopics().Events, unknown, badVersion, badPayload, good)
 
 	s := stateOf(t, db, id, t0.Add(time.Second))
 	require.Equal(t, int64(1), s.Probes, "only the good event was folded")

@@ -69,7 +69,7 @@ func (s *stream) write(n int) {
 			msgs = append(msgs, msg)
 		}
 		require.NoError(s.t, pgtx.Run(ctx, s.db, func(tx pgx.Tx) error {
-			return outbox.Publish(ctx, tx, events.DefaultTopics().Events, msgs...)
+			return outbox.PublishSealed(ctx, tx, sealerOf(s.t, s.db), events.DefaultTopics().Events, msgs...)
 		}))
 		n -= len(msgs)
 		s.written += len(msgs)

@@ -29,7 +29,7 @@ import (
 )
 
 // publishIntent puts an intent on the intents topic, as the projection would.
-func publishIntent(t *testing.T, brokers []string, name, subject string) string {
+func publishIntent(t *testing.T, db *pgxpool.Pool, brokers []string, name, subject string) string {
 	t.Helper()
 	var in events.IntentMessage
 	intent := events.Intent{ID: watermill.NewUUID(), Subject: subject, Reason: "raised by the test", CausedBy: "test",
@@ -45,7 +45,7 @@ func publishIntent(t *testing.T, brokers []string, name, subject string) string 
 	defer pub.Close()
 	msg, err := events.EncodeWithID(intent.ID, in, events.NewOrigin(), time.Now())
 	require.NoError(t, err)
-	require.NoError(t, pub.Publish(events.DefaultTopics().Intents, msg))
+	require.NoError(t, pub.Publish(events.DefaultTopics().Intents, signed(t, db, events.DefaultTopics().Intents, msg)...))
 	return intent.ID
 }
 
@@ -153,7 +153,7 @@ func TestSagas_each_intent_starts_its_workflow_and_it_completes(t *testing.T) {
 		{"recovery_initiated", "failover"},
 	} {
 		t.Run(tc.intent, func(t *testing.T) {
-			id := sagaTriggeredBy(t, db, publishIntent(t, kafka.Brokers(), tc.intent, "postgres/control"))
+			id := sagaTriggeredBy(t, db, publishIntent(t, db, kafka.Brokers(), tc.intent, "postgres/control"))
 			st := waitSaga(t, db, id, 30*time.Second, "the saga ending", ended)
 			require.Equal(t, tc.workflow, st.Workflow)
 			require.Equal(t, sagas.StatusCompleted, st.Status, "%v", events_(st))
@@ -184,8 +184,8 @@ func TestSagas_an_unroutable_intent_is_recorded_and_poisoned(t *testing.T) {
 	startApp(t, cfg)
 	waitHealthy(t, db, "postgres/control")
 
-	unroutable := publishIntent(t, kafka.Brokers(), "connection_pool_exhausted", "postgres/control")
-	next := sagaTriggeredBy(t, db, publishIntent(t, kafka.Brokers(), "infrastructure_health_degraded", "postgres/control"))
+	unroutable := publishIntent(t, db, kafka.Brokers(), "connection_pool_exhausted", "postgres/control")
+	next := sagaTriggeredBy(t, db, publishIntent(t, db, kafka.Brokers(), "infrastructure_health_degraded", "postgres/control"))
 	waitSaga(t, db, next, 30*time.Second, "the next intent's saga completing", ended)
 
 	var intent, reason string
@@ -408,7 +408,7 @@ func TestSagas_orchestrator_killed_with_SIGKILL_resumes_and_its_timeout_fires(t 
 		})
 	}
 	first := orchestrator()
-	id := sagaTriggeredBy(t, db, publishIntent(t, kafka.Brokers(), "infrastructure_health_degraded", "consul/ghost"))
+	id := sagaTriggeredBy(t, db, publishIntent(t, db, kafka.Brokers(), "infrastructure_health_degraded", "consul/ghost"))
 	st := waitSaga(t, db, id, 30*time.Second, "two of three probes answered", func(st sagas.Story) bool {
 		return st.Step == "probe_adapters" && strings.Count(strings.Join(events_(st), " "), "probe_adapters:reply") == 2
 	})
@@ -466,7 +466,7 @@ func seedTarget(t *testing.T, db *pgxpool.Pool, adapter, target string) {
 		Target: target, Healthy: true, LatencyMicros: 1, ProbedAt: now}, events.NewOrigin(), now)
 	require.NoError(t, err)
 	require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		return outbox.Publish(ctx, tx, events.DefaultTopics().Events, msg)
+		return outbox.PublishSealed(ctx, tx, sealerOf(t, db), events.DefaultTopics().Events, msg)
 	}))
 	waitHealthy(t, db, events.AdapterID(adapter, target))
 }

@@ -38,7 +38,7 @@ func TestShutdown_SIGTERM_during_a_projection_batch_commits_that_batch(t *testin
 			msgs = append(msgs, msg)
 		}
 		require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-			return outbox.Publish(ctx, tx, events.DefaultTopics().Events, msgs...)
+			return outbox.PublishSealed(ctx, tx, sealerOf(t, db), events.DefaultTopics().Events, msgs...)
 		}))
 	}
 	applied := func() (n int) {

@@ -1,0 +1,184 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Purpose says what a key is for.
+type Purpose string
+
+const (
+	// PurposeData keys seal fields (AES-256-GCM, through per-field derived keys).
+	PurposeData Purpose = "data"
+	// PurposeMAC keys authenticate messages (HMAC-SHA256).
+	PurposeMAC Purpose = "mac"
+)
+
+// State is where a key is in its life.
+type State string
+
+const (
+	// StatePrimary: the key new seals and MACs use; one per purpose.
+	StatePrimary State = "primary"
+	// StateActive: an older key, still read.
+	StateActive State = "active"
+	// StateRetired: no longer read; its secret is gone from the database.
+	StateRetired State = "retired"
+)
+
+// Key is one key of the keyring.
+type Key struct {
+	ID        string
+	Purpose   Purpose
+	State     State
+	CreatedAt time.Time
+	// DemotedAt is when the key stopped being primary; zero while it is.
+	DemotedAt time.Time
+	secret    []byte
+}
+
+// Secret is the key's material. WARNING: never log or print it.
+func (k Key) Secret() []byte { return k.secret }
+
+// Loader reads every key that is not retired, unwrapped.
+type Loader func(ctx context.Context) ([]Key, error)
+
+// Keyring is the keys a process holds: per purpose one primary and older ones for reading. It
+// reloads from its Loader when asked for a key id it does not hold (another process rotated) and
+// when its copy is older than the refresh interval (so a process stops sealing under a key that
+// was rotated away). Safe for concurrent use.
+type Keyring struct {
+	load    Loader
+	refresh time.Duration
+	// refreshing is held by the one caller that refreshes a stale copy; the others go on with the
+	// copy they have rather than each waiting for a connection (they may hold one in a
+	// transaction: a pool full of them waiting would never free one).
+	refreshing sync.Mutex
+
+	mu       sync.RWMutex
+	keys     map[string]Key
+	primary  map[Purpose]string
+	loadedAt time.Time
+	// missAt rate-limits reloads on unknown ids: a flood of forged key ids costs one read a second.
+	missAt time.Time
+}
+
+// DefaultRefresh is how old a keyring's copy of the keys may grow.
+const DefaultRefresh = 30 * time.Second
+
+// NewKeyring loads the keys with load; refresh 0 means DefaultRefresh.
+func NewKeyring(ctx context.Context, load Loader, refresh time.Duration) (*Keyring, error) {
+	if refresh == 0 {
+		refresh = DefaultRefresh
+	}
+	k := &Keyring{load: load, refresh: refresh}
+	if err := k.reload(ctx); err != nil {
+		return nil, err
+	}
+	for _, p := range []Purpose{PurposeData, PurposeMAC} {
+		if _, ok := k.primary[p]; !ok {
+			return nil, fmt.Errorf("no primary %s key: run `omni keys rotate` or start a process with a key-encryption key", p)
+		}
+	}
+	return k, nil
+}
+
+// StaticKeyring is a keyring of fixed keys (for tests and tools): secrets by id, the first of
+// each purpose primary.
+func StaticKeyring(data, mac map[string][]byte, dataPrimary, macPrimary string) (*Keyring, error) {
+	var keys []Key
+	for p, set := range map[Purpose]map[string][]byte{PurposeData: data, PurposeMAC: mac} {
+		for id, s := range set {
+			st := StateActive
+			if (p == PurposeData && id == dataPrimary) || (p == PurposeMAC && id == macPrimary) {
+				st = StatePrimary
+			}
+			keys = append(keys, Key{ID: id, Purpose: p, State: st, secret: s})
+		}
+	}
+	return NewKeyring(context.Background(), func(context.Context) ([]Key, error) { return keys, nil }, time.Hour)
+}
+
+func (k *Keyring) reload(ctx context.Context) error {
+	keys, err := k.load(ctx)
+	if err != nil {
+		return fmt.Errorf("could not load the keys: %w", err)
+	}
+	byID := make(map[string]Key, len(keys))
+	primary := make(map[Purpose]string, 2)
+	var errs []error
+	for _, key := range keys {
+		if len(key.secret) != KeySize {
+			errs = append(errs, fmt.Errorf("key %s is %d bytes, want %d", key.ID, len(key.secret), KeySize))
+			continue
+		}
+		byID[key.ID] = key
+		if key.State == StatePrimary {
+			if prev, dup := primary[key.Purpose]; dup {
+				errs = append(errs, fmt.Errorf("two primary %s keys: %s and %s", key.Purpose, prev, key.ID))
+			}
+			primary[key.Purpose] = key.ID
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("could not load the keys: %w", err)
+	}
+	k.mu.Lock()
+	k.keys, k.primary, k.loadedAt = byID, primary, time.Now()
+	k.mu.Unlock()
+	return nil
+}
+
+// Primary returns the primary key of p, reloading first when the copy is stale.
+func (k *Keyring) Primary(ctx context.Context, p Purpose) (Key, error) {
+	k.mu.RLock()
+	stale := time.Since(k.loadedAt) > k.refresh
+	k.mu.RUnlock()
+	if stale && k.refreshing.TryLock() {
+		err := k.reload(ctx)
+		k.refreshing.Unlock()
+		if err != nil {
+			return Key{}, err
+		}
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	id, ok := k.primary[p]
+	if !ok {
+		return Key{}, fmt.Errorf("no primary %s key", p)
+	}
+	return k.keys[id], nil
+}
+
+// Lookup returns key id of purpose p, reloading once when it is unknown.
+func (k *Keyring) Lookup(ctx context.Context, p Purpose, id string) (Key, error) {
+	if key, ok := k.get(p, id); ok {
+		return key, nil
+	}
+	k.mu.Lock()
+	again := time.Since(k.missAt) >= time.Second
+	if again {
+		k.missAt = time.Now()
+	}
+	k.mu.Unlock()
+	if again {
+		if err := k.reload(ctx); err != nil {
+			return Key{}, err
+		}
+		if key, ok := k.get(p, id); ok {
+			return key, nil
+		}
+	}
+	return Key{}, fmt.Errorf("%w: no %s key %q (missing or retired)", ErrUnknownKey, p, id)
+}
+
+func (k *Keyring) get(p Purpose, id string) (Key, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	key, ok := k.keys[id]
+	return key, ok && key.Purpose == p
+}
