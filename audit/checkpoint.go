@@ -39,8 +39,16 @@ func (c Checkpoint) text() []byte {
 
 // Signer signs checkpoints with an Ed25519 key.
 type Signer struct {
-	key ed25519.PrivateKey
-	id  string
+	key    ed25519.PrivateKey
+	id     string
+	sealer outbox.Sealer
+}
+
+// SealWith makes the checkpoints s publishes carry the process's MAC, as everything on the bus
+// does; nil publishes them plain.
+func (s *Signer) SealWith(x outbox.Sealer) *Signer {
+	s.sealer = x
+	return s
 }
 
 // KeyID names a public key: the first 8 bytes of its SHA-256, hex.
@@ -114,7 +122,7 @@ func Sign(ctx context.Context, db pgtx.Beginner, s *Signer, now time.Time) (Chec
 		if err != nil {
 			return err
 		}
-		return outbox.Publish(ctx, tx, Topic, msg)
+		return outbox.PublishSealed(ctx, tx, s.sealer, Topic, msg)
 	})
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("could not checkpoint the audit log: %w", err)

@@ -23,7 +23,8 @@ const unknownActor = "unknown"
 // RecordSecurity records ev in tx: an audit entry (action "security.<kind>", outcome
 // "refused") and the event on events.SecurityTopic through the outbox. Both exist only if tx
 // commits. SecurityRecorder.Record is the same and counts it in the process's metrics.
-func RecordSecurity(ctx context.Context, tx pgx.Tx, ev events.SecurityEventRecorded) error {
+// sealer signs the event as everything on the bus is signed (nil: plain).
+func RecordSecurity(ctx context.Context, tx pgx.Tx, sealer outbox.Sealer, ev events.SecurityEventRecorded) error {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
@@ -49,7 +50,7 @@ func RecordSecurity(ctx context.Context, tx pgx.Tx, ev events.SecurityEventRecor
 	if err != nil {
 		return err
 	}
-	if err := outbox.Publish(ctx, tx, events.SecurityTopic, msg); err != nil {
+	if err := outbox.PublishSealed(ctx, tx, sealer, events.SecurityTopic, msg); err != nil {
 		return fmt.Errorf("could not publish the security event: %w", err)
 	}
 	return nil
@@ -59,11 +60,13 @@ func RecordSecurity(ctx context.Context, tx pgx.Tx, ev events.SecurityEventRecor
 // omni_security_events_total{kind}. WARNING: a count is taken when the event is recorded, before
 // its transaction commits: a transaction that then rolls back and is tried again counts twice.
 type SecurityRecorder struct {
-	total *prometheus.CounterVec
+	total  *prometheus.CounterVec
+	sealer outbox.Sealer
 }
 
 // NewSecurityRecorder registers omni_security_events_total on reg, every kind at 0.
-func NewSecurityRecorder(reg prometheus.Registerer) (*SecurityRecorder, error) {
+// sealer signs the events it publishes (nil: plain).
+func NewSecurityRecorder(reg prometheus.Registerer, sealer outbox.Sealer) (*SecurityRecorder, error) {
 	total := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "omni_security_events_total",
 		Help: "Security events this process recorded (each also an audit entry and an event on " + events.SecurityTopic + "), by kind.",
@@ -74,12 +77,12 @@ func NewSecurityRecorder(reg prometheus.Registerer) (*SecurityRecorder, error) {
 	for _, t := range events.SecurityEventTypes {
 		total.WithLabelValues(string(t))
 	}
-	return &SecurityRecorder{total: total}, nil
+	return &SecurityRecorder{total: total, sealer: sealer}, nil
 }
 
 // Record records ev in tx and counts it.
 func (r *SecurityRecorder) Record(ctx context.Context, tx pgx.Tx, ev events.SecurityEventRecorded) error {
-	if err := RecordSecurity(ctx, tx, ev); err != nil {
+	if err := RecordSecurity(ctx, tx, r.sealer, ev); err != nil {
 		return err
 	}
 	r.total.WithLabelValues(string(ev.Type)).Inc()

@@ -75,7 +75,11 @@ func newAuditCheckpointCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			c, err := audit.Sign(cmd.Context(), db, s, time.Now())
+			sealer, _, err := g.seal.open(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			c, err := audit.Sign(cmd.Context(), db, s.SealWith(sealer), time.Now())
 			if err != nil {
 				return err
 			}

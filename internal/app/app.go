@@ -190,12 +190,6 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 			n.close()
 		}
 	}()
-	// Every message poisoned for a security reason is a security event: an audit entry, an event
-	// on infra.security and omni_security_events_total, in the poisoning transaction.
-	security, err := audit.NewSecurityRecorder(reg)
-	if err != nil {
-		return nil, err
-	}
 	// seals is nil (plain) only with sealing disabled: a nil *seal.Sealer must not become a
 	// non-nil interface.
 	var seals outbox.Sealer
@@ -205,6 +199,12 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	}
 	n.cfg.Adapters.Sealer = seals
 	n.sealer = seals
+	// Every message poisoned for a security reason is a security event: an audit entry, an event
+	// on infra.security and omni_security_events_total, in the poisoning transaction.
+	security, err := audit.NewSecurityRecorder(reg, seals)
+	if err != nil {
+		return nil, err
+	}
 	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics, Sealer: seals, OnPoison: security.Poisoned})
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 			if err != nil {
 				return nil, err
 			}
-			n.checkpoints = &audit.Checkpointer{DB: db, Signer: signer, Interval: cfg.Audit.CheckpointInterval,
+			n.checkpoints = &audit.Checkpointer{DB: db, Signer: signer.SealWith(n.sealer), Interval: cfg.Audit.CheckpointInterval,
 				Logger: logger.With("role", RoleRelay)}
 			if cfg.Audit.ConsulWitness != "" {
 				w, err := audit.NewConsulWitness(cfg.Audit.ConsulWitness, "")

@@ -33,7 +33,7 @@ func TestAudit_report_in_each_format(t *testing.T) {
 	add(audit.Entry{At: day.Add(2 * time.Hour), Actor: "omni run (a/1)", Action: "command.completed", Subject: "postgres/orders", Outcome: "succeeded"})
 	add(audit.Entry{At: day.Add(3 * time.Hour), Actor: "alice@ops (omni cmd)", Action: "replay.swapped", Subject: "infrastate", Outcome: "swapped"})
 	require.NoError(t, pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		return audit.RecordSecurity(ctx, tx, events.SecurityEventRecorded{Type: events.SecurityRejected, Actor: "bob@ops (omni cmd)",
+		return audit.RecordSecurity(ctx, tx, nil, events.SecurityEventRecorded{Type: events.SecurityRejected, Actor: "bob@ops (omni cmd)",
 			Subject: "postgres/nowhere", Reason: `rejected: postgres target "nowhere" is not configured`, At: day.Add(4 * time.Hour)})
 	}))
 	add(audit.Entry{At: day.Add(30 * time.Hour), Actor: "carol@ops (omni cmd)", Action: "command.sent", Subject: "postgres/orders", Outcome: "sent"})
