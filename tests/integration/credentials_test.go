@@ -99,7 +99,7 @@ func TestVaultCredentials_a_revoked_lease_is_noticed_on_use_and_replaced(t *test
 }
 
 func TestVaultCredentials_vault_stopped_and_started_cached_credentials_keep_working_and_renewal_resumes(t *testing.T) {
-	const ttl = 20 * time.Second
+	const ttl = 30 * time.Second
 	f := newVaultDB(t, containers.DatabaseRole{Name: "app", DefaultTTL: ttl, MaxTTL: 10 * time.Minute})
 	a := startPostgresAdapter(t, []postgres.Target{{Name: "app", URL: f.targetURL, Credentials: appCreds}}, withVault(f))
 	start := time.Now()
@@ -110,7 +110,7 @@ func TestVaultCredentials_vault_stopped_and_started_cached_credentials_keep_work
 	// Vault is away past the renewal due two thirds into the lease: the commands go on with the
 	// credentials held, on new connections too (the server ends the sessions of the user).
 	f.terminateSessions(t, user)
-	for time.Since(start) < ttl*2/3+time.Second {
+	for time.Since(start) < ttl*2/3+3*time.Second {
 		require.Equal(t, user, firstString(t, a.rows("app", "SELECT session_user::text")))
 		time.Sleep(500 * time.Millisecond)
 	}
