@@ -31,7 +31,8 @@ type Changer interface {
 
 // Config configures a Cache.
 type Config struct {
-	// Providers by scheme. Default: env and file; vault-kv and vault-db when Vault is given.
+	// Providers by scheme, added to the defaults: env and file, and vault-kv and vault-db when
+	// Vault is given.
 	Providers map[string]Provider
 	// Vault is the client of the vault-kv and vault-db providers. Optional.
 	Vault *Vault
@@ -48,13 +49,14 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Providers == nil {
-		c.Providers = map[string]Provider{SchemeEnv: EnvProvider{}, SchemeFile: FileProvider{}}
-		if c.Vault != nil {
-			c.Providers[SchemeVaultKV] = c.Vault.KV()
-			c.Providers[SchemeVaultDB] = c.Vault.Database()
-		}
+	providers := map[string]Provider{SchemeEnv: EnvProvider{}, SchemeFile: FileProvider{}}
+	if c.Vault != nil {
+		providers[SchemeVaultKV], providers[SchemeVaultDB] = c.Vault.KV(), c.Vault.Database()
 	}
+	for scheme, p := range c.Providers {
+		providers[scheme] = p
+	}
+	c.Providers = providers
 	if c.CheckInterval == 0 {
 		c.CheckInterval = 250 * time.Millisecond
 	}
@@ -78,10 +80,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// DefaultConfig is the configuration with its defaults filled in (no Vault).
+// DefaultConfig is the configuration with its defaults filled in (no Vault; the default
+// providers are added by New).
 func DefaultConfig() Config {
 	var c Config
 	c.setDefaults()
+	c.Providers = nil
 	return c
 }
 

@@ -121,3 +121,21 @@ func TestParseRef(t *testing.T) {
 		})
 	}
 }
+
+func TestNew_from_the_default_config_with_a_vault_reads_vault_references(t *testing.T) {
+	v, err := credentials.NewVault(credentials.VaultConfig{Addr: "http://127.0.0.1:1", Token: "t"})
+	require.NoError(t, err)
+	cfg := credentials.DefaultConfig()
+	cfg.Vault = v
+	c, err := credentials.New(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	for _, s := range []string{"env:X", "file:/x", "vault-kv:kv/a#b", "vault-db:database/creds/app"} {
+		ref, err := credentials.ParseRef(s)
+		require.NoError(t, err)
+		require.NoError(t, c.Supports(ref), s)
+	}
+	without, err := credentials.New(credentials.DefaultConfig(), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ref, _ := credentials.ParseRef("vault-db:database/creds/app")
+	require.ErrorContains(t, without.Supports(ref), "no Vault is configured")
+}

@@ -30,6 +30,11 @@ func TestVaultCredentials_omni_run_with_its_control_database_credentials_only_fr
 	kafka := newKafka(t)
 	p := startOmniProcessEnv(t, []string{"VAULT_TOKEN=" + f.vault.RootToken}, f.targetURL, kafka.Brokers(), "adapters,relay,projection,sagas",
 		"--skip-migrate=false", "--database-credentials", appCreds, "--vault-addr", f.vault.Addr, "--probe-interval", "500ms")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("omni's output:\n%s", p.stderr.String())
+		}
+	})
 	p.ready(t)
 
 	// The tables are there, owned by omni_owner; the commander writes to the outbox as postgres.
@@ -37,7 +42,7 @@ func TestVaultCredentials_omni_run_with_its_control_database_credentials_only_fr
 	defer cancel()
 	db := f.pool(t)
 	var owner string
-	require.NoError(t, db.QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE tablename = 'outbox'").Scan(&owner))
+	require.NoError(t, db.QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE tablename = 'event_log'").Scan(&owner))
 	require.Equal(t, "omni_owner", owner)
 	c := newCommander(t, db, kafka.Brokers())
 
