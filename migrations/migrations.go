@@ -22,13 +22,14 @@ type Migrator struct {
 	provider *goose.Provider
 }
 
-// New opens databaseURL for migrating. Close it when done.
-func New(databaseURL string) (*Migrator, error) {
+// New opens databaseURL for migrating, with opts (stdlib.OptionBeforeConnect gives the
+// connections credentials from a source). Close it when done.
+func New(databaseURL string, opts ...stdlib.OptionOpenDB) (*Migrator, error) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("invalid database url: %w", err)
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg, opts...)
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, files)
 	if err != nil {
 		return nil, fmt.Errorf("could not load migrations: %w", err)

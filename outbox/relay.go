@@ -222,9 +222,17 @@ func (r *Relay) setState(active bool, err error) {
 // session connects, stands by until it holds the outbox, then delivers until its connection or
 // ctx ends. Its error says why it ended.
 func (r *Relay) session(ctx context.Context) error {
-	cfg := r.cfg.DB.Config().ConnConfig.Copy()
+	pc := r.cfg.DB.Config()
+	cfg := pc.ConnConfig.Copy()
 	host, _ := os.Hostname()
 	cfg.RuntimeParams["application_name"] = fmt.Sprintf("omni relay %s %s/%d", r.cfg.ConsumerGroup, host, os.Getpid())
+	// The pool's BeforeConnect gives the session the pool's current credentials (from Vault, a
+	// file, …) as it gives every connection of the pool.
+	if pc.BeforeConnect != nil {
+		if err := pc.BeforeConnect(ctx, cfg); err != nil {
+			return fmt.Errorf("could not connect to the outbox: %w", err)
+		}
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("could not connect to the outbox: %w", err)

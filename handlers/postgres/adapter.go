@@ -10,6 +10,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/platform/credentials"
 )
 
 // Driver talks to the configured PostgreSQL targets, one pgxpool each. The control database
@@ -25,6 +26,8 @@ type Driver struct {
 	closed bool
 	// retired are the replaced pools being closed once their last user is done.
 	retired sync.WaitGroup
+	// stopWatch ends the watches of the targets' credentials.
+	stopWatch func()
 }
 
 var (
@@ -40,7 +43,7 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	d := &Driver{cfg: cfg, targets: map[string]Target{}, pools: map[string]*pool{}, logger: logger}
+	d := &Driver{cfg: cfg, targets: map[string]Target{}, pools: map[string]*pool{}, logger: logger, stopWatch: func() {}}
 	for _, t := range cfg.Targets {
 		// The context only lends its values to the pool's first connections: pgxpool ignores its
 		// cancellation, and New has none to give.
@@ -53,6 +56,7 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 		d.targets[t.Name] = t
 		d.names = append(d.names, t.Name)
 	}
+	d.stopWatch = d.watchCredentials()
 	return d, nil
 }
 
@@ -67,6 +71,7 @@ func (d *Driver) Commands() []events.Command {
 // Close waits for the commands and probes in flight, then closes the target pools, and waits
 // for the replaced ones to close. Calls after Close fail with errClosed.
 func (d *Driver) Close() {
+	d.stopWatch()
 	d.mu.Lock()
 	d.closed = true
 	pools := maps.Clone(d.pools)
@@ -116,5 +121,8 @@ func withContextErr(ctx context.Context, err error) error {
 	return err
 }
 
-// Transient reports whether err may go away by itself: see transient.
-func (d *Driver) Transient(err error) bool { return transient(err) }
+// Transient reports whether err may go away by itself: see transient. Credentials refused by the
+// server are, for a target whose credentials come from a source: they are read anew.
+func (d *Driver) Transient(err error) bool {
+	return transient(err) || d.cfg.Credentials != nil && credentials.Refused(err)
+}

@@ -7,11 +7,13 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"github.com/omninode/omnibase-infra/handlers/effect"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/platform/credentials"
 )
 
 // Target is one database the adapter acts on.
@@ -27,6 +29,12 @@ type Target struct {
 	// PasswordEnv names the environment variable that holds the password. Optional; when given,
 	// the variable must be set and not empty, and its value wins over any other password.
 	PasswordEnv string
+	// Credentials is a credentials reference (env:NAME, file:PATH, vault-kv:MOUNT/PATH[#FIELD],
+	// vault-db:MOUNT/creds/ROLE) read through Config.Credentials for every new connection: its
+	// user name, when it has one, and its password win over the URL's and PasswordEnv. When the
+	// credentials change (a rotated lease, a rewritten file) the pool's connections are replaced
+	// as they become idle; a connection refused for its password reads them anew. Optional.
+	Credentials string
 	// TLS, when given, makes every connection use TLS with these files and verify the server,
 	// whatever the URL's sslmode says. Optional.
 	TLS *TLS
@@ -69,6 +77,9 @@ type Config struct {
 	CancelGrace time.Duration
 	// LookupEnv reads the environment (PasswordEnv). Default os.LookupEnv.
 	LookupEnv func(key string) (string, bool)
+	// Credentials is the source of the targets' Credentials references. Required when a target
+	// has one.
+	Credentials credentials.Source
 }
 
 func (c *Config) setDefaults() {
@@ -137,13 +148,19 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// passwordEnvParam is the query parameter of a target URL that ParseTarget moves to PasswordEnv.
-const passwordEnvParam = "password_env"
+// passwordEnvParam and credentialsParam are the query parameters of a target URL that ParseTarget
+// moves to PasswordEnv and Credentials.
+const (
+	passwordEnvParam = "password_env"
+	credentialsParam = "credentials"
+)
 
 // ParseTarget reads a target given as NAME=URL, as on the command line. A postgres:// URL may
-// name the environment variable of its password with the parameter password_env (not a
-// PostgreSQL parameter: it is taken out of the URL), e.g.
-// orders=postgres://app@db:5432/orders?sslmode=verify-full&password_env=ORDERS_PASSWORD.
+// name the environment variable of its password with the parameter password_env, or a
+// credentials reference with the parameter credentials (neither is a PostgreSQL parameter: they
+// are taken out of the URL), e.g.
+// orders=postgres://app@db:5432/orders?sslmode=verify-full&password_env=ORDERS_PASSWORD or
+// orders=postgres://db:5432/orders?credentials=vault-db:database/creds/orders.
 func ParseTarget(s string) (Target, error) {
 	name, dsn, ok := strings.Cut(s, "=")
 	// WARNING: the argument is not echoed in errors: it may hold a password.
@@ -163,11 +180,12 @@ func ParseTarget(s string) (Target, error) {
 	if err != nil {
 		return Target{}, fmt.Errorf("postgres target %q: URL: invalid query: %w", name, err)
 	}
-	if !params.Has(passwordEnvParam) {
+	if !params.Has(passwordEnvParam) && !params.Has(credentialsParam) {
 		return t, nil
 	}
-	t.PasswordEnv = params.Get(passwordEnvParam)
+	t.PasswordEnv, t.Credentials = params.Get(passwordEnvParam), params.Get(credentialsParam)
 	params.Del(passwordEnvParam)
+	params.Del(credentialsParam)
 	t.URL = base
 	if len(params) > 0 {
 		t.URL += "?" + params.Encode()

@@ -55,6 +55,10 @@ func TestNew_reports_every_config_problem_naming_the_target_and_the_field(t *tes
 		{"password_env_empty", postgres.Config{Targets: []postgres.Target{{Name: "orders", URL: goodURL, PasswordEnv: "ORDERS_PW"}},
 			LookupEnv: env(map[string]string{"ORDERS_PW": ""})},
 			[]string{`postgres target "orders": PasswordEnv: environment variable ORDERS_PW is empty`}},
+		{"credentials_without_a_source", postgres.Config{Targets: []postgres.Target{{Name: "orders", URL: goodURL, Credentials: "vault-db:database/creds/orders"}}},
+			[]string{`postgres target "orders": Credentials: no credential source is configured`}},
+		{"credentials_unknown_scheme", postgres.Config{Targets: []postgres.Target{{Name: "orders", URL: goodURL, Credentials: "consul:orders"}}},
+			[]string{`postgres target "orders": Credentials: credentials reference "consul:orders": unknown scheme`}},
 		{"ca_file_missing", postgres.Config{Targets: []postgres.Target{{Name: "orders", URL: goodURL,
 			TLS: &postgres.TLS{CAFile: filepath.Join(dir, "missing.pem")}}}},
 			[]string{`postgres target "orders": TLS.CAFile: `, "no such file"}},
@@ -172,6 +176,8 @@ func TestParseTarget(t *testing.T) {
 			postgres.Target{Name: "orders", URL: "postgres://app@db/orders?sslmode=verify-full", PasswordEnv: "ORDERS_PW"}},
 		{"password_env_alone", "orders=postgresql://app@db1,db2/orders?password_env=ORDERS_PW",
 			postgres.Target{Name: "orders", URL: "postgresql://app@db1,db2/orders", PasswordEnv: "ORDERS_PW"}},
+		{"credentials_taken_out", "orders=postgres://db/orders?sslmode=verify-full&credentials=vault-db:database/creds/orders",
+			postgres.Target{Name: "orders", URL: "postgres://db/orders?sslmode=verify-full", Credentials: "vault-db:database/creds/orders"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

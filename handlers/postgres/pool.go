@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/omninode/omnibase-infra/platform/credentials"
 )
 
 // applicationName is what the adapter's sessions show in pg_stat_activity, unless the URL sets
@@ -41,6 +43,16 @@ func (c Config) poolConfig(t Target) (*pgxpool.Config, error) {
 			return nil, fail("PasswordEnv", fmt.Errorf("environment variable %s is empty", t.PasswordEnv))
 		}
 		cc.Password = password
+	}
+	if t.Credentials != "" {
+		ref, err := credentials.ParseRef(t.Credentials)
+		if err != nil {
+			return nil, fail("Credentials", err)
+		}
+		if c.Credentials == nil {
+			return nil, fail("Credentials", errors.New("no credential source is configured"))
+		}
+		pc.BeforeConnect = credentials.BeforeConnect(c.Credentials, ref)
 	}
 	if t.TLS != nil {
 		base, err := t.TLS.config()

@@ -18,6 +18,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,16 +48,33 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid config: %w", err)
 	}
+	creds, err := newCredentials(cfg, logger)
+	if err != nil {
+		return err
+	}
+	stopCreds := runCredentials(ctx, creds, logger)
+	defer stopCreds()
+	if cfg.Postgres.Credentials == nil {
+		cfg.Postgres.Credentials = creds
+	}
+	connect, ref, err := databaseConnect(cfg, creds)
+	if err != nil {
+		return err
+	}
 	if !cfg.SkipMigrate {
-		if err := Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+		if err := migrate(ctx, cfg.DatabaseURL, connect, logger); err != nil {
 			return err
 		}
 	}
-	db, err := ConnectPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	db, err := connectPool(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, connect)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if connect != nil {
+		// Rotated credentials: the idle connections go now, the busy ones when released.
+		defer creds.Watch(ref, db.Reset)()
+	}
 
 	sealer, err := OpenSeal(ctx, cfg.Seal, db)
 	if err != nil {
@@ -108,6 +126,12 @@ func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 // ConnectPool is Connect with a pool of maxConns connections (0: pgxpool's default, four on two
 // cores) unless the URL sets pool_max_conns.
 func ConnectPool(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+	return connectPool(ctx, databaseURL, maxConns, nil)
+}
+
+// connectPool is ConnectPool whose connections are given their credentials by connect, when not
+// nil.
+func connectPool(ctx context.Context, databaseURL string, maxConns int32, connect func(context.Context, *pgx.ConnConfig) error) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
@@ -115,6 +139,7 @@ func ConnectPool(ctx context.Context, databaseURL string, maxConns int32) (*pgxp
 	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = maxConns
 	}
+	cfg.BeforeConnect = connect
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
@@ -130,7 +155,15 @@ func ConnectPool(ctx context.Context, databaseURL string, maxConns int32) (*pgxp
 
 // Migrate applies every pending migration.
 func Migrate(ctx context.Context, databaseURL string, logger *slog.Logger) error {
-	m, err := migrations.New(databaseURL)
+	return migrate(ctx, databaseURL, nil, logger)
+}
+
+func migrate(ctx context.Context, databaseURL string, connect func(context.Context, *pgx.ConnConfig) error, logger *slog.Logger) error {
+	var opts []stdlib.OptionOpenDB
+	if connect != nil {
+		opts = append(opts, stdlib.OptionBeforeConnect(connect))
+	}
+	m, err := migrations.New(databaseURL, opts...)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
+	"github.com/omninode/omnibase-infra/platform/credentials"
 	"github.com/omninode/omnibase-infra/platform/seal"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
@@ -66,6 +67,17 @@ func ParseRoles(s string) ([]Role, error) {
 type Config struct {
 	// DatabaseURL of the control database (outbox, inbox, projection, sagas). Required.
 	DatabaseURL string
+	// DatabaseCredentials is a credentials reference (env:NAME, file:PATH,
+	// vault-kv:MOUNT/PATH[#FIELD], vault-db:MOUNT/creds/ROLE) for the control database: its user
+	// name and password win over DatabaseURL's, every new connection reads the current ones, and
+	// the pool moves to rotated ones. Optional. The default "control" target uses it too.
+	DatabaseCredentials string
+	// Vault is the Vault server of vault-kv and vault-db references. Default: VAULT_ADDR and
+	// VAULT_TOKEN, as Vault's own clients read them.
+	Vault credentials.VaultConfig
+	// Credentials is the credentials cache (its CheckInterval and StaticRefresh; the providers
+	// are wired).
+	Credentials credentials.Config
 	// DatabaseMaxConns is the size of the process's pool on the control database, unless the URL
 	// sets pool_max_conns. Default 20: every role's consumers, the relay's reads and writes and
 	// the probes' records share it, and a pool too small makes them wait for one another.
@@ -157,6 +169,7 @@ func DefaultConfig() Config {
 		Projection:       consumer.DefaultBatchConfig(),
 		Relay:            outbox.DefaultRelayConfig(),
 		Retention:        outbox.DefaultRetentionConfig(),
+		Credentials:      credentials.DefaultConfig(),
 		Roles:            AllRoles,
 	}
 }
@@ -179,7 +192,7 @@ func (c *Config) setDefaults() {
 		c.Thresholds = infrastate.DefaultThresholds()
 	}
 	if len(c.Postgres.Targets) == 0 {
-		c.Postgres.Targets = []postgres.Target{{Name: "control", URL: c.DatabaseURL}}
+		c.Postgres.Targets = []postgres.Target{{Name: "control", URL: c.DatabaseURL, Credentials: c.DatabaseCredentials}}
 	}
 	if len(c.Kafka.Targets) == 0 && len(c.KafkaBrokers) > 0 {
 		c.Kafka.Targets = []kafka.Target{{Name: "bus", Brokers: c.KafkaBrokers, Security: c.KafkaSecurity}}
@@ -203,6 +216,14 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("DATABASE_URL (--database-url) is not set"))
 	} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
 		errs = append(errs, fmt.Errorf("DATABASE_URL (--database-url) is invalid: %w", err))
+	}
+	if c.DatabaseCredentials != "" {
+		if _, err := credentials.ParseRef(c.DatabaseCredentials); err != nil {
+			errs = append(errs, fmt.Errorf("--database-credentials: %w", err))
+		}
+	}
+	if err := c.Credentials.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS (--kafka-brokers) is not set"))

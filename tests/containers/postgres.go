@@ -142,3 +142,30 @@ func (p *Postgres) exec(ctx context.Context, sql string) error {
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
+
+// RequirePasswords makes the server check passwords over TCP for every role but postgres (which
+// the suite and Vault's database engine connect as): the image trusts every local connection,
+// under which any password, and a user past its VALID UNTIL, would log in.
+func (p *Postgres) RequirePasswords(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var hba string
+	if err := conn.QueryRow(ctx, "SHOW hba_file").Scan(&hba); err != nil {
+		return fmt.Errorf("could not find pg_hba.conf: %w", err)
+	}
+	rules := `local all all trust
+host all postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256`
+	// COPY writes one line per row: the rules as rows of a one-column table.
+	if _, err := conn.Exec(ctx, "COPY (SELECT unnest(string_to_array($$"+rules+"$$, E'\\n'))) TO '"+hba+"'"); err != nil {
+		return fmt.Errorf("could not write pg_hba.conf: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("could not reload the configuration: %w", err)
+	}
+	return nil
+}

@@ -34,6 +34,9 @@ var (
 		Recipe: all(lib, dir("tests/images/kafka-broker"), dir("internal/devkafka"), files("go.mod", "go.sum"))}
 	Consul = Image{Name: "omnibase-infra/consul", Dir: "tests/images/consul",
 		Recipe: all(lib, dir("tests/images/consul"))}
+	// Vault is v1.14.8, the last MPL-2.0 release, built from its Go module with a patched sdk.
+	Vault = Image{Name: "omnibase-infra/vault", Dir: "tests/images/vault",
+		Recipe: all(lib, dir("tests/images/vault"))}
 	// Omni is built from deploy/Dockerfile, the image a deployment runs.
 	Omni = Image{Name: "omnibase-infra/omni", Dir: "tests/images/omni",
 		Recipe: all(dir("tests/images/omni"), files("deploy/Dockerfile", "deploy/build.sh"), projectSources)}
@@ -43,7 +46,7 @@ var (
 var lib = files("tests/images/lib.sh")
 
 // All images, in the order the builder builds them.
-var All = []Image{Postgres, Kafka, Consul, Omni}
+var All = []Image{Postgres, Kafka, Consul, Vault, Omni}
 
 // Ref is the image's name and tag, "NAME:HASH", for the checkout at root.
 func (im Image) Ref(root string) (string, error) {

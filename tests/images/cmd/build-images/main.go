@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	only := flag.String("only", "", "comma-separated names to build (postgres, kafka, consul, omni); default all")
+	only := flag.String("only", "", "comma-separated names to build (postgres, kafka, consul, vault, omni); default all")
 	alsoTag := flag.String("tag", "", "also tag each image NAME:TAG, e.g. dev, the tag deploy/compose.yaml runs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,10 +47,10 @@ func run(ctx context.Context, only, alsoTag string) error {
 	if len(todo) == 0 {
 		return fmt.Errorf("-only %q names no image (known: postgres, kafka, consul, omni)", only)
 	}
-	// Consul takes minutes of compiling: build it beside the others rather than after them.
+	// Consul and Vault take minutes of compiling: build them beside the others rather than after them.
 	var slow, rest []images.Image
 	for _, im := range todo {
-		if im.Name == images.Consul.Name {
+		if im.Name == images.Consul.Name || im.Name == images.Vault.Name {
 			slow = append(slow, im)
 		} else {
 			rest = append(rest, im)
