@@ -27,17 +27,19 @@ const kekEnv = "OMNI_SEAL_KEK"
 // sealFlags say where the key-encryption key comes from, for every command that publishes or
 // reads messages.
 type sealFlags struct {
-	kekFile  string
-	disabled bool
+	kekFile      string
+	vaultTransit string
+	disabled     bool
 }
 
 func (s *sealFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&s.kekFile, "seal-kek-file", "", "file holding the key-encryption key that wraps the data and MAC keys (omni keys new-kek makes one; the key itself: env "+kekEnv+", never a flag)")
+	f.StringVar(&s.vaultTransit, "seal-vault-transit-key", "", "a key of Vault's transit engine, KEY or MOUNT/KEY, as the key-encryption key: Vault wraps the data and MAC keys and the KEK never leaves it (Vault from VAULT_ADDR and VAULT_TOKEN, or --vault-addr and --vault-token-file)")
 	f.BoolVar(&s.disabled, "seal-disabled", false, "INSECURE, for tests only: neither encrypt, sign nor verify messages")
 }
 
 func (s *sealFlags) config() app.SealConfig {
-	return app.SealConfig{KEKFile: s.kekFile, KEK: os.Getenv(kekEnv), Disabled: s.disabled}
+	return app.SealConfig{KEKFile: s.kekFile, KEK: os.Getenv(kekEnv), VaultTransit: s.vaultTransit, Disabled: s.disabled}
 }
 
 // open returns the sealer (nil when sealing is disabled) and the catalog that opens with it.

@@ -95,6 +95,7 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	cfg.DatabaseURL, cfg.KafkaBrokers, cfg.ConsulAddr, cfg.Roles = g.databaseURL, g.brokers(), g.consulAddr, roles
 	cfg.KafkaSecurity = sec
 	cfg.Seal = g.seal.config()
+	cfg.Seal.Vault = cfg.Vault
 	for _, s := range r.pgTargets {
 		t, err := postgres.ParseTarget(s)
 		if err != nil {

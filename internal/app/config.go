@@ -142,7 +142,13 @@ type SealConfig struct {
 	KEKFile string
 	// KEK is the KEK itself (from OMNI_SEAL_KEK). WARNING: a secret; never log it.
 	KEK string
-	// Wrapper, when set, is the KEK (e.g. a Vault transit key) and KEKFile and KEK are unused.
+	// VaultTransit names a key of Vault's transit engine, "KEY" (mount "transit") or "MOUNT/KEY",
+	// to be the KEK: the data and MAC keys are wrapped and unwrapped by Vault (envelope
+	// encryption), and the KEK never leaves it. Vault is reached as Vault says.
+	VaultTransit string
+	// Vault is how VaultTransit reaches Vault.
+	Vault credentials.VaultConfig
+	// Wrapper, when set, is the KEK and the fields above are unused.
 	Wrapper seal.KeyWrapper
 	// Refresh is how old the process's copy of the keys may grow. Default 30s.
 	Refresh time.Duration

@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/platform/credentials"
 	"github.com/omninode/omnibase-infra/platform/seal"
 )
 
 // SealFlags names the settings of SealConfig, for messages.
-const SealFlags = "--seal-kek-file or OMNI_SEAL_KEK (or, for tests only, --seal-disabled)"
+const SealFlags = "--seal-kek-file, OMNI_SEAL_KEK or --seal-vault-transit-key (or, for tests only, --seal-disabled)"
 
 // Validate reports a configuration without a key-encryption key.
 func (c SealConfig) Validate() error {
-	if c.Disabled || c.Wrapper != nil || c.KEKFile != "" || c.KEK != "" {
+	if c.Disabled || c.Wrapper != nil || c.KEKFile != "" || c.KEK != "" || c.VaultTransit != "" {
 		return nil
 	}
 	return fmt.Errorf("no key-encryption key: set %s", SealFlags)
@@ -25,6 +27,20 @@ func (c SealConfig) KeyWrapper() (seal.KeyWrapper, error) {
 	switch {
 	case c.Wrapper != nil:
 		return c.Wrapper, nil
+	case c.VaultTransit != "":
+		mount, key := "transit", c.VaultTransit
+		if i := strings.LastIndex(key, "/"); i >= 0 {
+			mount, key = key[:i], key[i+1:]
+		}
+		v, err := credentials.NewVault(c.Vault)
+		if err != nil {
+			return nil, fmt.Errorf("--seal-vault-transit-key: %w", err)
+		}
+		w, err := credentials.NewTransitWrapper(v, mount, key)
+		if err != nil {
+			return nil, fmt.Errorf("--seal-vault-transit-key: %w", err)
+		}
+		return w, nil
 	case c.KEKFile != "":
 		return seal.ReadKEKFile(c.KEKFile)
 	case c.KEK != "":

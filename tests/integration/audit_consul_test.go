@@ -40,6 +40,7 @@ func TestAudit_the_Consul_witness_catches_a_rewritten_database(t *testing.T) {
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
+	withTestKey(&cfg)
 	go func() { done <- app.Run(runCtx, cfg, testLogger(t)) }()
 	stopped := false
 	stopApp := func() {
