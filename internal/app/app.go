@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -44,7 +43,7 @@ import (
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("invalid config: %w", err)
+		return Mark(fmt.Errorf("invalid config: %w", err), ErrInvalidConfig)
 	}
 	if !cfg.SkipMigrate {
 		if err := Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
@@ -97,20 +96,20 @@ func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 func ConnectPool(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
+		return nil, Mark(fmt.Errorf("DATABASE_URL is invalid: %w", err), ErrInvalidConfig)
 	}
 	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = maxConns
 	}
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
+		return nil, Mark(fmt.Errorf("DATABASE_URL is invalid: %w", err), ErrInvalidConfig)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.Ping(pctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("could not reach DATABASE_URL: %w", err)
+		return nil, Mark(fmt.Errorf("could not reach DATABASE_URL: %w", err), ErrUnreachable)
 	}
 	return db, nil
 }
@@ -124,7 +123,11 @@ func Migrate(ctx context.Context, databaseURL string, logger *slog.Logger) error
 	defer m.Close()
 	res, err := m.Up(ctx)
 	for _, r := range res {
-		logger.InfoContext(ctx, "migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+		logger.DebugContext(ctx, "migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	if len(res) > 0 {
+		// One line at info however many there were; each is at debug.
+		logger.InfoContext(ctx, "migrations applied", "count", len(res), "version", res[len(res)-1].Source.Version)
 	}
 	return err
 }
@@ -151,14 +154,15 @@ type node struct {
 }
 
 func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, logger *slog.Logger) (_ *node, err error) {
-	wlog := watermill.NewSlogLogger(logger)
+	wlog := WatermillLogger(logger)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
 		return nil, fmt.Errorf("could not create router: %w", err)
 	}
 	router.AddMiddleware(middleware.Recoverer)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), cfg.Build.collector())
 	metrics.NewPrometheusMetricsBuilder(reg, "omni", "").AddPrometheusRouterMetrics(router)
 
 	// No Kafka publisher: everything the process publishes goes through the outbox.
@@ -328,7 +332,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
 	if sub == nil {
 		var err error
-		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, n.cfg.Membership, watermill.NewSlogLogger(n.logger)); err != nil {
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, n.cfg.Membership, WatermillLogger(n.logger)); err != nil {
 			return err
 		}
 	}
@@ -340,7 +344,7 @@ func (n *node) consume(group, topic string, sub message.Subscriber, handle messa
 func (n *node) run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err)
+		return Mark(fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err), ErrInvalidConfig)
 	}
 	srv := &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)

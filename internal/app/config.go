@@ -117,6 +117,8 @@ type Config struct {
 	Retention outbox.RetentionConfig
 	// SkipMigrate leaves the schema alone at start. Default false: migrations run at start.
 	SkipMigrate bool
+	// Build is which omni this is, for omni_build_info on /metrics. Default: version "dev".
+	Build BuildInfo
 }
 
 // DefaultConfig is a Config with every component's defaults filled in, as Run would fill them:
@@ -205,7 +207,7 @@ func (c Config) Validate() error {
 	if err := c.Topics.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return Mark(errors.Join(errs...), ErrInvalidConfig)
 }
 
 // SecurityFlags name the fields of KafkaSecurity as omni's flags do, for the errors of Validate.

@@ -164,8 +164,20 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 			return err
 		}
 		if cfg.Verify {
-			res.Differences, err = compareTables(ctx, tx, LiveTable, ShadowTable)
-			return err
+			if res.Differences, err = compareTables(ctx, tx, LiveTable, ShadowTable); err != nil {
+				return err
+			}
+			// A verify that ran to its end leaves nothing to resume: the next replay starts afresh
+			// instead of "resuming" one that was never interrupted.
+			for _, stmt := range []string{
+				`DROP TABLE IF EXISTS ` + ShadowTable,
+				`DELETE FROM projection_replays WHERE projection = '` + ConsumerName + `'`,
+			} {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("could not clear the verified replay (%s): %w", stmt, err)
+				}
+			}
+			return nil
 		}
 		for _, stmt := range []string{
 			`DROP TABLE IF EXISTS ` + PreviousTable,
