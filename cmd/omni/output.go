@@ -57,12 +57,6 @@ func (o *output) Format() (string, error) {
 	return "", usageError("-o %q: want %s", o.format, strings.Join(outputFormats, ", "))
 }
 
-// structured reports whether the format is for machines (json, yaml, jsonl).
-func (o *output) structured() bool {
-	f, _ := o.Format()
-	return f == formatJSON || f == formatYAML || f == formatJSONL
-}
-
 // print writes doc as o says. items are the document's list, one JSON line each with -o jsonl
 // (nil: doc on one line); table draws the table (wide: with every column, untruncated).
 func (o *output) print(w io.Writer, doc, items any, table func(w io.Writer, wide bool) error) error {
@@ -90,13 +84,19 @@ func (o *output) print(w io.Writer, doc, items any, table func(w io.Writer, wide
 	return table(w, format == formatWide)
 }
 
+// writeJSON writes v as indented JSON; "<" and "&" stay as they are (a terminal is no HTML page).
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
-func writeJSONLine(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+func writeJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
 
 // writeYAML writes v's JSON as YAML, so its field names and values are the JSON's.
 func writeYAML(w io.Writer, v any) error {
