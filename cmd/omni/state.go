@@ -80,8 +80,8 @@ func newStateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "state",
 		Short: "Print the infrastructure state as the projection sees it",
-		Long: `Print the infrastructure state as the projection sees it: one row per target. With a filter
-that matches no target, it says so and exits 1.`,
+		Long: `Print the infrastructure state as the projection sees it: one row per target. A --target that
+names no target says so, naming the targets there are, and exits 1.`,
 		Args: cobra.NoArgs,
 		RunE: ff.read(g, func(ctx context.Context, out io.Writer, db *pgxpool.Pool, f infrastate.Filter) error {
 			states, err := infrastate.ListFiltered(ctx, db, f)
@@ -91,8 +91,10 @@ that matches no target, it says so and exits 1.`,
 			if states == nil {
 				states = []infrastate.TargetState{}
 			}
-			if len(states) == 0 && (f.Target != "" || f.Status != "" || !f.Since.IsZero()) {
-				return noTargetMatches(ctx, db, ff)
+			if len(states) == 0 && f.Target != "" {
+				if err := checkTargetFilter(ctx, db, f.Target); err != nil {
+					return err
+				}
 			}
 			doc := stateDoc{Overall: infrastate.Overall(states), Targets: states}
 			return ff.out.print(out, doc, states, func(w io.Writer, wide bool) error { return printState(w, wide, states, time.Now()) })
@@ -110,9 +112,14 @@ type stateDoc struct {
 	Targets []infrastate.TargetState `json:"targets"`
 }
 
-// noTargetMatches is the error of a filter that selects nothing, naming the targets there are,
-// so that a typo (--target contol) is not mistaken for an empty fleet.
-func noTargetMatches(ctx context.Context, db *pgxpool.Pool, ff filterFlags) error {
+// checkTargetFilter is the error of a --target that names no target at all (whatever the other
+// filters), naming the targets there are, so that a typo (--target contol) is not mistaken for a
+// target with nothing to show. A status or time filter that selects nothing is an empty answer.
+func checkTargetFilter(ctx context.Context, db *pgxpool.Pool, target string) error {
+	matching, err := infrastate.ListFiltered(ctx, db, infrastate.Filter{Target: target})
+	if err != nil || len(matching) > 0 {
+		return err
+	}
 	all, err := infrastate.List(ctx, db)
 	if err != nil {
 		return err
@@ -121,17 +128,11 @@ func noTargetMatches(ctx context.Context, db *pgxpool.Pool, ff filterFlags) erro
 	for i, s := range all {
 		ids[i] = s.AdapterID
 	}
-	var what []string
-	for _, f := range [][2]string{{"--target", ff.target}, {"--status", ff.status}, {"--since", ff.since}} {
-		if f[1] != "" {
-			what = append(what, f[0]+" "+f[1])
-		}
-	}
 	known := "the projection knows no target yet"
 	if len(ids) > 0 {
 		known = "targets: " + strings.Join(ids, ", ")
 	}
-	return fmt.Errorf("no target matches %s (%s)", strings.Join(what, " "), known)
+	return fmt.Errorf("no target matches --target %s (%s)", target, known)
 }
 
 func statusNames() []string {
