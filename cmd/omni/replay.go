@@ -35,7 +35,8 @@ The replaced table stays as infrastructure_state_previous until the next swap.
 difference and exits with status 1 when there is any. The progress bar is drawn on standard error
 when it is a terminal; otherwise one line says how many events were folded.
 
-An interrupted replay resumes where it stopped; a second replay while one runs is refused.
+An interrupted replay resumes where it stopped, and a replay after a verify goes on from what the
+verify folded; a second replay while one runs is refused.
 Give the same hysteresis and latency settings as the running projection.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,11 +99,14 @@ Give the same hysteresis and latency settings as the running projection.`,
 			if diffs == nil {
 				diffs = []infrastate.Difference{}
 			}
-			doc := replayDoc{Source: from, Folded: res.Folded, Resumed: res.Resumed, Missing: res.Missing, Swapped: res.Swapped, Differences: diffs}
+			doc := replayDoc{Source: from, Folded: res.Folded, Resumed: res.Resumed, AfterVerify: res.AfterVerify, Missing: res.Missing, Swapped: res.Swapped, Differences: diffs}
 			if err := out.print(cmd.OutOrStdout(), doc, diffs, func(w io.Writer, wide bool) error {
 				resumed := ""
-				if res.Resumed {
-					resumed = ", resumed"
+				switch {
+				case res.AfterVerify:
+					resumed = ", going on from the last verify"
+				case res.Resumed:
+					resumed = ", resumed after an interruption"
 				}
 				fmt.Fprintf(w, "replayed %d events from %s%s\n", res.Folded, source, resumed)
 				if res.Missing > 0 {
@@ -134,6 +138,7 @@ type replayDoc struct {
 	Source      string                  `json:"source"`
 	Folded      int64                   `json:"folded"`
 	Resumed     bool                    `json:"resumed"`
+	AfterVerify bool                    `json:"after_verify"`
 	Missing     int64                   `json:"missing"`
 	Swapped     bool                    `json:"swapped"`
 	Differences []infrastate.Difference `json:"differences"`
