@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/omni
+# VERSION is what omni version and omni_build_info say: git describe of the tree built.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export TESTCONTAINERS_RYUK_DISABLED := true
 
@@ -13,7 +16,7 @@ run: postgres-binaries build
 
 ## build: the static omni binary in bin/
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/omni
+	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION) -X main.revision=$(REVISION)" -o $(BIN) ./cmd/omni
 
 ## test: the whole suite, the testcontainers integration tests included
 test: images

@@ -133,3 +133,52 @@ func TrimEventLog(ctx context.Context, db pgtx.Beginner, cutoff time.Time, recor
 	}
 	return trim.Rows, nil
 }
+
+// LogFilter narrows TailLog; empty fields match everything.
+type LogFilter struct {
+	// Topic is the topic the events were published to.
+	Topic string
+	// Kind is the message type's name (adapter_health_reported).
+	Kind string
+	// Key is the message's key, or its adapter (postgres) or target name (orders) when the key
+	// is an adapter id.
+	Key string
+	// CorrelationID is the correlation id in the envelope.
+	CorrelationID string
+}
+
+// TailLog returns, in log order, up to limit events f selects logged after seq; with after < 0,
+// the newest limit of them.
+func TailLog(ctx context.Context, db pgtx.Querier, f LogFilter, after int64, limit int) ([]LoggedEvent, error) {
+	query := `SELECT seq, topic, event_id, metadata, payload, logged_at FROM event_log
+		WHERE ($1 = '' OR topic = $1) AND ($2 = '' OR kind = $2)
+			AND ($3 = '' OR key = $3 OR split_part(key, '/', 1) = $3 OR split_part(key, '/', 2) = $3)
+			AND ($4 = '' OR metadata->>'correlation_id' = $4) AND seq > $5`
+	if after < 0 {
+		query = `SELECT * FROM (` + query + ` ORDER BY seq DESC LIMIT $6) newest ORDER BY seq`
+	} else {
+		query += ` ORDER BY seq LIMIT $6`
+	}
+	rows, err := db.Query(ctx, query, f.Topic, f.Kind, f.Key, f.CorrelationID, max(after, 0), limit)
+	if err != nil {
+		return nil, fmt.Errorf("could not read the event log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LoggedEvent, error) {
+		var (
+			e       LoggedEvent
+			id      string
+			meta    message.Metadata
+			payload []byte
+		)
+		if err := r.Scan(&e.Seq, &e.Topic, &id, &meta, &payload, &e.LoggedAt); err != nil {
+			return e, err
+		}
+		e.Message = message.NewMessage(id, payload)
+		e.Message.Metadata = meta
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("could not read the event log: %w", err)
+	}
+	return out, nil
+}

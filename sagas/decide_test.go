@@ -314,15 +314,28 @@ func TestInitialization_completes_after_verifying_health(t *testing.T) {
 	require.Equal(t, []string{"init_postgres", "init_kafka", "init_consul", "verify_health"}, report.Initialized)
 }
 
-func TestInitialization_without_targets_of_an_adapter_fails_at_its_step(t *testing.T) {
+func TestInitialization_without_consul_targets_skips_init_consul_and_completes(t *testing.T) {
 	view := sagas.View{Targets: []sagas.Target{{Adapter: "postgres", Target: "control"}, {Adapter: "kafka", Target: "main"}}}
 	r := newRun(t, "initialization", sagas.Initialization(), "infrastructure", view)
 	r.start()
 	r.replyAll(ok)
 	r.replyAll(ok)
+	require.Equal(t, "verify_health", r.saga.Step, "no Consul (the default omni dev): nothing to initialize there")
+	require.Len(t, r.last.Commands, 2)
+	for _, c := range r.last.Commands {
+		r.apply(sagas.Replied{CommandID: c.ID, Reply: probeReply(true)})
+	}
+	require.Equal(t, sagas.StatusCompleted, r.saga.Status)
+}
+
+func TestInitialization_without_kafka_targets_fails_at_init_kafka(t *testing.T) {
+	view := sagas.View{Targets: []sagas.Target{{Adapter: "postgres", Target: "control"}}}
+	r := newRun(t, "initialization", sagas.Initialization(), "infrastructure", view)
+	r.start()
+	r.replyAll(ok)
 	require.Equal(t, sagas.StatusFailed, r.saga.Status)
-	require.Equal(t, "init_consul", r.saga.Progress.FailedStep)
-	require.Contains(t, r.saga.Progress.Failure, "no consul targets")
+	require.Equal(t, "init_kafka", r.saga.Progress.FailedStep)
+	require.Contains(t, r.saga.Progress.Failure, "no kafka targets")
 }
 
 // A workflow of three steps that change something, each with its own compensation, and a fourth

@@ -19,17 +19,23 @@ type InitializationState struct {
 // a probe of every target. The first failure ends it with a report naming the step.
 func Initialization() Definition[InitializationState] {
 	return Definition[InitializationState]{Steps: map[string]Step[InitializationState]{
-		"init_postgres": initAdapter(events.AdapterPostgres),
-		"init_kafka":    initAdapter(events.AdapterKafka),
-		"init_consul":   initAdapter(events.AdapterConsul),
+		"init_postgres": initAdapter(events.AdapterPostgres, true),
+		"init_kafka":    initAdapter(events.AdapterKafka, true),
+		"init_consul":   initAdapter(events.AdapterConsul, false),
 		"verify_health": {Enter: verifyEnter, Finish: verifyFinish},
 	}, Ended: initializationEnded}
 }
 
-func initAdapter(adapter string) Step[InitializationState] {
+// initAdapter initializes every target of adapter. Without any, a required adapter (PostgreSQL:
+// the control database is always one; Kafka: the bus) fails the step, and an optional one
+// (Consul, which a deployment may not have) is skipped with a reason that says so.
+func initAdapter(adapter string, required bool) Step[InitializationState] {
 	return Step[InitializationState]{
 		Enter: func(s *Saga[InitializationState], v View, _ time.Time) ([]events.Command, Outcome) {
 			if s.State.Targets = ids(v.Select(adapter)); len(s.State.Targets) == 0 {
+				if !required {
+					return nil, Outcome{Verdict: Next, Reason: fmt.Sprintf("no %s targets configured: nothing to initialize", adapter)}
+				}
 				return nil, Outcome{Verdict: Fail, Reason: fmt.Sprintf("the projection knows no %s targets", adapter)}
 			}
 			return toEach(s.State.Targets, func(adapter, target string) events.Command {

@@ -139,3 +139,26 @@ func StateOf[S any](st Story) (S, error) {
 	}
 	return state, nil
 }
+
+// ErrAmbiguous is returned by Resolve for a start of an id more than one saga's id has.
+var ErrAmbiguous = errors.New("more than one saga's id starts with it")
+
+// Resolve returns the id of the one saga whose id is prefix or starts with it, so a saga can be
+// named by the first characters `omni sagas list` shows.
+func Resolve(ctx context.Context, db Querier, prefix string) (string, error) {
+	rows, err := db.Query(ctx, `SELECT id::text FROM saga_instances WHERE starts_with(id::text, $1) ORDER BY created_at DESC LIMIT 2`, prefix)
+	if err != nil {
+		return "", fmt.Errorf("could not look saga %s up: %w", prefix, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("could not look saga %s up: %w", prefix, err)
+	}
+	switch len(ids) {
+	case 0:
+		return "", fmt.Errorf("%w: %s", ErrNotFound, prefix)
+	case 1:
+		return ids[0], nil
+	}
+	return "", fmt.Errorf("%w: %s (give more of it)", ErrAmbiguous, prefix)
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/omninode/omnibase-infra/handlers/kafka"
+	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/internal/devkafka"
 	"github.com/omninode/omnibase-infra/internal/devpg"
@@ -45,7 +49,14 @@ target given) and prints each change of the infrastructure state.`,
 }
 
 func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger *slog.Logger) error {
+	// Refuse a taken --http-addr (a second omni dev) before starting anything.
+	if err := checkListen(r.cfg.HTTPAddr); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "omni dev: the whole loop on this machine")
+	var removed []string
+	// exports are the variables another shell needs to reach what dev runs.
+	var exports []string
 	if g.databaseURL == "" {
 		pg, err := devpg.Start(ctx, devpg.Config{}, logger)
 		if err != nil {
@@ -54,9 +65,11 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 		defer pg.Close()
 		g.databaseURL = pg.URL()
 		fmt.Fprintf(out, "  PostgreSQL  started, throwaway  %s\n", pg.URL())
+		removed = append(removed, "the throwaway PostgreSQL and its data")
 	} else {
 		fmt.Fprintf(out, "  PostgreSQL  DATABASE_URL       %s\n", redact(g.databaseURL))
 	}
+	exports = append(exports, "DATABASE_URL='"+redact(g.databaseURL)+"'")
 	if g.kafkaBrokers == "" {
 		broker, err := devkafka.Start(devkafka.Config{Addr: "127.0.0.1:0"}, logger)
 		if err != nil {
@@ -65,15 +78,18 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 		defer broker.Close()
 		g.kafkaBrokers = strings.Join(broker.Addrs(), ",")
 		fmt.Fprintf(out, "  Kafka       in-process broker  %s\n", g.kafkaBrokers)
+		removed = append(removed, "the in-process broker")
 	} else {
 		fmt.Fprintf(out, "  Kafka       KAFKA_BROKERS      %s\n", g.kafkaBrokers)
 	}
+	exports = append(exports, "KAFKA_BROKERS='"+g.kafkaBrokers+"'")
 	if g.consulAddr != "" {
 		leader, err := consulLeader(g.consulAddr)
 		if err != nil {
-			return fmt.Errorf("CONSUL_HTTP_ADDR %s: %w", g.consulAddr, err)
+			return unreachable(fmt.Errorf("CONSUL_HTTP_ADDR %s: %w", g.consulAddr, err))
 		}
 		fmt.Fprintf(out, "  Consul      CONSUL_HTTP_ADDR   %s (leader %s)\n", g.consulAddr, leader)
+		exports = append(exports, "CONSUL_HTTP_ADDR='"+g.consulAddr+"'")
 	} else {
 		fmt.Fprintln(out, "  Consul      not configured     (set CONSUL_HTTP_ADDR to use one)")
 	}
@@ -95,13 +111,21 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 	}
 	if g.seal.kekFile != "" {
 		fmt.Fprintf(out, "  Keys        OMNI_SEAL_KEK_FILE %s\n", g.seal.kekFile)
+		// omni cmd and the rest seal and open with the same keys: they need the KEK too.
+		exports = append(exports, "OMNI_SEAL_KEK_FILE='"+g.seal.kekFile+"'")
 	}
 	cfg, err := r.config(g)
 	if err != nil {
 		return err
 	}
+	keepDefaultTargets(&cfg)
+	omni := invokedAs()
 	fmt.Fprintf(out, "\nWhere to look:\n  http://%s/readyz   http://%s/metrics\n", cfg.HTTPAddr, cfg.HTTPAddr)
-	fmt.Fprintf(out, "  DATABASE_URL='%s' omni state\n", g.databaseURL)
+	fmt.Fprintf(out, "  in another shell:\n    export %s\n", strings.Join(exports, " "))
+	if strings.Contains(exports[0], ":***@") {
+		fmt.Fprintln(out, "    (the password is hidden: put yours in its place)")
+	}
+	fmt.Fprintf(out, "    %s state\n    %s cmd postgres probe --target control --wait\n", omni, omni)
 	fmt.Fprintf(out, "State changes are printed below; Ctrl-C stops everything and removes what dev started.\n\n")
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -110,6 +134,8 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 	go func() { done <- app.Run(ctx, cfg, logger) }()
 	db, err := app.Connect(ctx, g.databaseURL)
 	if err != nil {
+		cancel()
+		<-done
 		return err
 	}
 	defer db.Close()
@@ -119,11 +145,50 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 	for {
 		select {
 		case err := <-done:
-			return err
+			if err != nil {
+				return err
+			}
+			if len(removed) > 0 {
+				// The deferred Closes run as this returns; say what they remove.
+				fmt.Fprintf(out, "\nstopped; removed %s\n", strings.Join(removed, " and "))
+			} else {
+				fmt.Fprintln(out, "\nstopped")
+			}
+			return nil
 		case <-ticker.C:
 			printChanges(ctx, out, db, seen)
 		}
 	}
+}
+
+// checkListen refuses an address something already listens on, naming the flag.
+func checkListen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usageError("--http-addr %s: %w (another omni dev? give it another address: --http-addr 127.0.0.1:0)", addr, err)
+	}
+	return ln.Close()
+}
+
+// keepDefaultTargets keeps the control database ("control") and the bus ("bus") among dev's
+// targets when others are given: --postgres-target orders=… adds a second database to probe, as
+// the README says, rather than replacing the first.
+func keepDefaultTargets(cfg *app.Config) {
+	if len(cfg.Postgres.Targets) > 0 && !slices.ContainsFunc(cfg.Postgres.Targets, func(t postgres.Target) bool { return t.Name == "control" }) {
+		cfg.Postgres.Targets = append([]postgres.Target{{Name: "control", URL: cfg.DatabaseURL}}, cfg.Postgres.Targets...)
+	}
+	if len(cfg.Kafka.Targets) > 0 && !slices.ContainsFunc(cfg.Kafka.Targets, func(t kafka.Target) bool { return t.Name == "bus" }) {
+		cfg.Kafka.Targets = append([]kafka.Target{{Name: "bus", Brokers: cfg.KafkaBrokers, Security: cfg.KafkaSecurity}}, cfg.Kafka.Targets...)
+	}
+}
+
+// invokedAs is how to run this omni again from the same directory: ./bin/omni when it was run so
+// (omni is not on PATH after make build), else omni.
+func invokedAs() string {
+	if strings.Contains(os.Args[0], "/") {
+		return os.Args[0]
+	}
+	return "omni"
 }
 
 // printChanges prints each target whose status changed since the last call.
@@ -137,8 +202,12 @@ func printChanges(ctx context.Context, out io.Writer, db *pgxpool.Pool, seen map
 			continue
 		}
 		seen[s.AdapterID] = s.Status
-		fmt.Fprintf(out, "%s  %-20s %-9s probes=%d latency=%s %s\n", time.Now().Format(time.TimeOnly), s.AdapterID, s.Status,
-			s.Probes, time.Duration(s.LastLatencyMicros)*time.Microsecond, s.LastError)
+		line := fmt.Sprintf("%s  %-20s %-9s probes=%d latency=%s", time.Now().Format(time.TimeOnly), s.AdapterID, s.Status,
+			s.Probes, micros(s.LastLatencyMicros))
+		if s.LastError != "" {
+			line += "  " + truncate(singleLine(s.LastError), 120)
+		}
+		fmt.Fprintln(out, line)
 	}
 }
 
@@ -154,7 +223,7 @@ func consulLeader(addr string) (string, error) {
 	return leader, nil
 }
 
-// redact hides a password in a URL before it is printed.
+// redact hides a password in a URL before it is printed (postgres://me:***@host/db).
 func redact(url string) string {
 	at := strings.LastIndex(url, "@")
 	scheme := strings.Index(url, "://")

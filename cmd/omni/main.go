@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -15,9 +14,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		// One line, however many problems the error joins.
-		fmt.Fprintln(os.Stderr, "omni:", strings.ReplaceAll(err.Error(), "\n", "; "))
+		code := exitCode(err)
+		fmt.Fprintln(os.Stderr, "omni:", errorText(err))
+		if code == exitUsage && isCobraUsage(err) {
+			fmt.Fprintln(os.Stderr, "Run 'omni --help' for usage.")
+		}
 		stop()
-		os.Exit(1)
+		os.Exit(code)
 	}
 }

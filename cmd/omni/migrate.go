@@ -2,16 +2,25 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/migrations"
 )
 
+// migrationRow is one migration in omni migrate status.
+type migrationRow struct {
+	Version int64  `json:"version"`
+	Path    string `json:"path"`
+	State   string `json:"state"`
+}
+
 func newMigrateCmd(g *globals) *cobra.Command {
+	var o output
 	cmd := &cobra.Command{
 		Use:       "migrate up|down|status",
-		Short:     "Apply, roll back (the newest one) or list the schema migrations",
+		Short:     "Apply, roll back (the newest one) or list the schema migrations (status takes -o)",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"up", "down", "status"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,14 +51,28 @@ func newMigrateCmd(g *globals) *cobra.Command {
 				}
 				return err
 			case "status":
-				st, err := m.Status(ctx)
-				for _, s := range st {
-					fmt.Fprintf(out, "%-8s %s\n", s.State, s.Source.Path)
+				if _, err := o.Format(); err != nil {
+					return err
 				}
-				return err
+				st, err := m.Status(ctx)
+				if err != nil {
+					return err
+				}
+				rows := make([]migrationRow, len(st))
+				for i, s := range st {
+					rows[i] = migrationRow{Version: s.Source.Version, Path: s.Source.Path, State: string(s.State)}
+				}
+				return o.print(out, rows, rows, func(w io.Writer, wide bool) error {
+					return writeTable(w, wide, []column[migrationRow]{
+						{name: "state", value: func(r migrationRow) string { return r.State }},
+						{name: "version", value: func(r migrationRow) string { return fmt.Sprint(r.Version) }},
+						{name: "path", value: func(r migrationRow) string { return r.Path }},
+					}, rows)
+				})
 			}
-			return fmt.Errorf("migrate %q: want up, down or status", args[0])
+			return usageError("migrate %q: want up, down or status", args[0])
 		},
 	}
+	addOutput(cmd, &o)
 	return cmd
 }

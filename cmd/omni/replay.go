@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +20,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 		from       string
 		batchSize  int
 		thresholds = infrastate.DefaultThresholds()
+		out        output
 	)
 	cmd := &cobra.Command{
 		Use:   "replay",
@@ -31,13 +32,18 @@ then lock the live table, fold what it applied meanwhile, and swap the tables at
 The replaced table stays as infrastructure_state_previous until the next swap.
 
 --verify compares the rebuilt state with the live one instead of swapping, prints every
-difference and exits with status 1 when there is any.
+difference and exits with status 1 when there is any. The progress bar is drawn on standard error
+when it is a terminal; otherwise one line says how many events were folded.
 
-An interrupted replay resumes where it stopped; a second replay while one runs is refused.
+An interrupted replay resumes where it stopped, and a replay after a verify goes on from what the
+verify folded; a second replay while one runs is refused.
 Give the same hysteresis and latency settings as the running projection.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := thresholds.Validate(); err != nil {
+				return withCode(exitUsage, err)
+			}
+			if _, err := out.Format(); err != nil {
 				return err
 			}
 			var kafka *infrastate.KafkaSource
@@ -45,7 +51,7 @@ Give the same hysteresis and latency settings as the running projection.`,
 			case "log":
 			case "kafka":
 				if len(g.brokers()) == 0 {
-					return errors.New("--from kafka: KAFKA_BROKERS (--kafka-brokers) is not set")
+					return usageError("--from kafka: KAFKA_BROKERS (--kafka-brokers) is not set")
 				}
 				sec, err := g.security()
 				if err != nil {
@@ -53,7 +59,7 @@ Give the same hysteresis and latency settings as the running projection.`,
 				}
 				kafka = &infrastate.KafkaSource{Brokers: g.brokers(), Security: sec, Topic: events.DefaultTopics().Events}
 			default:
-				return fmt.Errorf("--from %q: want log or kafka", from)
+				return usageError("--from %q: want log or kafka", from)
 			}
 			logger, err := g.logger()
 			if err != nil {
@@ -80,18 +86,9 @@ Give the same hysteresis and latency settings as the running projection.`,
 				}
 				return fmt.Errorf("replay stopped (run it again to resume): %w", err)
 			}
-			out := cmd.OutOrStdout()
-			resumed := ""
-			if res.Resumed {
-				resumed = ", resumed"
-			}
 			source := "the event log"
 			if kafka != nil {
 				source = "Kafka topic " + kafka.Topic
-			}
-			fmt.Fprintf(out, "replayed %d events from %s%s\n", res.Folded, source, resumed)
-			if res.Missing > 0 {
-				fmt.Fprintf(out, "warning: %d events the live projection applied are not in %s (older than it, or trimmed by retention)\n", res.Missing, source)
 			}
 			action, outcome := "replay.verified", fmt.Sprintf("%d differences", len(res.Differences))
 			if res.Swapped {
@@ -102,13 +99,35 @@ Give the same hysteresis and latency settings as the running projection.`,
 					"missing": fmt.Sprint(res.Missing), "resumed": fmt.Sprint(res.Resumed)}}); err != nil {
 				return err
 			}
-			if res.Swapped {
-				fmt.Fprintf(out, "swapped in: %s now holds the replayed state; the old one is %s\n", infrastate.LiveTable, infrastate.PreviousTable)
-				return nil
+			diffs := res.Differences
+			if diffs == nil {
+				diffs = []infrastate.Difference{}
 			}
-			return printDifferences(out, res.Differences)
+			doc := replayDoc{Source: from, Folded: res.Folded, Resumed: res.Resumed, AfterVerify: res.AfterVerify, Missing: res.Missing, Swapped: res.Swapped, Differences: diffs}
+			if err := out.print(cmd.OutOrStdout(), doc, diffs, func(w io.Writer, wide bool) error {
+				resumed := ""
+				switch {
+				case res.AfterVerify:
+					resumed = ", going on from the last verify"
+				case res.Resumed:
+					resumed = ", resumed after an interruption"
+				}
+				fmt.Fprintf(w, "replayed %d events from %s%s\n", res.Folded, source, resumed)
+				if res.Missing > 0 {
+					fmt.Fprintf(w, "warning: %d events the live projection applied are not in %s (older than it, or trimmed by retention)\n", res.Missing, source)
+				}
+				if res.Swapped {
+					fmt.Fprintf(w, "swapped in: %s now holds the replayed state; the old one is %s\n", infrastate.LiveTable, infrastate.PreviousTable)
+					return nil
+				}
+				return printDifferences(w, wide, diffs)
+			}); err != nil {
+				return err
+			}
+			return differencesError(res.Swapped, diffs)
 		},
 	}
+	addOutput(cmd, &out)
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "log", "where the events come from: log (the event log in PostgreSQL) or kafka (the events topic from its earliest offset)")
 	f.BoolVar(&verify, "verify", false, "compare the replayed state with the live one instead of swapping; exit 1 on any difference")
@@ -118,38 +137,77 @@ Give the same hysteresis and latency settings as the running projection.`,
 	return cmd
 }
 
-func printDifferences(out io.Writer, diffs []infrastate.Difference) error {
+// replayDoc is omni replay's document.
+type replayDoc struct {
+	Source      string                  `json:"source"`
+	Folded      int64                   `json:"folded"`
+	Resumed     bool                    `json:"resumed"`
+	AfterVerify bool                    `json:"after_verify"`
+	Missing     int64                   `json:"missing"`
+	Swapped     bool                    `json:"swapped"`
+	Differences []infrastate.Difference `json:"differences"`
+}
+
+func printDifferences(w io.Writer, wide bool, diffs []infrastate.Difference) error {
 	if len(diffs) == 0 {
-		fmt.Fprintln(out, "verified: the replayed state equals the live state")
+		fmt.Fprintln(w, "verified: the replayed state equals the live state")
 		return nil
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tFIELD\tLIVE\tREPLAYED")
-	for _, d := range diffs {
-		field := d.Field
-		if field == "" {
-			field = "(the target)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.AdapterID, field, truncate(d.Live, 50), truncate(d.Replayed, 50))
-	}
-	_ = tw.Flush()
-	if len(diffs) == 1 {
+	return writeTable(w, wide, []column[infrastate.Difference]{
+		{name: "adapter_id", value: func(d infrastate.Difference) string { return d.AdapterID }},
+		{name: "field", value: func(d infrastate.Difference) string {
+			if d.Field == "" {
+				return "(the target)"
+			}
+			return d.Field
+		}},
+		{name: "live", max: 50, value: func(d infrastate.Difference) string { return d.Live }},
+		{name: "replayed", max: 50, value: func(d infrastate.Difference) string { return d.Replayed }},
+	}, diffs)
+}
+
+// differencesError is a verify's exit: 1 with any difference.
+func differencesError(swapped bool, diffs []infrastate.Difference) error {
+	switch {
+	case swapped || len(diffs) == 0:
+		return nil
+	case len(diffs) == 1:
 		return errors.New("the replayed state differs from the live state: 1 difference")
 	}
 	return fmt.Errorf("the replayed state differs from the live state: %d differences", len(diffs))
 }
 
-// progressBar draws the replay's progress on one line, with its rate and time to go.
+// progressBar draws the replay's progress on one line, with its rate and time to go: redrawn
+// in place (carriage returns) on a terminal, and written once, when it ends, anywhere else (a
+// log file, a CI job), where carriage returns are noise.
 type progressBar struct {
-	w     io.Writer
-	start time.Time
-	last  time.Time
-	drawn bool
+	w        io.Writer
+	terminal bool
+	start    time.Time
+	last     time.Time
+	lastSeen infrastate.Progress
+	drawn    bool
 }
 
-func newProgressBar(w io.Writer, now time.Time) *progressBar { return &progressBar{w: w, start: now} }
+func newProgressBar(w io.Writer, now time.Time) *progressBar {
+	return &progressBar{w: w, start: now, terminal: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a character device (a terminal), not a file or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
 
 func (b *progressBar) update(p infrastate.Progress) {
+	b.lastSeen = p
+	if !b.terminal {
+		return
+	}
 	now := time.Now()
 	if now.Sub(b.last) < 200*time.Millisecond && p.Folded < p.Total {
 		return
@@ -160,8 +218,11 @@ func (b *progressBar) update(p infrastate.Progress) {
 }
 
 func (b *progressBar) done() {
-	if b.drawn {
+	switch {
+	case b.drawn:
 		fmt.Fprintln(b.w)
+	case !b.terminal && b.lastSeen.Total > 0:
+		fmt.Fprintln(b.w, progressLine(b.lastSeen, time.Since(b.start)))
 	}
 }
 

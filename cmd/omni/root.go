@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -27,6 +25,8 @@ type globals struct {
 	consulAddr   string
 	logLevel     string
 	logFormat    string
+	// configFile is --config, a YAML file of settings under the command line and the environment.
+	configFile string
 	// kafka is the control bus's security but for the password, which security reads.
 	kafka            bus.Security
 	saslPasswordFile string
@@ -43,14 +43,23 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "omni",
 		Short:         "omnibase-infra: an event-sourced control plane for PostgreSQL, Kafka and Consul",
+		Version:       buildInfo().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Every command's flags not given on the command line come from their variables.
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags(), os.LookupEnv) },
+		// Every command's flags not given on the command line come from their variables, then
+		// from --config: flag > environment > file > default.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return withCode(exitUsage, err)
+			}
+			return applyConfigFile(cmd, g.configFile)
+		},
 	}
+	root.SetVersionTemplate("omni {{.Version}}\n")
 	g.register(root.PersistentFlags())
 	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g),
-		newSagasCmd(g), newContractCmd(), newAuditCmd(g), newKeysCmd(g))
+		newSagasCmd(g), newContractCmd(), newAuditCmd(g), newKeysCmd(g), newVersionCmd(), newEventsCmd(g), newExplainCmd())
+	markUsage(root)
 	return root
 }
 
@@ -60,6 +69,7 @@ func (g *globals) register(f *pflag.FlagSet) {
 	f.StringVar(&g.consulAddr, "consul-addr", "", "Consul agent HTTP address")
 	f.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&g.configFile, "config", "", configEnvHint)
 	f.BoolVar(&g.kafka.TLS.Enabled, "kafka-tls", false, "connect to the Kafka brokers over TLS (implied by the other --kafka-tls-* flags)")
 	f.StringVar(&g.kafka.TLS.CAFile, "kafka-tls-ca", "", "PEM file of the CA certificates that sign the brokers' (default: the system's)")
 	f.StringVar(&g.kafka.TLS.CertFile, "kafka-tls-cert", "", "PEM client certificate for mutual TLS with the brokers (with --kafka-tls-key)")
@@ -91,18 +101,18 @@ func (g *globals) security() (bus.Security, error) {
 	fromEnv = fromEnv && env != ""
 	switch {
 	case fromEnv && g.saslPasswordFile != "":
-		return bus.Security{}, errors.New(saslPasswordEnv + " and --kafka-sasl-password-file are both set: give one")
+		return bus.Security{}, usageError("%s and --kafka-sasl-password-file are both set: give one", saslPasswordEnv)
 	case fromEnv:
 		sec.SASL.Password = bus.Secret(env)
 	case g.saslPasswordFile != "":
 		b, err := os.ReadFile(g.saslPasswordFile)
 		if err != nil {
-			return bus.Security{}, fmt.Errorf("--kafka-sasl-password-file: %w", err)
+			return bus.Security{}, usageError("--kafka-sasl-password-file: %w", err)
 		}
 		sec.SASL.Password = bus.Secret(strings.TrimRight(string(b), "\r\n"))
 	}
 	if err := sec.ValidateAs(app.SecurityFlags); err != nil {
-		return bus.Security{}, fmt.Errorf("invalid config: %w", err)
+		return bus.Security{}, usageError("invalid config: %w", err)
 	}
 	return sec, nil
 }
@@ -111,7 +121,7 @@ func (g *globals) security() (bus.Security, error) {
 func (g *globals) logger() (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+		return nil, usageError("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch g.logFormat {
@@ -120,7 +130,7 @@ func (g *globals) logger() (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	return nil, usageError("--log-format %q: want text or json", g.logFormat)
 }
 
 // connect opens a pool on the control database, naming DATABASE_URL when it is not set.
@@ -133,7 +143,7 @@ func (g *globals) connect(ctx context.Context) (*pgxpool.Pool, error) {
 
 func (g *globals) requireDatabase() error {
 	if g.databaseURL == "" {
-		return fmt.Errorf("DATABASE_URL (--database-url) is not set")
+		return usageError("DATABASE_URL (--database-url) is not set")
 	}
 	return nil
 }

@@ -82,10 +82,10 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 func (r *runFlags) config(g *globals) (app.Config, error) {
 	roles, err := app.ParseRoles(r.roles)
 	if err != nil {
-		return app.Config{}, err
+		return app.Config{}, withCode(exitUsage, err)
 	}
 	if err := setMemoryLimit(r.memoryLimit); err != nil {
-		return app.Config{}, err
+		return app.Config{}, withCode(exitUsage, err)
 	}
 	sec, err := g.security()
 	if err != nil {
@@ -96,24 +96,25 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 	cfg.KafkaSecurity = sec
 	cfg.Seal = g.seal.config()
 	cfg.Seal.Vault = cfg.Vault
+	cfg.Build = buildInfo()
 	for _, s := range r.pgTargets {
 		t, err := postgres.ParseTarget(s)
 		if err != nil {
-			return app.Config{}, err
+			return app.Config{}, withCode(exitUsage, err)
 		}
 		cfg.Postgres.Targets = append(cfg.Postgres.Targets, t)
 	}
 	for _, s := range r.kafkaTargets {
 		t, err := kafka.ParseTarget(s)
 		if err != nil {
-			return app.Config{}, err
+			return app.Config{}, withCode(exitUsage, err)
 		}
 		cfg.Kafka.Targets = append(cfg.Kafka.Targets, t)
 	}
 	for _, s := range r.consulTargets {
 		t, err := consul.ParseTarget(s)
 		if err != nil {
-			return app.Config{}, err
+			return app.Config{}, withCode(exitUsage, err)
 		}
 		cfg.Consul.Targets = append(cfg.Consul.Targets, t)
 	}

@@ -26,14 +26,17 @@ func newSagasCmd(g *globals) *cobra.Command {
 func newSagasListCmd(g *globals) *cobra.Command {
 	var f sagas.Filter
 	var status string
-	var asJSON bool
+	var out output
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List sagas, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.Status = sagas.Status(status); f.Status != "" && !f.Status.Known() {
-				return fmt.Errorf("--status %q: want %s", status, statusList())
+				return usageError("--status %q: want %s", status, statusList())
+			}
+			if _, err := out.Format(); err != nil {
+				return err
 			}
 			db, err := g.connect(cmd.Context())
 			if err != nil {
@@ -44,17 +47,28 @@ func newSagasListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), list)
+			if list == nil {
+				list = []sagas.Instance{}
 			}
-			return printSagas(cmd.OutOrStdout(), list)
+			return out.print(cmd.OutOrStdout(), list, list, func(w io.Writer, wide bool) error { return printSagas(w, wide, list, time.Now()) })
 		},
 	}
 	cmd.Flags().StringVar(&f.Workflow, "workflow", "", "only sagas of this workflow (health_check, failover, initialization)")
 	cmd.Flags().StringVar(&status, "status", "", "only sagas in this status: "+statusList())
 	cmd.Flags().StringVar(&f.Subject, "subject", "", "only sagas about this subject (an adapter id such as consul/main)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
+	addOutput(cmd, &out)
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(sagaStatusNames(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("workflow", cobra.FixedCompletions([]string{"health_check", "failover", "initialization"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("subject", g.completeTargets(""))
 	return cmd
+}
+
+func sagaStatusNames() []string {
+	var out []string
+	for _, s := range sagas.Statuses() {
+		out = append(out, string(s))
+	}
+	return out
 }
 
 // statusList names the saga statuses for people: "running, completed, … or escalated".
@@ -67,58 +81,80 @@ func statusList() string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
-func printSagas(w io.Writer, list []sagas.Instance) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tWORKFLOW\tSUBJECT\tSTATUS\tSTEP\tSTARTED\tUPDATED\tFAILURE")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Workflow, s.Subject, s.Status, s.Step,
-			s.CreatedAt.UTC().Format(time.RFC3339), s.UpdatedAt.UTC().Format(time.RFC3339), truncate(s.Failure, 60))
+func printSagas(w io.Writer, wide bool, list []sagas.Instance, now time.Time) error {
+	return writeTable(w, wide, []column[sagas.Instance]{
+		{name: "id", value: func(s sagas.Instance) string {
+			if wide {
+				return s.ID
+			}
+			return shortID(s.ID)
+		}},
+		{name: "workflow", value: func(s sagas.Instance) string { return s.Workflow }},
+		{name: "subject", value: func(s sagas.Instance) string { return s.Subject }},
+		{name: "status", value: func(s sagas.Instance) string { return string(s.Status) }},
+		{name: "step", value: func(s sagas.Instance) string { return s.Step }},
+		{name: "version", wide: true, value: func(s sagas.Instance) string { return fmt.Sprint(s.Version) }},
+		{name: "created_at", value: func(s sagas.Instance) string { return tableTime(s.CreatedAt, now) }},
+		{name: "updated_at", value: func(s sagas.Instance) string { return tableTime(s.UpdatedAt, now) }},
+		{name: "failure", max: 60, value: func(s sagas.Instance) string { return s.Failure }},
+	}, list)
+}
+
+// shortID is the start of a saga's id the table shows: omni sagas show takes it.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
 	}
-	return tw.Flush()
+	return id
 }
 
 func newSagasShowCmd(g *globals) *cobra.Command {
-	var asJSON bool
+	var out output
 	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a saga's timeline: each step with its commands, replies, times and outcome",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show ID",
+		Short:             "Show a saga's timeline: each step with its commands, replies, times and outcome (ID: the saga's id or its start)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeSagaIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := out.Format(); err != nil {
+				return err
+			}
 			db, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			story, err := sagas.Show(cmd.Context(), db, args[0])
+			id, err := sagas.Resolve(cmd.Context(), db, args[0])
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), story)
+			story, err := sagas.Show(cmd.Context(), db, id)
+			if err != nil {
+				return err
 			}
-			return printStory(cmd.OutOrStdout(), story)
+			return out.print(cmd.OutOrStdout(), story, story.Timeline, func(w io.Writer, _ bool) error { return printStory(w, story, time.Now()) })
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for machines")
+	addOutput(cmd, &out)
 	return cmd
 }
 
-func printStory(w io.Writer, st sagas.Story) error {
+func printStory(w io.Writer, st sagas.Story, now time.Time) error {
 	fmt.Fprintf(w, "saga %s: %s of %s, %s at %s (version %d)\n", st.ID, st.Workflow, st.Subject, st.Status, st.Step, st.Version)
 	if st.Failure != "" {
 		fmt.Fprintf(w, "failed at %s: %s\n", st.Data.FailedStep, st.Failure)
 	}
 	if st.Deadline != nil && st.Status == sagas.StatusRunning {
-		fmt.Fprintf(w, "waiting until %s\n", st.Deadline.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "waiting until %s\n", tableTime(*st.Deadline, now))
 	}
 	commands := map[string]sagas.SentCommand{}
 	for _, c := range st.Commands {
 		commands[c.ID] = c
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nTIME\tSTEP\tEVENT\tDETAIL")
+	fmt.Fprintln(tw, "\nRECORDED_AT\tSTEP\tEVENT\tDETAIL")
 	for _, m := range st.Timeline {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.RecordedAt.UTC().Format("15:04:05.000"), m.Step, m.Event, detail(m.Note, commands))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", tableTime(m.RecordedAt, now), m.Step, m.Event, detail(m.Note, commands))
 	}
 	return tw.Flush()
 }
@@ -146,7 +182,7 @@ func detail(n sagas.Note, commands map[string]sagas.SentCommand) string {
 		add("%s", n.Reason)
 	}
 	if n.Until != nil {
-		add("until %s", n.Until.UTC().Format("15:04:05"))
+		add("until %s", n.Until.Local().Format(time.TimeOnly))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -159,10 +195,11 @@ func newSagasStartCmd(g *globals) *cobra.Command {
 		Long: "Writes an initialization_requested intent for the intents topic through the outbox on the control\n" +
 			"database (DATABASE_URL), as the projection writes its intents; the relay delivers it, the contract\n" +
 			"routes it to the initialization workflow, which an omni with the sagas role runs (see `omni sagas list`).",
-		Args: cobra.ExactArgs(1),
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"initialization"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "initialization" {
-				return fmt.Errorf("cannot start %q: only initialization is started by hand; the others start from intents", args[0])
+				return usageError("cannot start %q: only initialization is started by hand; the others start from intents", args[0])
 			}
 			ctx := cmd.Context()
 			db, err := g.connect(ctx)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -46,7 +45,7 @@ import (
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("invalid config: %w", err)
+		return Mark(fmt.Errorf("invalid config: %w", err), ErrInvalidConfig)
 	}
 	creds, err := newCredentials(cfg, logger)
 	if err != nil {
@@ -134,7 +133,7 @@ func ConnectPool(ctx context.Context, databaseURL string, maxConns int32) (*pgxp
 func connectPool(ctx context.Context, databaseURL string, maxConns int32, connect func(context.Context, *pgx.ConnConfig) error) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
+		return nil, Mark(fmt.Errorf("DATABASE_URL is invalid: %w", err), ErrInvalidConfig)
 	}
 	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = maxConns
@@ -142,13 +141,13 @@ func connectPool(ctx context.Context, databaseURL string, maxConns int32, connec
 	cfg.BeforeConnect = connect
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL is invalid: %w", err)
+		return nil, Mark(fmt.Errorf("DATABASE_URL is invalid: %w", err), ErrInvalidConfig)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.Ping(pctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("could not reach DATABASE_URL: %w", err)
+		return nil, Mark(fmt.Errorf("could not reach DATABASE_URL: %w", err), ErrUnreachable)
 	}
 	return db, nil
 }
@@ -170,7 +169,11 @@ func migrate(ctx context.Context, databaseURL string, connect func(context.Conte
 	defer m.Close()
 	res, err := m.Up(ctx)
 	for _, r := range res {
-		logger.InfoContext(ctx, "migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+		logger.DebugContext(ctx, "migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	if len(res) > 0 {
+		// One line at info however many there were; each is at debug.
+		logger.InfoContext(ctx, "migrations applied", "count", len(res), "version", res[len(res)-1].Source.Version)
 	}
 	return err
 }
@@ -199,14 +202,15 @@ type node struct {
 }
 
 func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sealer, logger *slog.Logger) (_ *node, err error) {
-	wlog := watermill.NewSlogLogger(logger)
+	wlog := WatermillLogger(logger)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 30 * time.Second}, wlog)
 	if err != nil {
 		return nil, fmt.Errorf("could not create router: %w", err)
 	}
 	router.AddMiddleware(middleware.Recoverer)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), cfg.Build.collector())
 	metrics.NewPrometheusMetricsBuilder(reg, "omni", "").AddPrometheusRouterMetrics(router)
 
 	// No Kafka publisher: everything the process publishes goes through the outbox.
@@ -406,7 +410,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 func (n *node) consume(group, topic string, sub message.Subscriber, handle message.NoPublishHandlerFunc) error {
 	if sub == nil {
 		var err error
-		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, n.cfg.Membership, watermill.NewSlogLogger(n.logger)); err != nil {
+		if sub, err = bus.NewSubscriber(n.cfg.KafkaBrokers, n.cfg.KafkaSecurity, group, n.cfg.Membership, WatermillLogger(n.logger)); err != nil {
 			return err
 		}
 	}
@@ -418,7 +422,7 @@ func (n *node) consume(group, topic string, sub message.Subscriber, handle messa
 func (n *node) run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err)
+		return Mark(fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err), ErrInvalidConfig)
 	}
 	srv := &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)

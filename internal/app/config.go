@@ -133,6 +133,8 @@ type Config struct {
 	// Seal is where the keys that seal sensitive fields and sign every message come from.
 	// Required: a key-encryption key, or Disabled.
 	Seal SealConfig
+	// Build is which omni this is, for omni_build_info on /metrics. Default: version "dev".
+	Build BuildInfo
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
@@ -257,7 +259,7 @@ func (c Config) Validate() error {
 	if err := c.Topics.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return Mark(errors.Join(errs...), ErrInvalidConfig)
 }
 
 // SecurityFlags name the fields of KafkaSecurity as omni's flags do, for the errors of Validate.

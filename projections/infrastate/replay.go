@@ -71,8 +71,12 @@ type ReplayResult struct {
 	// Folded is how many events the shadow table holds the fold of (a resumed replay counts the
 	// ones folded before the interruption too).
 	Folded int64
-	// Resumed is true when the replay went on from where an interrupted one stopped.
+	// Resumed is true when the replay went on from the shadow table an earlier one left: one
+	// interrupted, or a verify that ran to its end (AfterVerify).
 	Resumed bool
+	// AfterVerify is true when what the replay went on from was a completed verify, not an
+	// interruption: nothing was interrupted.
+	AfterVerify bool
 	// Missing counts events the live projection applied that are not in the event log (from
 	// before the log existed, or trimmed by its retention): the rebuilt state cannot reflect them.
 	Missing int64
@@ -140,7 +144,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 		r.source = "replay_source"
 	}
 	r.query = readQuery(r.source)
-	if res.Resumed, err = r.begin(ctx); err != nil {
+	if res.Resumed, res.AfterVerify, err = r.begin(ctx); err != nil {
 		return res, err
 	}
 	if err := r.importKafka(ctx, cfg.DB); err != nil {
@@ -174,8 +178,15 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayResult, error) {
 			return err
 		}
 		if cfg.Verify {
-			res.Differences, err = compareTables(ctx, tx, LiveTable, ShadowTable)
-			return err
+			if res.Differences, err = compareTables(ctx, tx, LiveTable, ShadowTable); err != nil {
+				return err
+			}
+			// The shadow stays, for the next replay to go on from; marked so that replay knows it
+			// goes on from a verify that ended, not from one that was interrupted.
+			if _, err := tx.Exec(ctx, `COMMENT ON TABLE `+ShadowTable+` IS '`+verifiedMark+`'`); err != nil {
+				return fmt.Errorf("could not mark %s verified: %w", ShadowTable, err)
+			}
+			return nil
 		}
 		for _, stmt := range []string{
 			`DROP TABLE IF EXISTS ` + PreviousTable,
@@ -216,31 +227,45 @@ type replay struct {
 }
 
 // begin starts a new replay into a fresh shadow table, or resumes the interrupted one.
-func (r *replay) begin(ctx context.Context) (bool, error) {
-	var xid string
-	err := r.cfg.DB.QueryRow(ctx, `SELECT last_transaction::text, last_seq, folded FROM projection_replays
-		WHERE projection = $1 AND to_regclass($2) IS NOT NULL`, ConsumerName, ShadowTable).Scan(&xid, &r.last.seq, &r.folded)
+// verifiedMark is the comment a verify that ran to its end leaves on the shadow table.
+// WARNING: it is cleared as soon as a replay goes on from the table, so that one interrupted
+// after that is seen as interrupted.
+const verifiedMark = "omni: verified replay"
+
+// begin prepares the shadow table: it goes on from the one an earlier replay left (resumed, and
+// afterVerify when that replay was a verify that ended), or starts a new one.
+func (r *replay) begin(ctx context.Context) (resumed, afterVerify bool, err error) {
+	var xid, mark string
+	err = r.cfg.DB.QueryRow(ctx, `SELECT last_transaction::text, last_seq, folded, coalesce(obj_description(to_regclass($2), 'pg_class'), '')
+		FROM projection_replays WHERE projection = $1 AND to_regclass($2) IS NOT NULL`, ConsumerName, ShadowTable).Scan(&xid, &r.last.seq, &r.folded, &mark)
 	if err == nil {
 		r.last.xid = xid
 		rows, err := r.cfg.DB.Query(ctx, `SELECT data FROM `+ShadowTable)
 		if err != nil {
-			return false, fmt.Errorf("could not read %s to resume: %w", ShadowTable, err)
+			return false, false, fmt.Errorf("could not read %s to resume: %w", ShadowTable, err)
 		}
 		states, err := pgx.CollectRows(rows, rowToState)
 		if err != nil {
-			return false, fmt.Errorf("could not read %s to resume: %w", ShadowTable, err)
+			return false, false, fmt.Errorf("could not read %s to resume: %w", ShadowTable, err)
 		}
 		for _, s := range states {
 			r.states[s.AdapterID] = s
 		}
-		r.cfg.Logger.InfoContext(ctx, "resuming the interrupted replay", "folded", r.folded, "targets", len(states))
-		return true, nil
+		if mark != verifiedMark {
+			r.cfg.Logger.InfoContext(ctx, "resuming the interrupted replay", "folded", r.folded, "targets", len(states))
+			return true, false, nil
+		}
+		r.cfg.Logger.DebugContext(ctx, "going on from the last verified replay", "folded", r.folded, "targets", len(states))
+		if _, err := r.cfg.DB.Exec(ctx, `COMMENT ON TABLE `+ShadowTable+` IS NULL`); err != nil {
+			return false, false, fmt.Errorf("could not unmark %s: %w", ShadowTable, err)
+		}
+		return true, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("could not read the replay's progress: %w", err)
+		return false, false, fmt.Errorf("could not read the replay's progress: %w", err)
 	}
 	r.last = position{xid: "0"}
-	return false, pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
+	return false, false, pgtx.Run(ctx, r.cfg.DB, func(tx pgx.Tx) error {
 		if err := asyncCommit(ctx, tx); err != nil {
 			return err
 		}

@@ -39,7 +39,8 @@ func TestCLI_cmd_sends_a_command_and_waits_for_its_outcome(t *testing.T) {
 	require.True(t, last.Payload.Result.Healthy)
 	require.Contains(t, lines[0], "adapter_health_reported/v2")
 
-	// a command for a target the adapter does not have: rejected by the adapter, exit status 1
+	// a command for a target the adapter does not have, with no projection to check it against
+	// (this process runs no projection role): rejected by the adapter, exit status 1
 	out, stderr, code = omni(t, env, "cmd", "postgres", "probe", "--target", "orders", "--wait")
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "command_rejected")
@@ -93,7 +94,7 @@ func TestCLI_cmd_refuses_a_bad_command_before_sending_it(t *testing.T) {
 				e = nil
 			}
 			_, stderr, code := omni(t, e, tc.args...)
-			require.Equal(t, 1, code)
+			require.Equal(t, 2, code, "a bad command is a usage error")
 			require.Contains(t, stderr, tc.want)
 			require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+1, "one line: %s", stderr)
 		})

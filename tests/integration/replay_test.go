@@ -234,6 +234,7 @@ func TestReplay_counts_the_events_the_log_lacks(t *testing.T) {
 	res, err = infrastate.Replay(ctx, cfg)
 	require.NoError(t, err)
 	require.True(t, res.Resumed)
+	require.True(t, res.AfterVerify, "it went on from a verify that ended: nothing was interrupted")
 	require.True(t, res.Swapped)
 	require.EqualValues(t, 120, res.Missing)
 
@@ -252,6 +253,7 @@ func TestReplay_counts_the_events_the_log_lacks(t *testing.T) {
 	res, err = infrastate.Replay(ctx, resumed)
 	require.NoError(t, err)
 	require.True(t, res.Resumed)
+	require.False(t, res.AfterVerify, "this one was interrupted")
 	require.Equal(t, infrastate.Progress{Folded: 180, Total: 180}, last, "the progress ends at what could be folded")
 	require.EqualValues(t, 180, res.Folded)
 	require.EqualValues(t, 120, res.Missing, "the resumed replay counts the ones met before the interruption too")
