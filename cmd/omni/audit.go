@@ -160,7 +160,7 @@ func verifyKey(keyFile, publicKey string) (ed25519.PublicKey, error) {
 	case publicKey != "":
 		raw, err := base64.StdEncoding.DecodeString(publicKey)
 		if err != nil || len(raw) != ed25519.PublicKeySize {
-			return nil, errors.New("--public-key: want a base64 Ed25519 public key (omni audit keygen prints it)")
+			return nil, usageError("--public-key: want a base64 Ed25519 public key (omni audit keygen prints it)")
 		}
 		return ed25519.PublicKey(raw), nil
 	case keyFile != "":
@@ -170,7 +170,7 @@ func verifyKey(keyFile, publicKey string) (ed25519.PublicKey, error) {
 		}
 		return s.Public(), nil
 	}
-	return nil, errors.New("--key-file or --public-key is required: the checkpoints are verified with it")
+	return nil, usageError("--key-file or --public-key is required: the checkpoints are verified with it")
 }
 
 // readWitnesses reads the checkpoints of every witness configured: the Kafka topic when brokers
@@ -218,7 +218,7 @@ func kafkaWitness(ctx context.Context, brokers []string, sec bus.Security) ([]au
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("could not read the audit witness on Kafka: %w", err)
+		return nil, unreachable(fmt.Errorf("could not read the audit witness on Kafka: %w", err))
 	}
 	return out, nil
 }
@@ -232,7 +232,7 @@ func newAuditProveCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var seq int64
 			if _, err := fmt.Sscan(args[0], &seq); err != nil {
-				return fmt.Errorf("SEQ %q: want an entry's number", args[0])
+				return usageError("SEQ %q: want an entry's number", args[0])
 			}
 			db, err := g.connect(cmd.Context())
 			if err != nil {
@@ -285,7 +285,7 @@ func newAuditReportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if format != audit.FormatJSON && format != audit.FormatCSV && format != audit.FormatMarkdown {
-				return fmt.Errorf("-o %q: want json, csv or markdown", format)
+				return usageError("-o %q: want json, csv or markdown", format)
 			}
 			pub, err := verifyKey(keyFile, publicKey)
 			if err != nil {
@@ -333,7 +333,7 @@ func reportTime(flag, value string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(value); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want a time (2026-12-01T00:00:00Z or 2026-12-01) or a duration back from now (24h)", flag, value)
+	return time.Time{}, usageError("%s %q: want a time (2026-12-01T00:00:00Z or 2026-12-01) or a duration back from now (24h)", flag, value)
 }
 
 // auditHMACKeyEnv names the audit HMAC key file for omni cmd, as --audit-hmac-key-file does for
@@ -358,7 +358,7 @@ func newAuditHashCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyFile == "" {
-				return errors.New("--audit-hmac-key-file (or " + auditHMACKeyEnv + ") is required: the HMAC is keyed")
+				return usageError("%s", "--audit-hmac-key-file (or "+auditHMACKeyEnv+") is required: the HMAC is keyed")
 			}
 			h, err := audit.LoadHasher(keyFile)
 			if err != nil {

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,8 +64,8 @@ func (s *sealFlags) store(db seal.DB) (*seal.Store, error) {
 func newKeysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "the keys that seal sensitive fields and sign messages: list, rotate, rewrap, retire"}
 	var (
-		asJSON bool
-		grace  time.Duration
+		out   output
+		grace time.Duration
 	)
 	list := &cobra.Command{Use: "list", Short: "list the keys (never their secrets)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,17 +78,32 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(keys)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tPURPOSE\tSTATE\tCREATED")
+			rows := make([]keyRow, 0, len(keys))
 			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, k.Purpose, k.State, k.CreatedAt.Local().Format(time.RFC3339))
+				r := keyRow{ID: k.ID, Purpose: string(k.Purpose), State: string(k.State), CreatedAt: k.CreatedAt}
+				if !k.DemotedAt.IsZero() && k.DemotedAt.Unix() > 0 {
+					d := k.DemotedAt
+					r.DemotedAt = &d
+				}
+				rows = append(rows, r)
 			}
-			return w.Flush()
+			now := time.Now()
+			return out.print(cmd.OutOrStdout(), rows, rows, func(w io.Writer, wide bool) error {
+				return writeTable(w, wide, []column[keyRow]{
+					{name: "id", value: func(r keyRow) string { return r.ID }},
+					{name: "purpose", value: func(r keyRow) string { return r.Purpose }},
+					{name: "state", value: func(r keyRow) string { return r.State }},
+					{name: "created_at", value: func(r keyRow) string { return tableTime(r.CreatedAt, now) }},
+					{name: "demoted_at", wide: true, value: func(r keyRow) string {
+						if r.DemotedAt == nil {
+							return ""
+						}
+						return tableTime(*r.DemotedAt, now)
+					}},
+				}, rows)
+			})
 		}}
-	list.Flags().BoolVar(&asJSON, "json", false, "one JSON array")
+	addOutput(list, &out)
 
 	rotate := &cobra.Command{Use: "rotate", Short: "make a new primary data key and MAC key; the old ones stay readable", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -130,7 +144,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if sealer == nil {
-				return fmt.Errorf("nothing to rewrap with sealing disabled")
+				return usageError("nothing to rewrap with sealing disabled (--seal-disabled)")
 			}
 			rep, err := outbox.Rewrap(ctx, db, sealer, events.DefaultTopics().PoisonSuffix, audit.RecordRewrap(operator("omni keys")))
 			if err != nil {
@@ -191,4 +205,13 @@ func newKeysCmd(g *globals) *cobra.Command {
 func appendKeyEntry(ctx context.Context, tx pgx.Tx, action, subject string, detail map[string]string) error {
 	_, err := audit.Append(ctx, tx, audit.Entry{Actor: operator("omni keys"), Action: action, Subject: subject, Outcome: "done", Detail: detail})
 	return err
+}
+
+// keyRow is a key as omni keys list prints it: never its secret.
+type keyRow struct {
+	ID        string     `json:"id"`
+	Purpose   string     `json:"purpose"`
+	State     string     `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	DemotedAt *time.Time `json:"demoted_at,omitempty"`
 }

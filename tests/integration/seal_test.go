@@ -219,7 +219,7 @@ type keyRow struct {
 
 func listKeys(t *testing.T, env []string) map[string]keyRow {
 	t.Helper()
-	out, stderr, code := omni(t, env, "keys", "list", "--json")
+	out, stderr, code := omni(t, env, "keys", "list", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var rows []keyRow
 	require.NoError(t, json.Unmarshal([]byte(out), &rows), out)
