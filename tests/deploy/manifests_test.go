@@ -401,7 +401,7 @@ func requireOnlyMissingSettings(t checkT, bin string, inv invocation) {
 	delete(env, "KAFKA_BROKERS")
 	delete(env, "OMNI_SEAL_KEK")
 	stderr, code := runOmni(t, bin, inv.args, env)
-	require.Equal(t, 1, code, "%v: %s", inv.args, stderr)
+	require.Equal(t, 2, code, "%v: a configuration error exits 2: %s", inv.args, stderr)
 	msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr), "omni:"))
 	msg = strings.TrimPrefix(strings.TrimSpace(msg), "invalid config:")
 	for _, problem := range strings.Split(msg, ";") {
