@@ -45,7 +45,7 @@ func commandNames() map[string]map[string]events.Kind {
 func newCmdCmd(g *globals) *cobra.Command {
 	var (
 		data, target, topicsPrefix string
-		wait                       bool
+		wait, anyTarget            bool
 		out                        = output{jsonFormat: formatJSONL}
 		timeout                    time.Duration
 	)
@@ -102,7 +102,7 @@ Commands:
 			if topicsPrefix != "" {
 				topics.CommandsPrefix = topicsPrefix
 			}
-			return sendCommand(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, brokers, topics, cmdMsg, wait, out, timeout)
+			return sendCommand(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g, brokers, topics, cmdMsg, !anyTarget, wait, out, timeout)
 		},
 	}
 	cmd.AddCommand(newCmdStatusCmd(g))
@@ -110,6 +110,7 @@ Commands:
 	f.StringVar(&data, "data", "{}", "the command's JSON payload; @FILE reads it from a file, - from standard input")
 	f.StringVar(&target, "target", "", "the target the command acts on (sets \"target\" in --data)")
 	f.BoolVar(&wait, "wait", false, "wait for the command's outcome and print every event it caused")
+	f.BoolVar(&anyTarget, "any-target", false, "send even to a target the projection does not know (one just configured, not yet probed); the adapter rejects it if it has none")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits for the outcome")
 	addOutput(cmd, &out)
 	_ = cmd.RegisterFlagCompletionFunc("target", g.completeTargets(""))
@@ -187,14 +188,16 @@ func buildCommand(kind events.Kind, adapter, target string, payload []byte) (eve
 }
 
 func sendCommand(ctx context.Context, stdout, stderr io.Writer, g *globals, brokers []string, topics events.Topics, cmd events.Command,
-	wait bool, out output, timeout time.Duration) error {
+	checkTargets, wait bool, out output, timeout time.Duration) error {
 	db, err := g.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := checkTarget(ctx, db, cmd); err != nil {
-		return err
+	if checkTargets {
+		if err := checkTarget(ctx, db, cmd); err != nil {
+			return err
+		}
 	}
 	sealer, registry, err := g.seal.open(ctx, db)
 	if err != nil {

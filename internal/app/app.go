@@ -470,7 +470,12 @@ func (n *node) run(ctx context.Context) error {
 	}
 	n.logger.InfoContext(ctx, "omni running", "roles", n.cfg.Roles, "http", "http://"+ln.Addr().String(),
 		"kafka", n.cfg.KafkaBrokers)
-	return g.Wait()
+	err = g.Wait()
+	if err == nil || errors.Is(err, context.Canceled) {
+		// Every role has returned: the router and the projection finished what was in flight.
+		n.logger.InfoContext(context.WithoutCancel(ctx), "omni stopped", "roles", n.cfg.Roles)
+	}
+	return err
 }
 
 func (n *node) close() {

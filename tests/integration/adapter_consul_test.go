@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,7 +10,10 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/hashicorp/consul/api"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -32,6 +34,19 @@ type consulRig struct {
 	events *eventTail
 }
 
+// opened decodes the payload of r, an event omni published, its sealed fields opened with the
+// keys of the test database db (the values of KV changes are sealed on the bus).
+func opened(t *testing.T, db *pgxpool.Pool, r *kgo.Record) events.Message {
+	t.Helper()
+	msg := message.NewMessage(header(r, kafka.UUIDHeaderKey), r.Value)
+	for _, h := range r.Headers {
+		msg.Metadata.Set(h.Key, string(h.Value))
+	}
+	_, m, err := events.Catalog().WithOpener(sealerOf(t, db)).DecodeFrom(r.Topic, msg)
+	require.NoError(t, err, string(r.Value))
+	return m
+}
+
 // startConsulAdapter starts a Consul agent, a broker and the adapters with the agent as the
 // Consul target "agent". configure, when given, adjusts the configuration and may prepare the
 // agent through its API before the adapters start.
@@ -48,7 +63,7 @@ func startConsulAdapter(t *testing.T, configure func(*app.Config, *api.Client)) 
 		configure(&cfg, client)
 	}
 	startApp(t, cfg)
-	return consulRig{agent: agent, cmd: newCommander(t, db, kafka.Brokers()), api: client, events: tailEvents(t, kafka.Brokers())}
+	return consulRig{agent: agent, cmd: newCommander(t, db, kafka.Brokers()), api: client, events: tailEvents(t, db, kafka.Brokers())}
 }
 
 var onAgent = events.On{Target: "agent"}
@@ -189,16 +204,17 @@ func TestConsulAdapter_service_commands_register_and_drive_ttl_checks(t *testing
 // does not wait for the topic to go quiet, which it never does while targets are probed fast.
 type eventTail struct {
 	cl   *kgo.Client
+	db   *pgxpool.Pool // whose keys open the events' sealed fields
 	seen []*kgo.Record
 }
 
-func tailEvents(t *testing.T, brokers []string) *eventTail {
+func tailEvents(t *testing.T, db *pgxpool.Pool, brokers []string) *eventTail {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(events.DefaultTopics().Events),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(250*time.Millisecond))
 	require.NoError(t, err)
 	t.Cleanup(cl.Close)
-	return &eventTail{cl: cl}
+	return &eventTail{cl: cl, db: db}
 }
 
 // read adds what arrived since the last read (waiting up to half a second for something) and
@@ -226,8 +242,8 @@ func consulEvents[T events.Message](t *testing.T, tail *eventTail, kind string) 
 		if header(r, events.MetaType) != kind || string(r.Key) != "consul/agent" {
 			continue
 		}
-		var e T
-		require.NoError(t, json.Unmarshal(r.Value, &e), string(r.Value))
+		e, ok := opened(t, tail.db, r).(T)
+		require.True(t, ok, "%s is a %s", string(r.Value), kind)
 		out = append(out, e)
 	}
 	return out

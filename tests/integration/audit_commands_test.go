@@ -35,7 +35,7 @@ func TestAudit_outcomes_forced_breakers_and_saga_commands_are_entries(t *testing
 	run(0, "cmd", "postgres", "probe", "--target", "control", "--wait")
 	run(0, "cmd", "postgres", "open-breaker", "--wait", "--data", `{"target":"control","reason":"maintenance window"}`)
 	run(0, "cmd", "postgres", "close-breaker", "--wait", "--data", `{"target":"control","reason":"maintenance over"}`)
-	run(1, "cmd", "postgres", "probe", "--target", "nowhere", "--wait")
+	run(1, "cmd", "postgres", "probe", "--target", "nowhere", "--any-target", "--wait")
 	run(0, "sagas", "start", "initialization", "--subject", "infrastructure")
 
 	type entry struct{ actor, action, subject, outcome, kind, reason, step, err string }

@@ -36,7 +36,7 @@ func TestAudit_a_rejected_command_is_poisoned_recorded_published_and_counted(t *
 
 	env := []string{"DATABASE_URL=" + url, "KAFKA_BROKERS=" + strings.Join(kafka.Brokers(), ",")}
 	sent := time.Now()
-	out, stderr, code := omni(t, env, "cmd", "postgres", "probe", "--target", "nowhere")
+	out, stderr, code := omni(t, env, "cmd", "postgres", "probe", "--target", "nowhere", "--any-target")
 	require.Equal(t, 0, code, stderr)
 	id := strings.TrimSpace(out)
 	var sender string

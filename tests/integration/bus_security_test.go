@@ -47,7 +47,7 @@ func TestBusSecurity_the_loop_runs_over_TLS_with_SASL_SCRAM(t *testing.T) {
 	require.NoError(t, os.WriteFile(passwordFile, []byte(password+"\n"), 0o600))
 	env := []string{"DATABASE_URL=" + url, "KAFKA_BROKERS=" + strings.Join(kafka.Brokers(), ",")}
 	secFlags := []string{"--kafka-tls-ca", files.CA, "--kafka-sasl-mechanism", "SCRAM-SHA-256", "--kafka-sasl-user", user}
-	out, stderr, code := omni(t, env, append([]string{"cmd", "kafka", "describe-cluster", "--target", "bus", "--wait",
+	out, stderr, code := omni(t, env, append([]string{"cmd", "kafka", "describe-cluster", "--target", "bus", "--wait", "-o", "jsonl",
 		"--kafka-sasl-password-file", passwordFile}, secFlags...)...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "command_succeeded")

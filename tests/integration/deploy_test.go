@@ -317,7 +317,7 @@ func TestDeploy_compose_layout_fails_over_a_target_while_role_processes_are_kill
 	eventually(t, time.Minute, "every role process ready", func() (bool, string, error) {
 		return d.ready("adapters", "relay", "projection", "sagas")
 	})
-	out, code := d.run("sagas", "list", "--workflow", "failover", "--subject", "postgres/orders", "--status", "completed")
+	out, code := d.run("sagas", "list", "--workflow", "failover", "--subject", "postgres/orders", "--status", "completed", "-o", "jsonl")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, id)
 	var poisoned int

@@ -52,7 +52,7 @@ func TestLoop_every_message_on_the_control_bus_has_its_event_log_row(t *testing.
 		require.Equal(t, 0, code, "omni %v: %s", args, stderr)
 	}
 	// And one the adapter rejects: it is poisoned, and its poison copy travels the loop too.
-	_, _, code := omni(t, env, "cmd", "postgres", "probe", "--target", "nowhere", "--wait")
+	_, _, code := omni(t, env, "cmd", "postgres", "probe", "--target", "nowhere", "--any-target", "--wait")
 	require.Equal(t, 1, code, "a command for a target that is not configured is rejected")
 
 	// A fault: the target goes critical, the intents start a health check and a failover, whose

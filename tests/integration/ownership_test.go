@@ -234,14 +234,14 @@ func TestOwnership_three_adapter_processes_share_nine_targets_and_take_over_a_de
 		}
 		return true, "", nil
 	})
-	state := exec.Command(omniBinary(t), "state")
+	state := exec.Command(omniBinary(t), "state", "-o", "wide") // owner and owner_since are wide columns
 	state.Env = append(cleanEnv(), "DATABASE_URL="+url)
 	out, err := state.CombinedOutput()
 	require.NoError(t, err, string(out))
 	for _, line := range strings.Split(string(out), "\n") {
 		for _, id := range deadTargets {
 			if strings.HasPrefix(line, id+" ") {
-				require.Regexp(t, `a[23] since \d\d:\d\d:\d\d`, line, "omni state shows who owns %s since when", id)
+				require.Regexp(t, `\sa[23]\s+\d\d:\d\d:\d\d`, line, "omni state shows who owns %s since when", id)
 			}
 		}
 	}

@@ -289,7 +289,7 @@ func TestFailover_with_the_fault_left_in_place_compensates_and_escalates(t *test
 	kafka := newKafka(t)
 	url, db := newControlDB(t)
 	startApp(t, consulFailoverConfig(t, url, kafka, agent, "500ms", 4))
-	tail := tailEvents(t, kafka.Brokers())
+	tail := tailEvents(t, db, kafka.Brokers())
 	waitHealthy(t, db, "consul/agent")
 
 	require.NoError(t, agent.Stop(context.Background()))

@@ -102,7 +102,7 @@ func TestThinPath_omni_image_in_a_container(t *testing.T) {
 	require.NoError(t, omni.Stop(ctx))
 	logs, err := omni.Logs(ctx)
 	require.NoError(t, err)
-	require.Contains(t, logs, "All messages processed", "graceful shutdown on SIGTERM")
+	require.Contains(t, logs, `msg="omni stopped"`, "graceful shutdown on SIGTERM: every role returned")
 }
 
 // checkThinPath drives the loop from a real fault: stop the probed database, see the state go
