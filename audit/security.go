@@ -42,16 +42,17 @@ func RecordSecurity(ctx context.Context, tx pgx.Tx, sealer outbox.Sealer, ev eve
 			detail[k] = v
 		}
 	}
-	if _, err := Append(ctx, tx, Entry{At: ev.At, Actor: actor, Action: ActionSecurity + string(ev.Type), Subject: ev.Subject,
-		Outcome: "refused", Detail: detail}); err != nil {
-		return err
-	}
 	msg, err := events.Encode(ev, events.NewOrigin(), ev.At)
 	if err != nil {
 		return err
 	}
 	if err := outbox.PublishSealed(ctx, tx, sealer, events.SecurityTopic, msg); err != nil {
 		return fmt.Errorf("could not publish the security event: %w", err)
+	}
+	// The entry last: the append holds the log's lock until the commit.
+	if _, err := Append(ctx, tx, Entry{At: ev.At, Actor: actor, Action: ActionSecurity + string(ev.Type), Subject: ev.Subject,
+		Outcome: "refused", Detail: detail}); err != nil {
+		return err
 	}
 	return nil
 }

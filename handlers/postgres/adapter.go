@@ -124,5 +124,10 @@ func withContextErr(ctx context.Context, err error) error {
 // Transient reports whether err may go away by itself: see transient. Credentials refused by the
 // server are, for a target whose credentials come from a source: they are read anew.
 func (d *Driver) Transient(err error) bool {
-	return transient(err) || d.cfg.Credentials != nil && credentials.Refused(err)
+	if d.cfg.Credentials != nil && credentials.Refused(err) {
+		// Read anew before the retry: the refusal may not have reached the connection's hook.
+		d.cfg.Credentials.InvalidateRefused(err)
+		return true
+	}
+	return transient(err)
 }

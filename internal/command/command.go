@@ -48,11 +48,18 @@ func SendAs(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd eve
 	}
 	adapter, _ := cmd.Addressee()
 	topic := topics.Commands(adapter)
+	// Sealed before the transaction, and the audit entry appended last: the append holds the
+	// log's lock until the commit, and a seal may read the keys on another connection.
+	if sender.Sealer != nil {
+		if err := sender.Sealer.Seal(ctx, topic, msg); err != nil {
+			return "", fmt.Errorf("could not seal %s %s for %s: %w", cmd.Kind(), msg.UUID, topic, err)
+		}
+	}
 	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-		if err := audit.RecordCommandSent(ctx, tx, sender.Hasher, sender.Actor, msg.UUID, cmd, map[string]string{"correlation_id": origin.CorrelationID}); err != nil {
+		if err := outbox.Publish(ctx, tx, topic, msg); err != nil {
 			return err
 		}
-		return outbox.PublishSealed(ctx, tx, sender.Sealer, topic, msg)
+		return audit.RecordCommandSent(ctx, tx, sender.Hasher, sender.Actor, msg.UUID, cmd, map[string]string{"correlation_id": origin.CorrelationID})
 	})
 	if err != nil {
 		return "", fmt.Errorf("could not send %s %s to %s: %w", cmd.Kind(), msg.UUID, topic, err)

@@ -271,6 +271,31 @@ func (c *Cache) Invalidate(ref Ref, version uint64) {
 	}
 }
 
+// InvalidateRefused drops the credentials err says their server refused (Refused), found by the
+// user the refused connection logged in as. It is the fallback for refusals pgx reports only from
+// Connect, without calling the connection's OnPgError (which BeforeConnect's Invalidate rides on).
+func (c *Cache) InvalidateRefused(err error) {
+	user, ok := RefusedUser(err)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	all := make([]*entry, 0, len(c.entries))
+	for _, e := range c.entries {
+		all = append(all, e)
+	}
+	c.mu.Unlock()
+	for _, e := range all {
+		e.mu.Lock()
+		matched := e.has && e.secret.Username == user
+		version := e.secret.Version
+		e.mu.Unlock()
+		if matched {
+			c.Invalidate(e.ref, version)
+		}
+	}
+}
+
 // Watch calls fn (from Run, or from the Get that read them) each time ref's secret changes:
 // rotated, a file re-read with new content, read anew after a refusal. fn must not block. The
 // returned function stops the watch.

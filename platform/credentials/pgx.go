@@ -16,6 +16,8 @@ type Source interface {
 	Get(ctx context.Context, ref Ref) (Secret, error)
 	// Invalidate drops the credentials of that version, refused by their server.
 	Invalidate(ref Ref, version uint64)
+	// InvalidateRefused drops the credentials a refused connection (Refused) used.
+	InvalidateRefused(err error)
 	// Watch calls fn each time the credentials change, until stop is called.
 	Watch(ref Ref, fn func()) (stop func())
 }
@@ -57,6 +59,15 @@ func Refused(err error) bool {
 	var connectErr *pgconn.ConnectError
 	var pgErr *pgconn.PgError
 	return errors.As(err, &connectErr) && errors.As(err, &pgErr) && refusedCode(pgErr.Code)
+}
+
+// RefusedUser is the user whose credentials err (Refused) says were refused.
+func RefusedUser(err error) (string, bool) {
+	var connectErr *pgconn.ConnectError
+	if !Refused(err) || !errors.As(err, &connectErr) || connectErr.Config == nil || connectErr.Config.User == "" {
+		return "", false
+	}
+	return connectErr.Config.User, true
 }
 
 func refusedCode(code string) bool { return code == "28P01" || code == "28000" }
