@@ -82,21 +82,10 @@ func BenchmarkAuditedCommandOutcome(b *testing.B) {
 		return handlerShapes(b, db, handlerMessages(b, txs, perTx), workers, outboxPublish("bench.events")) / perTx
 	}
 	auditedPass := func() float64 { return handlerShapes(b, db, handlerMessages(b, txs, perTx), workers, audited) / perTx }
-	var plainSum, auditedSum float64
-	rounds := 0
-	for b.Loop() {
-		if rounds%2 == 0 {
-			plainSum += plainPass()
-			auditedSum += auditedPass()
-		} else {
-			auditedSum += auditedPass()
-			plainSum += plainPass()
-		}
-		rounds++
-	}
-	results.Record(b, "command_outcome_tx_per_s", plainSum/float64(rounds), "tx/s")
-	results.Record(b, "command_outcome_audited_tx_per_s", auditedSum/float64(rounds), "tx/s")
+	auditedRate, plainRate, rounds := alternate(b, auditedPass, plainPass)
+	results.Record(b, "command_outcome_tx_per_s", plainRate, "tx/s")
+	results.Record(b, "command_outcome_audited_tx_per_s", auditedRate, "tx/s")
 	ratio := results.Ratio(b, "command_outcome_audited_over_plain_x", "command_outcome_audited_tx_per_s", "command_outcome_tx_per_s")
 	fmt.Printf("command outcome tx: %.0f tx/s plain, %.0f tx/s with its audit entry; ratio %.2f (%d workers, mean of %d rounds)\n",
-		plainSum/float64(rounds), auditedSum/float64(rounds), ratio, workers, rounds)
+		plainRate, auditedRate, ratio, workers, rounds)
 }

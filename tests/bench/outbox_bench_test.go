@@ -98,23 +98,28 @@ func BenchmarkOutboxPublishInHandlerTx(b *testing.B) {
 		return handlerShapes(b, db, handlerMessages(b, txs, perTx), workers, outboxPublish("bench.events"))
 	}
 	rawPass := func() float64 { return handlerShapes(b, db, handlerMessages(b, txs, perTx), workers, rawInsert) }
-	// Each round runs both, alternating which goes first, and the rates are the means over rounds:
-	// neither side gets the warm cache or the emptier table every time.
-	var outboxSum, rawSum float64
-	rounds := 0
+	outboxRate, rawRate, rounds := alternate(b, outboxPass, rawPass)
+	results.Record(b, "outbox_publish_events_per_s", outboxRate, "events/s")
+	results.Record(b, "raw_pgx_insert_events_per_s", rawRate, "events/s")
+	ratio := results.Ratio(b, "outbox_publish_over_raw_pgx_insert_x", "outbox_publish_events_per_s", "raw_pgx_insert_events_per_s")
+	fmt.Printf("outbox publish in handler tx: %.0f events/s; raw pgx insert of the same rows: %.0f events/s; ratio %.2f (%d workers, %d events/tx, mean of %d rounds)\n",
+		outboxRate, rawRate, ratio, workers, perTx, rounds)
+}
+
+// alternate runs a measured pass and its baseline once per benchmark round, alternating which
+// goes first, and returns the mean of each and how many rounds ran: neither side gets the warm
+// cache or the emptier table every time.
+func alternate(b *testing.B, measured, baseline func() float64) (measuredMean, baselineMean float64, rounds int) {
+	var mSum, bSum float64
 	for b.Loop() {
 		if rounds%2 == 0 {
-			rawSum += rawPass()
-			outboxSum += outboxPass()
+			bSum += baseline()
+			mSum += measured()
 		} else {
-			outboxSum += outboxPass()
-			rawSum += rawPass()
+			mSum += measured()
+			bSum += baseline()
 		}
 		rounds++
 	}
-	results.Record(b, "outbox_publish_events_per_s", outboxSum/float64(rounds), "events/s")
-	results.Record(b, "raw_pgx_insert_events_per_s", rawSum/float64(rounds), "events/s")
-	ratio := results.Ratio(b, "outbox_publish_over_raw_pgx_insert_x", "outbox_publish_events_per_s", "raw_pgx_insert_events_per_s")
-	fmt.Printf("outbox publish in handler tx: %.0f events/s; raw pgx insert of the same rows: %.0f events/s; ratio %.2f (%d workers, %d events/tx, mean of %d rounds)\n",
-		outboxSum/float64(rounds), rawSum/float64(rounds), ratio, workers, perTx, rounds)
+	return mSum / float64(rounds), bSum / float64(rounds), rounds
 }
