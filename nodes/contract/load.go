@@ -87,6 +87,9 @@ var (
 // not allow.
 func walk(file string, n *yaml.Node, path []any, s *shape, lines map[string]int, ps *Problems) {
 	lines[key(path)] = n.Line
+	if n.Kind == yaml.AliasNode && n.Alias != nil { // *control: the anchor's value, at the alias's line
+		n = n.Alias
+	}
 	where := key(path)
 	if where == "" {
 		where = "the contract"
