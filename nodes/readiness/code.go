@@ -35,7 +35,8 @@ type Catalog struct {
 	Commands map[string]bool
 	// Sensitive are the Go names of types with a SensitiveFields method.
 	Sensitive map[string]bool
-	// Fields are each struct's JSON field names, embedded structs' included.
+	// Fields are each struct's JSON field names, embedded structs' included, but for fields of
+	// types that cannot hold a secret (numbers, booleans, times).
 	Fields map[string][]string
 	// Pos is where each type is declared.
 	Pos map[string]Pos
@@ -124,7 +125,7 @@ func ScanCatalog(root string) (*Catalog, error) {
 							}
 							continue
 						}
-						if fl.Tag != nil {
+						if fl.Tag != nil && !plainType(fl.Type) {
 							if m := jsonName.FindStringSubmatch(fl.Tag.Value); m != nil && m[1] != "-" {
 								c.Fields[ts.Name.Name] = append(c.Fields[ts.Name.Name], m[1])
 							}
@@ -320,4 +321,21 @@ func codeDirs(c *contract.Contract) []string {
 		dirs = append(dirs, EffectRunner)
 	}
 	return slices.Compact(dirs)
+}
+
+// plainType reports whether a field of type t cannot hold a secret: a number, a boolean, a time
+// or a duration.
+func plainType(t ast.Expr) bool {
+	switch t := t.(type) {
+	case *ast.Ident:
+		switch t.Name {
+		case "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+			return true
+		}
+	case *ast.SelectorExpr:
+		if x, ok := t.X.(*ast.Ident); ok && x.Name == "time" {
+			return true
+		}
+	}
+	return false
 }
