@@ -172,10 +172,10 @@ func (s *subject) assess() Report {
 		} else {
 			rr.Findings = rule.probe(s)
 		}
+		rr.Findings = s.exempt(rule.ID, rr.Findings)
 		for i := range rr.Findings {
 			rr.Findings[i].Rule = rule.ID
 		}
-		rr.Findings = s.exempt(rule.ID, rr.Findings)
 		rr.Outcome = outcomeOf(rr.Findings)
 		results = append(results, rr)
 	}
