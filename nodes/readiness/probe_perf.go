@@ -3,7 +3,9 @@ package readiness
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +27,10 @@ func readBench(path, root string) *benchFile {
 		b.path = filepath.ToSlash(rel)
 	}
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b.err = fmt.Errorf("%s does not exist", b.path)
+		return b
+	}
 	if err != nil {
 		b.err = err
 		return b

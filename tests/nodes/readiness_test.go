@@ -164,3 +164,24 @@ func TestReadiness_breaking_one_thing_lowers_exactly_its_dimension(t *testing.T)
 		})
 	}
 }
+
+// The README's table of rules is the one omni readiness applies: every rule, at its level.
+func TestReadiness_the_readme_lists_every_rule_at_its_level(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "\n## Nodes: contracts and readiness\n")
+	require.True(t, ok, "the README has the section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var inReadme []string
+	for _, l := range strings.Split(section, "\n") {
+		cells := strings.Split(l, "|")
+		if len(cells) == 5 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`") && strings.Contains(cells[1], ".") {
+			inReadme = append(inReadme, strings.Trim(strings.TrimSpace(cells[1]), "`")+" "+strings.TrimSpace(cells[2]))
+		}
+	}
+	var rules []string
+	for _, r := range readiness.Rules() {
+		rules = append(rules, r.ID+" "+r.Level.String())
+	}
+	require.Equal(t, rules, inReadme)
+}
