@@ -3,6 +3,7 @@ package nodes_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +185,53 @@ func TestReadiness_the_readme_lists_every_rule_at_its_level(t *testing.T) {
 		rules = append(rules, r.ID+" "+r.Level.String())
 	}
 	require.Equal(t, rules, inReadme)
+}
+
+// A package with no contract is NOT_READY, and the finding says where the contract belongs.
+func TestReadiness_a_package_without_a_contract_is_not_ready(t *testing.T) {
+	reports, err := readiness.Assess(readiness.Config{Root: root, Now: now, Commit: "x"}, "handlers/effect")
+	require.NoError(t, err)
+	require.Len(t, reports, 1)
+	r := reports[0]
+	require.Equal(t, readiness.NotReady, r.Level)
+	f := r.Dimension("contract").Rules[0].Findings[0]
+	require.Equal(t, readiness.Finding{Rule: "contract.exists", Outcome: readiness.Fail, Location: "handlers/effect/node.yaml:1",
+		Message:     "package handlers/effect has no node.yaml",
+		Remediation: "write handlers/effect/node.yaml to the schema of nodes/contract (omni scaffold writes one for a new node)"}, f)
+}
+
+// With a coverage profile, testing.coverage counts the statements of the node's package only.
+func TestReadiness_coverage_is_read_from_the_profile(t *testing.T) {
+	profile := func(covered int) string {
+		path := filepath.Join(t.TempDir(), "cover.out")
+		lines := []string{"mode: set"}
+		for i := range 10 {
+			count := 0
+			if i < covered {
+				count = 1
+			}
+			lines = append(lines, "github.com/omninode/omnibase-infra/projections/infrastate/reduce.go:"+
+				strconv.Itoa(i+1)+".1,"+strconv.Itoa(i+1)+".9 1 "+strconv.Itoa(count))
+		}
+		// Another package's statements do not count.
+		lines = append(lines, "github.com/omninode/omnibase-infra/projections/infrastate/sub/x.go:1.1,1.9 100 0")
+		require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+		return path
+	}
+	rule := func(cover string) readiness.RuleResult {
+		reports, err := readiness.Assess(readiness.Config{Root: root, Now: now, Commit: "x", CoverProfile: cover}, "infrastate-projection")
+		require.NoError(t, err)
+		for _, rr := range reports[0].Dimension("testing").Rules {
+			if rr.Rule == "testing.coverage" {
+				return rr
+			}
+		}
+		t.Fatal("no testing.coverage")
+		return readiness.RuleResult{}
+	}
+	require.Equal(t, readiness.Skip, rule("").Outcome, "skipped without a profile")
+	require.Equal(t, readiness.Pass, rule(profile(7)).Outcome)
+	low := rule(profile(5))
+	require.Equal(t, readiness.Fail, low.Outcome)
+	require.Contains(t, low.Findings[0].Message, "projections/infrastate: 50.0% of statements covered, below 60%")
 }
