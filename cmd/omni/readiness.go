@@ -88,7 +88,7 @@ func writeReadiness(w io.Writer, wide bool, reports []readiness.Report) error {
 	for _, d := range readiness.Dimensions() {
 		cols = append(cols, column[readiness.Report]{name: d, value: func(r readiness.Report) string { return r.Dimension(d).Level.String() }})
 	}
-	cols = append(cols, column[readiness.Report]{name: "contract", wide: true, value: func(r readiness.Report) string { return r.Contract }})
+	cols = append(cols, column[readiness.Report]{name: "contract_file", wide: true, value: func(r readiness.Report) string { return r.Contract }})
 	if err := writeTable(w, wide, cols, reports); err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func writeReadiness(w io.Writer, wide bool, reports []readiness.Report) error {
 		}
 		fmt.Fprintf(w, "\n%s (%s):\n", r.Node, r.Level)
 		for _, f := range shown {
-			fmt.Fprintf(w, "  %-5s %s\n", f.Outcome, f)
+			fmt.Fprintf(w, "  %-6s %s\n", f.Outcome, f)
 		}
 	}
 	return nil

@@ -108,7 +108,7 @@ type Report struct {
 	Node     string `json:"node"`
 	Kind     string `json:"kind"`
 	Package  string `json:"package"`
-	Contract string `json:"contract"`
+	Contract string `json:"contract_file"`
 	// Level is the lowest level of its dimensions.
 	Level      Level     `json:"level"`
 	Dimensions []Verdict `json:"dimensions"`
