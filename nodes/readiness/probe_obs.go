@@ -5,12 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 )
-
-func slicesSort(s []string) { slices.Sort(s) }
 
 func probeLogs(s *subject) []Finding {
 	p, ok := s.importedBy("log/slog", codeDirs(s.c)...)

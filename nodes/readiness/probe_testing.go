@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -142,6 +143,6 @@ func sortedNames(m map[string][]string) []string {
 	for k := range m {
 		out = append(out, k)
 	}
-	slicesSort(out)
+	slices.Sort(out)
 	return out
 }
