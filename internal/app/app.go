@@ -81,6 +81,15 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	if sealer == nil {
 		logger.WarnContext(ctx, "sealing disabled: messages are neither encrypted nor authenticated (--seal-disabled)")
+	} else {
+		// The keys are refreshed beside the work, never on a sender's path.
+		rctx, stop := context.WithCancel(ctx)
+		refreshed := make(chan struct{})
+		go func() {
+			defer close(refreshed)
+			sealer.Keyring().Refresh(rctx, logger)
+		}()
+		defer func() { stop(); <-refreshed }()
 	}
 	n, err := newNode(ctx, cfg, db, sealer, logger)
 	if err != nil {
