@@ -74,6 +74,7 @@ func decide(now time.Time, checks []check, tats []time.Time) (verdicts []Verdict
 type check struct {
 	rule Rule
 	key  string
-	// bucket names the bucket in the store: the rule and the key.
+	// bucket names the bucket in the store: the rule and the key, "RULE KEY" (a rule has no
+	// space).
 	bucket string
 }

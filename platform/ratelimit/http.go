@@ -40,9 +40,9 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 		}
 		if v, ok := tightest(d); ok {
 			name := strconv.Quote(v.Rule.String())
-			window := time.Duration(v.Rule.Burst) * v.Rule.Rate.interval()
-			if v.Rule.Rate.Count == 0 {
-				window = 0
+			var window time.Duration // a rate of zero has no window: nothing comes back
+			if v.Rule.Rate.Count > 0 {
+				window = time.Duration(v.Rule.Burst) * v.Rule.Rate.interval()
 			}
 			w.Header().Set("RateLimit-Policy", fmt.Sprintf("%s;q=%d;w=%d", name, quota(v.Rule), seconds(window)))
 			w.Header().Set("RateLimit", fmt.Sprintf("%s;r=%d;t=%d", name, max(0, v.Remaining), seconds(v.Reset)))

@@ -41,9 +41,12 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultConfig is the configuration with its defaults: no rules, a retention of an hour.
+func DefaultConfig() Config { return Config{Retention: time.Hour} }
+
 func (c *Config) setDefaults() {
 	if c.Retention == 0 {
-		c.Retention = time.Hour
+		c.Retention = DefaultConfig().Retention
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -177,7 +180,7 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (Decision, error) {
 		if key == "" || rule.Rate.Count < 0 || !rule.matches(key) {
 			continue
 		}
-		checks = append(checks, check{rule: rule, key: key, bucket: rule.String() + "\x00" + key})
+		checks = append(checks, check{rule: rule, key: key, bucket: rule.String() + " " + key})
 	}
 	if len(checks) == 0 {
 		return Decision{Allowed: true}, nil

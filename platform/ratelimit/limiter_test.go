@@ -239,6 +239,16 @@ func TestMiddleware(t *testing.T) {
 	require.Equal(t, http.StatusOK, get().StatusCode)
 }
 
+func TestMiddlewareZeroRefusesWithoutRetryAfter(t *testing.T) {
+	l := newLimiter(t, newClock(), nil, false, "http=*:0")
+	rec := httptest.NewRecorder()
+	l.Middleware(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	require.Empty(t, rec.Header().Get("Retry-After"))
+	require.Equal(t, `"http=*:0,burst=1";q=0;w=0`, rec.Header().Get("RateLimit-Policy"))
+	require.Equal(t, `"http=*:0,burst=1";r=0;t=0`, rec.Header().Get("RateLimit"))
+}
+
 func TestMiddlewareWithoutHTTPRulesIsTheHandler(t *testing.T) {
 	l := newLimiter(t, newClock(), nil, false, "client=*:1/s")
 	h := http.NotFoundHandler()
