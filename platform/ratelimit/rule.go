@@ -143,7 +143,7 @@ func (r Rule) Validate() error {
 		errs = append(errs, fmt.Errorf("burst %d: must not be negative", r.Burst))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("rate limit %s: %w", r, err)
+		return fmt.Errorf("rate limit %q: %w", r.String(), err)
 	}
 	return nil
 }
