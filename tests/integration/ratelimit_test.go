@@ -16,6 +16,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/command"
+	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/ratelimit"
 )
 
@@ -358,4 +359,39 @@ func TestRateLimit_a_bad_rule_is_refused_at_start_naming_it(t *testing.T) {
 	require.Contains(t, stderr, `rate "lots"`)
 	require.Contains(t, stderr, `burst "0"`)
 	require.NotContains(t, stderr, `"client=*:50/s"`)
+}
+
+// A command delivered again takes no second token: with a burst of two, a command, a copy of it
+// as a redelivery brings it, and a second command are all let through — the copy answered from
+// the first one's record — and only a third is refused. The command ran once.
+func TestRateLimit_a_redelivered_command_takes_no_second_token(t *testing.T) {
+	kafka := newKafka(t)
+	url, db := newControlDB(t)
+	cfg := adapterConfig(url, kafka.Brokers())
+	cfg.Limits = limitedRules(t, "client=*:2/h")
+	startApp(t, cfg)
+	s := newLimitedSender(t, db)
+	c := newCommander(t, db, kafka.Brokers())
+
+	first := s.send("user-frank", "control", 1)
+	require.Equal(t, "succeeded", s.outcomes(first)[first[0]].status)
+	topic := events.DefaultTopics().Commands(events.AdapterPostgres)
+	var copyOf *outbox.LoggedEvent
+	for _, e := range readTopic(t, db, topic) {
+		if e.Message.UUID == first[0] {
+			copyOf = &e
+		}
+	}
+	require.NotNil(t, copyOf, "the command in the event log")
+	c.publish(topic, copyOf.Message.Copy())
+	// The copy is handled (answered from the record) before the next command, on the same
+	// partition: the target is the key.
+	second := s.send("user-frank", "control", 1)
+	require.Equal(t, "succeeded", s.outcomes(second)[second[0]].status, "the copy took no token")
+	third := s.send("user-frank", "control", 1)
+	require.Equal(t, "rejected", s.outcomes(third)[third[0]].status)
+	require.Equal(t, 1, s.effects()[s.tags[first[0]]], "the copy did not run again")
+	var charges int
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM rate_limit_charges`).Scan(&charges))
+	require.Equal(t, 2, charges)
 }
