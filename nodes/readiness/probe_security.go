@@ -153,7 +153,7 @@ func (s *subject) importedBy(path string, dirs ...string) (Pos, bool) {
 func probeAudit(s *subject) []Finding {
 	switch s.c.Kind {
 	case contract.Reducer, contract.Compute:
-		return []Finding{skip(s.at("kind"), "a %s acts on nothing outside: its refusals are security events through the consumer policy's poison hook", s.c.Kind)}
+		return []Finding{skip(s.at("kind"), "a %s node acts on nothing outside: its refusals are security events through the consumer policy's poison hook", s.c.Kind)}
 	}
 	if p, ok := s.importedBy(AuditPackage, codeDirs(s.c)...); ok {
 		return []Finding{pass(p.String(), "appends to the audit log (imports %s)", AuditPackage)}

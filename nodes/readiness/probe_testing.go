@@ -70,7 +70,7 @@ func probeIntegrationTests(s *subject) []Finding {
 			}
 		}
 	}
-	return []Finding{fail(IntegrationDir+":1", "write a test in "+IntegrationDir+" that runs the node against the suite's containers (tests/containers)",
+	return []Finding{fail(s.at("package"), "write a test in "+IntegrationDir+" that runs the node against the suite's containers (tests/containers)",
 		"no test in %s imports %s", IntegrationDir, path)}
 }
 
