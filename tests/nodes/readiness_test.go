@@ -235,3 +235,20 @@ func TestReadiness_coverage_is_read_from_the_profile(t *testing.T) {
 	require.Equal(t, readiness.Fail, low.Outcome)
 	require.Contains(t, low.Findings[0].Message, "projections/infrastate: 50.0% of statements covered, below 60%")
 }
+
+// The probes for what other parts add look for import paths: once platform/bus configures its
+// clients with platform/tlspolicy and platform/consumer makes spans with platform/telemetry,
+// the Kafka adapter's security and the projection's observability pass at PRODUCTION.
+func TestReadiness_probes_pass_once_the_packages_they_look_for_are_used(t *testing.T) {
+	dir := copyModule(t)
+	edit(t, dir, "platform/bus/security.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/tlspolicy\"\n")
+	edit(t, dir, "platform/consumer/policy.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/telemetry\"\n")
+	before, after := assess(t, root, benchFixture), assess(t, dir, benchFixture)
+
+	require.Equal(t, readiness.Staging, before["kafka-adapter"].Dimension("security").Level)
+	require.Equal(t, readiness.Production, after["kafka-adapter"].Dimension("security").Level,
+		"the adapter's clients are platform/bus's, which take the policy")
+	require.Equal(t, readiness.Staging, before["infrastate-projection"].Dimension("observability").Level)
+	require.Equal(t, readiness.Production, after["infrastate-projection"].Dimension("observability").Level,
+		"its batches run through platform/consumer, which makes the spans")
+}
