@@ -7,6 +7,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"github.com/omninode/omnibase-infra/internal/console"
 	"slices"
 	"strings"
 	"time"
@@ -135,6 +136,8 @@ type Config struct {
 	Seal SealConfig
 	// Build is which omni this is, for omni_build_info on /metrics. Default: version "dev".
 	Build BuildInfo
+	// Console is the operations console: off unless Console.Addr is set (omni dev sets it).
+	Console console.Config
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
@@ -179,6 +182,7 @@ func DefaultConfig() Config {
 		Retention:        outbox.DefaultRetentionConfig(),
 		Credentials:      credentials.DefaultConfig(),
 		Roles:            AllRoles,
+		Console:          console.DefaultConfig(),
 	}
 }
 
@@ -258,6 +262,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Topics.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Console.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--console-*: %w", err))
 	}
 	return Mark(errors.Join(errs...), ErrInvalidConfig)
 }
