@@ -45,6 +45,13 @@ func Fleet(ctx context.Context, db poison.Querier) ([]Target, error) {
 			s.AdapterID, statusKinds).Scan(&since); err != nil {
 			return nil, fmt.Errorf("could not read when %s took its status: %w", s.AdapterID, err)
 		}
+		if since == nil {
+			// Never moved: its status is the one it has had since it first reported.
+			if err := db.QueryRow(ctx, `SELECT min(occurred_at) FROM (SELECT occurred_at FROM event_log WHERE key = $1
+				ORDER BY seq LIMIT 1) f`, s.AdapterID).Scan(&since); err != nil {
+				return nil, fmt.Errorf("could not read when %s first reported: %w", s.AdapterID, err)
+			}
+		}
 		if since != nil {
 			t.StatusSince = *since
 		}
@@ -63,11 +70,16 @@ type Event struct {
 	Summary    string    `json:"summary,omitempty"`
 }
 
-// History returns the newest events about adapterID, probes left out (a probe a second would
-// hide everything else), newest first.
+// routine are the kinds of event a target's history leaves out: the probes, their commands and
+// the pool reports, several a second, would hide everything else.
+var routine = []string{"adapter_health_reported", "connection_pool_stats_reported", "probe_target"}
+
+// History returns the newest events about adapterID but the routine ones, newest first.
 func History(ctx context.Context, db poison.Querier, adapterID string, limit int) ([]Event, error) {
 	rows, err := db.Query(ctx, `SELECT seq, kind, topic, occurred_at, coalesce(metadata->>'traceparent', ''), payload
-		FROM event_log WHERE key = $1 AND kind <> 'adapter_health_reported' ORDER BY seq DESC LIMIT $2`, adapterID, limit)
+		FROM event_log WHERE key = $1 AND kind <> ALL($3)
+		  AND NOT (kind = 'command_succeeded' AND position('"command":"probe_target/'::bytea IN payload) > 0)
+		ORDER BY seq DESC LIMIT $2`, adapterID, limit, routine)
 	if err != nil {
 		return nil, fmt.Errorf("could not read the history of %s: %w", adapterID, err)
 	}

@@ -34,6 +34,10 @@ func (c cursor) String() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(c.at.UTC().Format(time.RFC3339Nano) + "|" + c.id))
 }
 
+// CursorAt is the cursor of a page that ends with saga id, created at: the next page starts
+// after it.
+func CursorAt(at time.Time, id string) string { return cursor{at: at, id: id}.String() }
+
 func parseCursor(s string) (cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
