@@ -31,7 +31,7 @@ func TestReadTokens(t *testing.T) {
 		"named_and_bare": {text: "# operators\nalice:0123456789abcdef\n\n0123456789abcdefgh\n",
 			want: []token{{"alice", []byte("0123456789abcdef")}, {"operator", []byte("0123456789abcdefgh")}}},
 		"short_token_names_its_line_not_the_token": {text: "bob:tiny-secret\n", wantErr: "line 1: a token must be at least 16 characters"},
-		"empty":                                    {text: "# nobody\n", wantErr: "holds no token"},
+		"empty": {text: "# nobody\n", wantErr: "holds no token"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
