@@ -11,7 +11,8 @@ ALTER TABLE poison_messages
     ADD COLUMN resolved_by   TEXT,
     ADD COLUMN resolved_at   TIMESTAMPTZ,
     ADD COLUMN requeue_count INT         NOT NULL DEFAULT 0,
-    ADD COLUMN requeued_from BIGINT      REFERENCES poison_messages (id);
+    -- a record trimmed by the retention leaves its requeues unlinked, not undeletable
+    ADD COLUMN requeued_from BIGINT      REFERENCES poison_messages (id) ON DELETE SET NULL;
 CREATE INDEX poison_messages_open ON poison_messages (status, id);
 CREATE INDEX saga_instances_status_listing ON saga_instances (status, created_at DESC, id);
 CREATE INDEX saga_instances_workflow_listing ON saga_instances (workflow, created_at DESC, id);
