@@ -203,6 +203,13 @@ func TestPoisonCLI_requeue_applies_once_fixed_and_a_message_failing_again_comes_
 	require.Equal(t, 1, code, "nothing still poisoned matches")
 	require.Contains(t, stderr, "no poisoned message matched")
 
+	// The retention trims the old record as it trims every record by age; its requeue stays, unlinked.
+	_, err = db.Exec(context.Background(), `DELETE FROM poison_messages WHERE ctid IN (SELECT ctid FROM poison_messages WHERE id = $1)`, hopelessID)
+	require.NoError(t, err, "a record a requeue links to can be trimmed")
+	rows := poisonRows(t, db, group, hopeless.UUID)
+	require.Len(t, rows, 1)
+	require.Nil(t, rows[0].RequeuedFrom)
+
 	// Who did what, in the audit log.
 	for _, tc := range []struct{ action, id string }{
 		{audit.ActionPoisonRequeued, fixable.UUID}, {audit.ActionPoisonRequeued, hopeless.UUID},
