@@ -30,32 +30,42 @@ type Target struct {
 var statusKinds = []string{"infrastructure_health_degraded", "infrastructure_health_critical", "infrastructure_health_reported",
 	"recovery_initiated", "failover_required", "failover_failed"}
 
-// Fleet reads every target's state, its breaker and owner.
+// Fleet reads every target's state, its breaker and owner, and since when it has had its status.
 func Fleet(ctx context.Context, db poison.Querier) ([]Target, error) {
 	states, err := infrastate.List(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Target, 0, len(states))
+	ids := make([]string, 0, len(states))
 	for _, s := range states {
-		t := Target{AdapterID: s.AdapterID, Status: string(s.Status), Breaker: string(s.Breaker), BreakerSince: s.BreakerSince,
-			Owner: s.Owner, OwnerSince: s.OwnerSince, LastError: s.LastError, LastProbedAt: s.LastProbedAt}
-		var since *time.Time
-		if err := db.QueryRow(ctx, `SELECT max(occurred_at) FROM event_log WHERE key = $1 AND kind = ANY($2)`,
-			s.AdapterID, statusKinds).Scan(&since); err != nil {
-			return nil, fmt.Errorf("could not read when %s took its status: %w", s.AdapterID, err)
+		out = append(out, Target{AdapterID: s.AdapterID, Status: string(s.Status), Breaker: string(s.Breaker),
+			BreakerSince: s.BreakerSince, Owner: s.Owner, OwnerSince: s.OwnerSince, LastError: s.LastError,
+			LastProbedAt: s.LastProbedAt})
+		ids = append(ids, s.AdapterID)
+	}
+	// The newest event that moved its status; a target that never moved has had it since it
+	// first did anything. One round trip for the whole fleet, each lookup on the history index.
+	rows, err := db.Query(ctx, `SELECT t.key, coalesce(
+			(SELECT occurred_at FROM event_log WHERE key = t.key AND `+HistoryOnly+` AND kind = ANY($2) ORDER BY seq DESC LIMIT 1),
+			(SELECT occurred_at FROM event_log WHERE key = t.key AND `+HistoryOnly+` ORDER BY seq LIMIT 1))
+		FROM unnest($1::text[]) t(key)`, ids, statusKinds)
+	if err != nil {
+		return nil, fmt.Errorf("could not read since when the targets have their status: %w", err)
+	}
+	since := map[string]time.Time{}
+	var id string
+	var at *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+		if at != nil {
+			since[id] = *at
 		}
-		if since == nil {
-			// Never moved: its status is the one it has had since it first reported.
-			if err := db.QueryRow(ctx, `SELECT min(occurred_at) FROM (SELECT occurred_at FROM event_log WHERE key = $1
-				ORDER BY seq LIMIT 1) f`, s.AdapterID).Scan(&since); err != nil {
-				return nil, fmt.Errorf("could not read when %s first reported: %w", s.AdapterID, err)
-			}
-		}
-		if since != nil {
-			t.StatusSince = *since
-		}
-		out = append(out, t)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("could not read since when the targets have their status: %w", err)
+	}
+	for i := range out {
+		out[i].StatusSince = since[out[i].AdapterID]
 	}
 	return out, nil
 }
@@ -70,31 +80,41 @@ type Event struct {
 	Summary    string    `json:"summary,omitempty"`
 }
 
-// routine are the kinds of event a target's history leaves out: the probes, their commands and
-// the pool reports, several a second, would hide everything else.
-var routine = []string{"adapter_health_reported", "connection_pool_stats_reported", "probe_target"}
+// HistoryOnly leaves the routine events out of a target's history: the probes, their commands
+// and outcomes and the pool reports, several a second, would hide everything else.
+// WARNING: word for word the predicate of the partial index event_log_history (migration
+// 00017): the planner uses the index only when the query repeats it, and without the index a
+// target's history walks every probe it ever made.
+const HistoryOnly = `kind <> ALL (ARRAY['adapter_health_reported', 'connection_pool_stats_reported', 'probe_target'])
+	AND NOT (kind = 'command_succeeded' AND position('"command":"probe_target/'::bytea IN payload) > 0)`
 
 // History returns the newest events about adapterID but the routine ones, newest first.
 func History(ctx context.Context, db poison.Querier, adapterID string, limit int) ([]Event, error) {
-	rows, err := db.Query(ctx, `SELECT seq, kind, topic, occurred_at, coalesce(metadata->>'traceparent', ''), payload
-		FROM event_log WHERE key = $1 AND kind <> ALL($3)
-		  AND NOT (kind = 'command_succeeded' AND position('"command":"probe_target/'::bytea IN payload) > 0)
-		ORDER BY seq DESC LIMIT $2`, adapterID, limit, routine)
+	h, err := Histories(ctx, db, []string{adapterID}, limit)
+	return h[adapterID], err
+}
+
+// Histories returns History of each of ids, in one round trip.
+func Histories(ctx context.Context, db poison.Querier, ids []string, limit int) (map[string][]Event, error) {
+	rows, err := db.Query(ctx, `SELECT t.key, h.seq, h.kind, h.topic, h.occurred_at, h.traceparent, h.payload
+		FROM unnest($1::text[]) t(key) CROSS JOIN LATERAL (
+			SELECT seq, kind, topic, occurred_at, coalesce(metadata->>'traceparent', '') AS traceparent, payload
+			FROM event_log WHERE key = t.key AND `+HistoryOnly+`
+			ORDER BY seq DESC LIMIT $2) h
+		ORDER BY t.key, h.seq DESC`, ids, limit)
 	if err != nil {
-		return nil, fmt.Errorf("could not read the history of %s: %w", adapterID, err)
+		return nil, fmt.Errorf("could not read the targets' history: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
-		var e Event
-		var tp string
-		var payload []byte
-		if err := row.Scan(&e.Seq, &e.Kind, &e.Topic, &e.OccurredAt, &tp, &payload); err != nil {
-			return e, err
-		}
+	out := map[string][]Event{}
+	var key, tp string
+	var payload []byte
+	var e Event
+	if _, err := pgx.ForEachRow(rows, []any{&key, &e.Seq, &e.Kind, &e.Topic, &e.OccurredAt, &tp, &payload}, func() error {
 		e.TraceID, e.Summary = traceID(tp), summary(payload)
-		return e, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("could not read the history of %s: %w", adapterID, err)
+		out[key] = append(out[key], e)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("could not read the targets' history: %w", err)
 	}
 	return out, nil
 }

@@ -53,14 +53,18 @@ func (c *Console) handleFleet(w http.ResponseWriter, r *http.Request) {
 		Target
 		History []Event
 	}
+	ids := make([]string, len(fleet))
+	for i, t := range fleet {
+		ids[i] = t.AdapterID
+	}
+	histories, err := Histories(r.Context(), c.deps.DB, ids, 8)
+	if err != nil {
+		c.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
 	rows := make([]row, 0, len(fleet))
 	for _, t := range fleet {
-		h, err := History(r.Context(), c.deps.DB, t.AdapterID, 8)
-		if err != nil {
-			c.fail(w, r, http.StatusInternalServerError, err)
-			return
-		}
-		rows = append(rows, row{Target: t, History: h})
+		rows = append(rows, row{Target: t, History: histories[t.AdapterID]})
 	}
 	c.render(w, r, v, "fleet", "Fleet", rows)
 }
