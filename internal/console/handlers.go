@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/omninode/omnibase-infra/internal/poison"
@@ -121,7 +120,7 @@ func (c *Console) handleSagas(w http.ResponseWriter, r *http.Request) {
 	page, err := ListSagas(r.Context(), c.deps.DB, f, c.cfg.PageSize)
 	if err != nil {
 		code := http.StatusInternalServerError
-		if f.After != "" && !strings.Contains(err.Error(), "could not") {
+		if errors.Is(err, ErrBadCursor) {
 			code = http.StatusBadRequest
 		}
 		c.fail(w, r, code, err)

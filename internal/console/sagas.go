@@ -38,15 +38,18 @@ func (c cursor) String() string {
 // after it.
 func CursorAt(at time.Time, id string) string { return cursor{at: at, id: id}.String() }
 
+// ErrBadCursor: a page's "after" is not a cursor the console made.
+var ErrBadCursor = errors.New("not a page cursor")
+
 func parseCursor(s string) (cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return cursor{}, errors.New("not a page cursor")
+		return cursor{}, ErrBadCursor
 	}
 	at, id, ok := strings.Cut(string(b), "|")
 	t, terr := time.Parse(time.RFC3339Nano, at)
 	if !ok || terr != nil {
-		return cursor{}, errors.New("not a page cursor")
+		return cursor{}, ErrBadCursor
 	}
 	return cursor{at: t, id: id}, nil
 }
