@@ -23,7 +23,8 @@ var layers = [][]string{
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},
-	{"internal/command", "internal/devpg", "internal/devkafka", "nodes/readiness"},
+	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness"},
+	{"internal/console"},
 	{"internal/app"},
 	{"cmd/omni"},
 }
