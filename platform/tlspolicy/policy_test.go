@@ -207,7 +207,7 @@ type logs struct {
 }
 
 func (l *logs) Write(b []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Write(b) }
-func (l *logs) String() string             { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+func (l *logs) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
 
 func TestReload_new_connections_get_the_new_certificate_and_a_broken_one_keeps_the_old(t *testing.T) {
 	dir := t.TempDir()
@@ -245,7 +245,9 @@ func TestReload_new_connections_get_the_new_certificate_and_a_broken_one_keeps_t
 
 	// A broken replacement: the last good certificate is served, and the log says why.
 	require.NoError(t, os.WriteFile(cert, []byte("not a certificate"), 0o644))
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "could not reload; keeping the last good certificate") },
+	require.Eventually(t, func() bool {
+		return strings.Contains(out.String(), "could not reload; keeping the last good certificate")
+	},
 		5*time.Second, 50*time.Millisecond)
 	require.Contains(t, out.String(), `kept_subject="CN=second"`)
 	cs, _, err = dial(t, p.ClientConfig("test", "127.0.0.1"), addr)

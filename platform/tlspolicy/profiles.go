@@ -26,8 +26,8 @@ var mozillaJSON []byte
 
 // Guidelines are Mozilla's published profiles, as pinned.
 type Guidelines struct {
-	Source   string                     `json:"source"`
-	Version  float64                    `json:"version"`
+	Source   string                    `json:"source"`
+	Version  float64                   `json:"version"`
 	Profiles map[string]MozillaProfile `json:"profiles"`
 }
 
