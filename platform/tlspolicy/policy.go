@@ -239,23 +239,33 @@ func verify(cs tls.ConnectionState, name string, roots *x509.CertPool, usage x50
 // Dialer dials TLS connections of endpoint under the policy, the server's name taken from the
 // address dialled: for clients that take a dialer rather than a tls.Config (Sarama, franz-go).
 type Dialer struct {
-	c *client
-	d net.Dialer
+	c          *client
+	serverName string
+	d          net.Dialer
 }
 
-// Dialer returns endpoint's dialer with its files (empty: the policy's); d's timeout bounds the
+// Dialer returns endpoint's dialer with its files (empty: the policy's); serverName is the name
+// the servers' certificates must carry (empty: the host dialled); d's timeout bounds the
 // handshake too.
-func (p *Policy) Dialer(endpoint string, f Files, d net.Dialer) (*Dialer, error) {
+func (p *Policy) Dialer(endpoint, serverName string, f Files, d net.Dialer) (*Dialer, error) {
 	c, err := p.clientWith(endpoint, f)
 	if err != nil {
 		return nil, err
 	}
-	return &Dialer{c: c, d: d}, nil
+	return &Dialer{c: c, serverName: serverName, d: d}, nil
+}
+
+func (d *Dialer) name(addr string) (string, error) {
+	if d.serverName != "" {
+		return d.serverName, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	return host, err
 }
 
 // DialContext connects to addr and completes the handshake.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(addr)
+	host, err := d.name(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +289,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 // Dial is DialContext for clients whose dialers take no context (Sarama's); the dialer's
 // timeout bounds the connection and the handshake.
 func (d *Dialer) Dial(network, addr string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(addr)
+	host, err := d.name(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -388,3 +398,29 @@ func (p *Policy) Run(ctx context.Context) error {
 // Collector exports the policy's metrics: omni_tls_certificate_expiry_seconds and
 // omni_tls_handshakes_total.
 func (p *Policy) Collector() prometheus.Collector { return &collector{p: p} }
+
+// Load reads f's files as a connection would, and reports every problem naming the field as
+// names calls it ("CAFile" → "--kafka-tls-ca"; "CertFile" and "KeyFile" likewise).
+func (p *Policy) Load(f Files, names map[string]string) error {
+	name := func(field string) string {
+		if n, ok := names[field]; ok {
+			return n
+		}
+		return field
+	}
+	var errs []error
+	if f.CAFile != "" {
+		if _, err := p.open("CA", f.CAFile, ""); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name("CAFile"), err))
+		}
+	}
+	switch {
+	case (f.CertFile == "") != (f.KeyFile == ""):
+		errs = append(errs, fmt.Errorf("%s, %s: give both or neither", name("CertFile"), name("KeyFile")))
+	case f.CertFile != "":
+		if _, err := p.open("certificate", f.CertFile, f.KeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("%s, %s: %w", name("CertFile"), name("KeyFile"), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -84,7 +84,7 @@ func loadCA(c [][]byte) (material, error) {
 		certs = append(certs, cert)
 	}
 	if len(certs) == 0 {
-		return material{}, errors.New("no PEM certificate in it")
+		return material{}, errors.New("no PEM certificate")
 	}
 	return material{pool: pool, certs: certs}, nil
 }
@@ -109,11 +109,11 @@ func (w *watched) read() ([][]byte, [sha256.Size]byte, error) {
 // first loads the files at start; an error is the start's.
 func (w *watched) first() error {
 	contents, sum, err := w.read()
-	if err == nil {
-		w.cur, err = w.load(contents)
-	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", w.kind, strings.Join(w.files, ", "), err)
+		return fmt.Errorf("could not read the %s file: %w", w.kind, err)
+	}
+	if w.cur, err = w.load(contents); err != nil {
+		return fmt.Errorf("%w in %s", err, strings.Join(w.files, ", "))
 	}
 	w.sum, w.checked = sum, time.Now()
 	return nil
