@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -48,6 +47,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return Mark(fmt.Errorf("invalid config: %w", err), ErrInvalidConfig)
 	}
+	tlsPolicy, err := OpenTLS(&cfg, logger)
+	if err != nil {
+		return err
+	}
 	creds, err := newCredentials(cfg, logger)
 	if err != nil {
 		return err
@@ -61,6 +64,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	watchCreds := connect != nil
+	if connect, err = ControlDBConnect(cfg.DatabaseURL, tlsPolicy, connect); err != nil {
+		return err
+	}
 	if !cfg.SkipMigrate {
 		if err := migrate(ctx, cfg.DatabaseURL, connect, logger); err != nil {
 			return err
@@ -71,7 +78,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	if connect != nil {
+	if watchCreds {
 		// Rotated credentials: the idle connections go now, the busy ones when released.
 		defer creds.Watch(ref, db.Reset)()
 	}
@@ -222,7 +229,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	router.AddMiddleware(middleware.Recoverer)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewBuildInfoCollector(), cfg.Build.collector())
+		collectors.NewBuildInfoCollector(), cfg.Build.collector(), cfg.TLSPolicy.Collector())
 	metrics.NewPrometheusMetricsBuilder(reg, "omni", "").AddPrometheusRouterMetrics(router)
 
 	// No Kafka publisher: everything the process publishes goes through the outbox.
@@ -283,7 +290,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 			n.checkpoints = &audit.Checkpointer{DB: db, Signer: signer.SealWith(n.sealer), Interval: cfg.Audit.CheckpointInterval,
 				Logger: logger.With("role", RoleRelay)}
 			if cfg.Audit.ConsulWitness != "" {
-				w, err := audit.NewConsulWitness(cfg.Audit.ConsulWitness, "")
+				w, err := consulWitness(cfg.Audit.ConsulWitness, cfg.TLSPolicy)
 				if err != nil {
 					return nil, err
 				}
@@ -437,9 +444,9 @@ func (n *node) consume(group, topic string, sub message.Subscriber, handle messa
 }
 
 func (n *node) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	ln, httpURL, err := Listen(n.cfg.HTTPAddr, "--http-addr", "http", n.cfg.TLSPolicy)
 	if err != nil {
-		return Mark(fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err), ErrInvalidConfig)
+		return err
 	}
 	srv := &http.Server{Handler: n.limits.Middleware(n.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
@@ -463,6 +470,7 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return n.cfg.TLSPolicy.Run(gctx) })
 	if n.retention != nil {
 		g.Go(func() error { return n.retention.Run(gctx) })
 	}
@@ -485,8 +493,8 @@ func (n *node) run(ctx context.Context) error {
 			return a.Run(gctx)
 		})
 	}
-	n.logger.InfoContext(ctx, "omni running", "roles", n.cfg.Roles, "http", "http://"+ln.Addr().String(),
-		"kafka", n.cfg.KafkaBrokers)
+	n.logger.InfoContext(ctx, "omni running", append([]any{"roles", n.cfg.Roles, "http", httpURL,
+		"kafka", n.cfg.KafkaBrokers}, tlsSummary(n.cfg.TLSPolicy)...)...)
 	err = g.Wait()
 	if err == nil || errors.Is(err, context.Canceled) {
 		// Every role has returned: the router and the projection finished what was in flight.

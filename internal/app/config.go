@@ -24,6 +24,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/credentials"
 	"github.com/omninode/omnibase-infra/platform/ratelimit"
 	"github.com/omninode/omnibase-infra/platform/seal"
+	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -140,6 +141,11 @@ type Config struct {
 	// by every process through the control database) and of the HTTP server (per client
 	// address). Default none: nothing is limited.
 	Limits ratelimit.Config
+	// TLS is the one TLS policy of every connection the process makes or accepts (profile, CA,
+	// client and server certificates, reloads, expiry warnings). Default tlspolicy.DefaultConfig().
+	TLS tlspolicy.Config
+	// TLSPolicy is the policy built from TLS; filled in by Run (OpenTLS) unless given.
+	TLSPolicy *tlspolicy.Policy
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
@@ -185,6 +191,7 @@ func DefaultConfig() Config {
 		Credentials:      credentials.DefaultConfig(),
 		Limits:           ratelimit.DefaultConfig(),
 		Roles:            AllRoles,
+		TLS:              tlspolicy.DefaultConfig(),
 	}
 }
 
