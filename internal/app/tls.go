@@ -86,9 +86,7 @@ func OpenTLS(cfg *Config, logger *slog.Logger) (*tlspolicy.Policy, error) {
 // vaultClient is Vault's HTTP client under the policy when Vault is reached over HTTPS (addr, or
 // VAULT_ADDR), nil otherwise.
 func vaultClient(addr string, p *tlspolicy.Policy) (*http.Client, error) {
-	if addr == "" {
-		addr = os.Getenv("VAULT_ADDR")
-	}
+	addr = vaultAddr(addr)
 	if addr == "" {
 		return nil, nil
 	}
@@ -102,6 +100,14 @@ func vaultClient(addr string, p *tlspolicy.Policy) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = p.ClientConfig("vault", u.Hostname())
 	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+}
+
+// vaultAddr is Vault's address as its client reads it: addr, else VAULT_ADDR.
+func vaultAddr(addr string) string {
+	if addr == "" {
+		return os.Getenv("VAULT_ADDR")
+	}
+	return addr
 }
 
 // ControlDBConnect puts every connection to the control database (the process's pool and the
