@@ -448,7 +448,8 @@ func (n *node) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: n.limits.Middleware(n.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: n.limits.Middleware(n.httpHandler()), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)} // refused TLS handshakes, said as the rest
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -361,12 +361,18 @@ func (p *Policy) Check(cs tls.ConnectionState) error {
 
 // Describe is the profile in words, for logs and omni tls check.
 func (p *Policy) Describe() string {
+	versions := tls.VersionName(p.profile.minVersion)
+	if p.profile.maxVersion != p.profile.minVersion {
+		versions += " to " + tls.VersionName(p.profile.maxVersion)
+	}
+	if p.profile.maxVersion < tls.VersionTLS12 || p.profile.minVersion > tls.VersionTLS12 {
+		return fmt.Sprintf("%s: %s", p.profile.name, versions)
+	}
 	var suites []string
 	for _, s := range p.profile.suites {
 		suites = append(suites, tls.CipherSuiteName(s))
 	}
-	return fmt.Sprintf("%s: %s to %s; TLS 1.2 suites %s", p.profile.name, tls.VersionName(p.profile.minVersion),
-		tls.VersionName(p.profile.maxVersion), strings.Join(suites, ", "))
+	return fmt.Sprintf("%s: %s; TLS 1.2 suites %s", p.profile.name, versions, strings.Join(suites, ", "))
 }
 
 // Run reads the files again every ReloadInterval, so a replaced certificate is loaded (and a
