@@ -93,7 +93,7 @@ func vaultClient(addr string, p *tlspolicy.Policy) (*http.Client, error) {
 	u, err := url.Parse(addr)
 	if err != nil || u.Scheme != "https" {
 		if p.Require() && err == nil {
-			return nil, fmt.Errorf("Vault at %s is plaintext, but the TLS policy requires TLS (--tls-require)", addr)
+			return nil, fmt.Errorf("the Vault server at %s is plaintext, but the TLS policy requires TLS (--tls-require)", addr)
 		}
 		return nil, nil
 	}
