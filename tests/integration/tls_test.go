@@ -94,6 +94,45 @@ func TestTLS_postgres_verify_full_wrong_host_and_client_certificate(t *testing.T
 	require.True(t, ssl)
 	_, err = pgConnect(t, p, certURL, &postgres.TLS{CAFile: ca.File})
 	require.ErrorContains(t, err, "connection requires a valid client certificate", "no client certificate: refused")
+
+	// The URL's own files (sslrootcert, sslcert, sslkey) are held to the policy too: a policy
+	// with no CA of its own verifies against sslrootcert.
+	bare, err := tlspolicy.New(tlspolicy.Config{}, testLogger(t))
+	require.NoError(t, err)
+	ssl, err = pgConnect(t, bare, fmt.Sprintf("postgres://certuser@localhost:%d/postgres?sslmode=verify-full&sslrootcert=%s&sslcert=%s&sslkey=%s",
+		pg.Port, ca.File, clientCert, clientKey), nil)
+	require.NoError(t, err)
+	require.True(t, ssl)
+	_, err = pgConnect(t, bare, fmt.Sprintf("postgres://postgres@localhost:%d/postgres?sslmode=verify-full", pg.Port), nil)
+	require.ErrorContains(t, err, "certificate signed by unknown authority", "the system's roots do not know the test CA")
+}
+
+// What the policy cannot do, or a connection it requires to be TLS that is not, stops omni run
+// at start, naming the flag.
+func TestTLS_omni_run_refuses_at_start_what_the_policy_cannot_do(t *testing.T) {
+	env := []string{"DATABASE_URL=postgres://omni@127.0.0.1:1/omni?sslmode=verify-full", "KAFKA_BROKERS=127.0.0.1:1"}
+	for name, tc := range map[string]struct {
+		args []string
+		want []string
+	}{
+		"a_tls_1_3_suite": {[]string{"--tls-profile", "custom", "--tls-cipher-suites", "TLS_AES_256_GCM_SHA384"},
+			[]string{"--tls-cipher-suites: TLS_AES_256_GCM_SHA384 is a TLS 1.3 suite, and Go does not let TLS 1.3 suites be chosen"}},
+		"a_version_below_1_2": {[]string{"--tls-profile", "custom", "--tls-min-version", "1.1"},
+			[]string{"--tls-min-version 1.1: a version below TLS 1.2 is not allowed"}},
+		"an_unknown_suite": {[]string{"--tls-profile", "custom", "--tls-cipher-suites", "TLS_ECDHE_RSA_WITH_RC5"},
+			[]string{`--tls-cipher-suites: "TLS_ECDHE_RSA_WITH_RC5" is not a cipher suite Go knows`}},
+		"plaintext_with_tls_required": {[]string{"--tls-require"},
+			[]string{"the control bus (--kafka-brokers; turn TLS on with --kafka-tls) is plaintext, but the TLS policy requires TLS (--tls-require)",
+				"the HTTP server (--http-addr; give --http-tls-cert and --http-tls-key) is plaintext"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, stderr, code := omni(t, env, append([]string{"run"}, tc.args...)...)
+			require.Equal(t, 2, code, stderr)
+			for _, w := range tc.want {
+				require.Contains(t, stderr, w)
+			}
+		})
+	}
 }
 
 // tlsFiles is the material of the omni run test: one CA, the servers' certificates, omni's and
