@@ -48,6 +48,20 @@ type Config struct {
 	// Flags name the fields in errors as the caller calls them ("Profile" → "--tls-profile").
 	// Optional: a field it does not name keeps its own name.
 	Flags map[string]string
+	// OnRefusal is told of every handshake the policy refuses (a server certificate that does
+	// not verify, a client certificate that does not), after it is counted and logged: the hook
+	// for a security event. Optional; it must not block.
+	OnRefusal func(Refusal)
+}
+
+// Refusal is a handshake the policy refused.
+type Refusal struct {
+	// Endpoint is the connection's name ("control-db", "http"); Side is client or server.
+	Endpoint, Side string
+	// Peer is the server's name (client side) or the client's address (server side).
+	Peer string
+	// Reason is why, never a secret.
+	Reason string
 }
 
 // ServerConfig is the TLS of a server.

@@ -199,7 +199,7 @@ func (c *client) config(serverName string) *tls.Config {
 	}
 	if c.ca == nil {
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			c.p.metrics.handshake(c.endpoint, "client", nil)
+			c.p.outcome(c.endpoint, "client", serverName, nil)
 			return nil
 		}
 		return cfg
@@ -210,13 +210,25 @@ func (c *client) config(serverName string) *tls.Config {
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		err := verify(cs, serverName, c.ca.current().pool, x509.ExtKeyUsageServerAuth)
-		c.p.metrics.handshake(c.endpoint, "client", err)
+		c.p.outcome(c.endpoint, "client", serverName, err)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.endpoint, err)
 		}
 		return nil
 	}
 	return cfg
+}
+
+// outcome counts a handshake; a refusal is also logged at warn and handed to OnRefusal.
+func (p *Policy) outcome(endpoint, side, peer string, err error) {
+	p.metrics.handshake(endpoint, side, err)
+	if err == nil {
+		return
+	}
+	p.logger.Warn("tls: handshake refused", "endpoint", endpoint, "side", side, "peer", peer, "reason", err.Error())
+	if p.cfg.OnRefusal != nil {
+		p.cfg.OnRefusal(Refusal{Endpoint: endpoint, Side: side, Peer: peer, Reason: err.Error()})
+	}
 }
 
 func verify(cs tls.ConnectionState, name string, roots *x509.CertPool, usage x509.ExtKeyUsage) error {
@@ -230,7 +242,10 @@ func verify(cs tls.ConnectionState, name string, roots *x509.CertPool, usage x50
 	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
 		DNSName: name, Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{usage},
 	})
-	if err != nil {
+	switch {
+	case err != nil && name == "":
+		return fmt.Errorf("client certificate %q refused: %w", cs.PeerCertificates[0].Subject.String(), err)
+	case err != nil:
 		return fmt.Errorf("certificate of %q refused: %w", name, err)
 	}
 	return nil
@@ -324,21 +339,34 @@ func (p *Policy) ServerConfig(endpoint string) *tls.Config {
 	get := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.server.current().pair, nil }
 	cfg := p.base()
 	cfg.GetCertificate = get
-	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		c := p.base()
 		c.GetCertificate = get
+		// The client's certificate is verified in VerifyConnection, so that a refusal is counted
+		// and said with its reason; a client that sends none where one is required is refused
+		// by Go itself (with the certificate_required alert) and logged by the server.
 		switch p.cfg.Server.ClientAuth {
 		case ClientAuthRequest:
-			c.ClientAuth = tls.VerifyClientCertIfGiven
+			c.ClientAuth = tls.RequestClientCert
 		case ClientAuthRequire:
-			c.ClientAuth = tls.RequireAndVerifyClientCert
+			c.ClientAuth = tls.RequireAnyClientCert
 		}
+		var pool *x509.CertPool
 		if p.clientCA != nil {
-			c.ClientCAs = p.clientCA.current().pool
+			pool = p.clientCA.current().pool
+			c.ClientCAs = pool // the CAs named in the certificate request
+		}
+		peer := ""
+		if hello.Conn != nil {
+			peer = hello.Conn.RemoteAddr().String()
 		}
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
-			p.metrics.handshake(endpoint, "server", nil)
-			return nil
+			var err error
+			if pool != nil && len(cs.PeerCertificates) > 0 {
+				err = verify(cs, "", pool, x509.ExtKeyUsageClientAuth)
+			}
+			p.outcome(endpoint, "server", peer, err)
+			return err
 		}
 		return c, nil
 	}

@@ -309,3 +309,56 @@ func TestExpiry_is_a_metric_and_a_warning_within_the_window(t *testing.T) {
 	}
 	require.InDelta(t, (2 * time.Hour).Seconds(), got, 60)
 }
+
+func TestServer_refuses_a_client_certificate_of_another_ca_counting_and_saying_why(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := certs.NewCA(dir, "ca")
+	require.NoError(t, err)
+	other, err := certs.NewCA(dir, "other")
+	require.NoError(t, err)
+	cert, key, err := ca.Issue("server", certs.Leaf{CommonName: "server", Hosts: []string{"127.0.0.1"}})
+	require.NoError(t, err)
+	strangerCert, strangerKey, err := other.Issue("stranger", certs.Leaf{CommonName: "stranger", Client: true})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var refusals []tlspolicy.Refusal
+	var out logs
+	srv, err := tlspolicy.New(tlspolicy.Config{Server: tlspolicy.ServerConfig{CertFile: cert, KeyFile: key, ClientCAFile: ca.File},
+		OnRefusal: func(r tlspolicy.Refusal) { mu.Lock(); defer mu.Unlock(); refusals = append(refusals, r) }},
+		slog.New(slog.NewTextHandler(&out, nil)))
+	require.NoError(t, err)
+	addr := server(t, srv)
+	stranger, err := tlspolicy.New(tlspolicy.Config{CAFile: ca.File, CertFile: strangerCert, KeyFile: strangerKey}, quiet())
+	require.NoError(t, err)
+
+	_, _, err = dial(t, stranger.ClientConfig("test", "127.0.0.1"), addr)
+	require.Error(t, err)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(refusals) == 1 }, 5*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	r := refusals[0]
+	mu.Unlock()
+	require.Equal(t, "test", r.Endpoint)
+	require.Equal(t, "server", r.Side)
+	require.Contains(t, r.Reason, `client certificate "CN=stranger" refused`)
+	require.Contains(t, r.Reason, "certificate signed by unknown authority")
+	require.Contains(t, out.String(), "tls: handshake refused")
+
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(srv.Collector()))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	refused := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "omni_tls_handshakes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "refused" {
+					refused += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	require.Equal(t, 1.0, refused)
+}
