@@ -143,3 +143,24 @@ func StartConsulTLS(ctx context.Context, s ConsulTLS) (*Consul, error) {
 		return nil
 	})
 }
+
+// StartVaultTLS is StartVault with a second listener, over TLS with the PEM certificate and key
+// given, at HTTPSAddr (https://127.0.0.1:PORT); Addr stays the plain one the helper sets up
+// through.
+func StartVaultTLS(ctx context.Context, certFile, keyFile string) (v *Vault, httpsAddr string, err error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	listener := fmt.Sprintf(`
+listener "tcp" {
+  address       = "127.0.0.1:%d"
+  tls_cert_file = "/vault/tls/cert.pem"
+  tls_key_file  = "/vault/tls/key.pem"
+}
+`, port)
+	v, err = startVault(ctx, listener,
+		testcontainers.ContainerFile{HostFilePath: certFile, ContainerFilePath: "/vault/tls/cert.pem", FileMode: 0o644},
+		testcontainers.ContainerFile{HostFilePath: keyFile, ContainerFilePath: "/vault/tls/key.pem", FileMode: 0o644})
+	return v, fmt.Sprintf("https://127.0.0.1:%d", port), err
+}

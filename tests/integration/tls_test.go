@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -22,6 +23,7 @@ import (
 	"github.com/omninode/omnibase-infra/handlers/postgres"
 	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/credentials"
 	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 	"github.com/omninode/omnibase-infra/tests/certs"
 	"github.com/omninode/omnibase-infra/tests/containers"
@@ -393,4 +395,59 @@ func TestTLS_omni_run_holds_every_connection_to_the_policy(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "http-second", got, "the last good certificate is still served")
 	})
+}
+
+// Vault over HTTPS: the credentials' client is made by the policy — verified against its CA, and
+// refused without it.
+func TestTLS_vault_over_https_goes_through_the_policy(t *testing.T) {
+	ca, err := certs.NewCA(t.TempDir(), "ca")
+	require.NoError(t, err)
+	cert, key, err := ca.Issue("vault", certs.Leaf{CommonName: "vault", Hosts: []string{"127.0.0.1"}})
+	require.NoError(t, err)
+	var httpsAddr string
+	v := started(t, func(ctx context.Context) (*containers.Vault, error) {
+		v, addr, err := containers.StartVaultTLS(ctx, cert, key)
+		httpsAddr = addr
+		return v, err
+	})
+	ctx := context.Background()
+	require.NoError(t, v.EnableKV(ctx, "kv"))
+	_, err = v.Client.KVv2("kv").Put(ctx, "omni", map[string]any{"password": "pw-vault-tls-7"})
+	require.NoError(t, err)
+	ref, err := credentials.ParseRef("vault-kv:kv/omni#password")
+	require.NoError(t, err)
+
+	read := func(tc tlspolicy.Config) (*tlspolicy.Policy, credentials.Secret, error) {
+		cfg := app.Config{TLS: tc, Vault: credentials.VaultConfig{Addr: httpsAddr, Token: v.RootToken}}
+		p, err := app.OpenTLS(&cfg, testLogger(t))
+		require.NoError(t, err)
+		vc, err := credentials.NewVault(cfg.Vault)
+		require.NoError(t, err)
+		s, err := vc.KV().Read(ctx, ref)
+		return p, s, err
+	}
+	p, s, err := read(tlspolicy.Config{CAFile: ca.File})
+	require.NoError(t, err)
+	require.Equal(t, "pw-vault-tls-7", s.Password)
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(p.Collector()))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var vaultHandshakes float64
+	for _, mf := range mfs {
+		if mf.GetName() != "omni_tls_handshakes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "endpoint" && l.GetValue() == "vault" {
+					vaultHandshakes += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	require.Positive(t, vaultHandshakes, "the Vault connection's handshake was the policy's")
+
+	_, _, err = read(tlspolicy.Config{})
+	require.ErrorContains(t, err, "certificate signed by unknown authority", "the system's roots do not know the test CA")
 }
