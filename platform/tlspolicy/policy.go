@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -249,128 +248,6 @@ func verify(cs tls.ConnectionState, name string, roots *x509.CertPool, usage x50
 		return fmt.Errorf("certificate of %q refused: %w", name, err)
 	}
 	return nil
-}
-
-// Dialer dials TLS connections of endpoint under the policy, the server's name taken from the
-// address dialled: for clients that take a dialer rather than a tls.Config (Sarama, franz-go).
-type Dialer struct {
-	c          *client
-	serverName string
-	d          net.Dialer
-}
-
-// Dialer returns endpoint's dialer with its files (empty: the policy's); serverName is the name
-// the servers' certificates must carry (empty: the host dialled); d's timeout bounds the
-// handshake too.
-func (p *Policy) Dialer(endpoint, serverName string, f Files, d net.Dialer) (*Dialer, error) {
-	c, err := p.clientWith(endpoint, f)
-	if err != nil {
-		return nil, err
-	}
-	return &Dialer{c: c, serverName: serverName, d: d}, nil
-}
-
-func (d *Dialer) name(addr string) (string, error) {
-	if d.serverName != "" {
-		return d.serverName, nil
-	}
-	host, _, err := net.SplitHostPort(addr)
-	return host, err
-}
-
-// DialContext connects to addr and completes the handshake.
-func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, err := d.name(addr)
-	if err != nil {
-		return nil, err
-	}
-	if d.d.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.d.Timeout)
-		defer cancel()
-	}
-	conn, err := d.d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	tc := tls.Client(conn, d.c.config(host))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
-	}
-	return tc, nil
-}
-
-// Dial is DialContext for clients whose dialers take no context (Sarama's); the dialer's
-// timeout bounds the connection and the handshake.
-func (d *Dialer) Dial(network, addr string) (net.Conn, error) {
-	host, err := d.name(addr)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := d.d.Dial(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	if d.d.Timeout > 0 {
-		_ = conn.SetDeadline(time.Now().Add(d.d.Timeout))
-	}
-	tc := tls.Client(conn, d.c.config(host))
-	if err := tc.Handshake(); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return tc, nil
-}
-
-// ServerOn reports whether servers use TLS.
-func (p *Policy) ServerOn() bool { return p.server != nil }
-
-// ServerConfig is the configuration of a server of endpoint ("http", "console"): the policy's
-// server certificate and client authentication, each new connection with the files' current
-// content. Nil when no server certificate is configured.
-func (p *Policy) ServerConfig(endpoint string) *tls.Config {
-	if p.server == nil {
-		return nil
-	}
-	p.use(endpoint, "cert", p.server)
-	p.use(endpoint, "client_ca", p.clientCA)
-	get := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.server.current().pair, nil }
-	cfg := p.base()
-	cfg.GetCertificate = get
-	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-		c := p.base()
-		c.GetCertificate = get
-		// The client's certificate is verified in VerifyConnection, so that a refusal is counted
-		// and said with its reason; a client that sends none where one is required is refused
-		// by Go itself (with the certificate_required alert) and logged by the server.
-		switch p.cfg.Server.ClientAuth {
-		case ClientAuthRequest:
-			c.ClientAuth = tls.RequestClientCert
-		case ClientAuthRequire:
-			c.ClientAuth = tls.RequireAnyClientCert
-		}
-		var pool *x509.CertPool
-		if p.clientCA != nil {
-			pool = p.clientCA.current().pool
-			c.ClientCAs = pool // the CAs named in the certificate request
-		}
-		peer := ""
-		if hello.Conn != nil {
-			peer = hello.Conn.RemoteAddr().String()
-		}
-		c.VerifyConnection = func(cs tls.ConnectionState) error {
-			var err error
-			if pool != nil && len(cs.PeerCertificates) > 0 {
-				err = verify(cs, "", pool, x509.ExtKeyUsageClientAuth)
-			}
-			p.outcome(endpoint, "server", peer, err)
-			return err
-		}
-		return c, nil
-	}
-	return cfg
 }
 
 // Check reports whether a negotiated connection meets the policy: its version within the
