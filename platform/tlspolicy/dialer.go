@@ -80,4 +80,3 @@ func (d *Dialer) Dial(network, addr string) (net.Conn, error) {
 	_ = conn.SetDeadline(time.Time{})
 	return tc, nil
 }
-

@@ -53,4 +53,3 @@ func (p *Policy) ServerConfig(endpoint string) *tls.Config {
 	}
 	return cfg
 }
-
