@@ -225,8 +225,9 @@ func processSockets(t *testing.T, pid int) []socket {
 	return out
 }
 
-// handshakes reads omni_tls_handshakes_total from /metrics: by endpoint and side, the ok ones.
-func handshakes(t *testing.T, client *http.Client, addr string) map[string]float64 {
+// tlsMetrics reads /metrics: omni_tls_handshakes_total by "SIDE ENDPOINT RESULT", and
+// omni_tls_certificate_expiry_seconds by "ENDPOINT KIND".
+func tlsMetrics(t *testing.T, client *http.Client, addr string) (handshakes, expiry map[string]float64) {
 	t.Helper()
 	resp, err := client.Get("https://" + addr + "/metrics")
 	require.NoError(t, err)
@@ -234,17 +235,23 @@ func handshakes(t *testing.T, client *http.Client, addr string) map[string]float
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	require.NoError(t, err)
-	out := map[string]float64{}
-	mf := families["omni_tls_handshakes_total"]
-	require.NotNil(t, mf, "omni_tls_handshakes_total on /metrics")
-	for _, m := range mf.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
+	handshakes, expiry = map[string]float64{}, map[string]float64{}
+	for name, into := range map[string]map[string]float64{"omni_tls_handshakes_total": handshakes, "omni_tls_certificate_expiry_seconds": expiry} {
+		mf := families[name]
+		require.NotNil(t, mf, "%s on /metrics", name)
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if name == "omni_tls_handshakes_total" {
+				into[labels["side"]+" "+labels["endpoint"]+" "+labels["result"]] += m.GetCounter().GetValue()
+			} else {
+				into[labels["endpoint"]+" "+labels["kind"]] = m.GetGauge().GetValue()
+			}
 		}
-		out[labels["side"]+" "+labels["endpoint"]+" "+labels["result"]] += m.GetCounter().GetValue()
 	}
-	return out
+	return handshakes, expiry
 }
 
 // omni run with every connection over TLS — the control database and a PostgreSQL target
@@ -326,8 +333,12 @@ func TestTLS_omni_run_holds_every_connection_to_the_policy(t *testing.T) {
 		require.Positive(t, servers[kafkaPort], "connections to the broker")
 
 		// And each of them was made by the policy: its handshakes are at least as many.
-		hs := handshakes(t, operator, p.addr)
+		hs, expiry := tlsMetrics(t, operator, p.addr)
 		t.Logf("handshakes: %v", hs)
+		// The certificates in use are valid for an hour, the CA for a day.
+		require.InDelta(t, time.Hour.Seconds(), expiry["http cert"], 120, "the HTTP server's certificate")
+		require.InDelta(t, time.Hour.Seconds(), expiry["control-db cert"], 120, "omni's client certificate")
+		require.InDelta(t, (24 * time.Hour).Seconds(), expiry["control-db ca"], 120, "the CA")
 		for _, e := range []string{"control-db", "postgres/control", "control-bus", "kafka/bus", "consul/agent"} {
 			require.Positive(t, hs["client "+e+" ok"], "handshakes of %s under the policy", e)
 			require.Zero(t, hs["client "+e+" refused"], "refused handshakes of %s", e)
