@@ -202,6 +202,8 @@ type node struct {
 	router   *message.Router
 	registry *prometheus.Registry
 	policy   *consumer.Policy
+	// security records the security events (poisoned messages, refused TLS handshakes).
+	security *audit.SecurityRecorder
 	// limits are the process's rate limits: the adapters' commands and the HTTP server.
 	limits   *ratelimit.Limiter
 	adapters []*effect.Adapter
@@ -261,6 +263,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	if err != nil {
 		return nil, err
 	}
+	n.security = security
 	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics, Sealer: seals, OnPoison: security.Poisoned})
 	if err != nil {
 		return nil, err
@@ -472,6 +475,7 @@ func (n *node) run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return n.cfg.TLSPolicy.Run(gctx) })
+	g.Go(func() error { return n.recordRefusals(gctx) })
 	if n.retention != nil {
 		g.Go(func() error { return n.retention.Run(gctx) })
 	}

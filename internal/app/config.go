@@ -146,6 +146,9 @@ type Config struct {
 	TLS tlspolicy.Config
 	// TLSPolicy is the policy built from TLS; filled in by Run (OpenTLS) unless given.
 	TLSPolicy *tlspolicy.Policy
+	// tlsRefusals carry the policy's refused handshakes to the node, which records each as a
+	// security event (OpenTLS makes it when it builds the policy).
+	tlsRefusals chan tlspolicy.Refusal
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps

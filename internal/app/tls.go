@@ -16,10 +16,36 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/audit"
+	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/handlers/consul"
 	"github.com/omninode/omnibase-infra/handlers/postgres"
+	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 )
+
+// refusalBacklog is how many refused handshakes may wait to be recorded as security events;
+// beyond it they are dropped, so a flood of bad handshakes cannot queue database writes.
+const refusalBacklog = 64
+
+// recordRefusals records every refused handshake of the policy as a security event (an audit
+// entry, an event on infra.security, omni_security_events_total) until ctx ends.
+func (n *node) recordRefusals(ctx context.Context) error {
+	if n.cfg.tlsRefusals == nil {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-n.cfg.tlsRefusals:
+			ev := events.SecurityEventRecorded{Type: events.SecurityTLSRefused, Actor: r.Peer, Subject: r.Endpoint,
+				Reason: r.Side + " side: " + r.Reason, At: time.Now()}
+			if err := pgtx.Run(ctx, n.db, func(tx pgx.Tx) error { return n.security.Record(ctx, tx, ev) }); err != nil {
+				n.logger.WarnContext(ctx, "could not record a refused TLS handshake as a security event", "endpoint", r.Endpoint, "error", err)
+			}
+		}
+	}
+}
 
 // TLSFlags name the fields of Config.TLS as omni's flags do, for the policy's errors.
 var TLSFlags = map[string]string{
@@ -41,6 +67,16 @@ func OpenTLS(cfg *Config, logger *slog.Logger) (*tlspolicy.Policy, error) {
 		tc := cfg.TLS
 		if tc.Flags == nil {
 			tc.Flags = TLSFlags
+		}
+		if tc.OnRefusal == nil {
+			refusals := make(chan tlspolicy.Refusal, refusalBacklog)
+			cfg.tlsRefusals = refusals
+			tc.OnRefusal = func(r tlspolicy.Refusal) {
+				select {
+				case refusals <- r:
+				default: // a flood: counted and logged by the policy, not queued as writes
+				}
+			}
 		}
 		var err error
 		if p, err = tlspolicy.New(tc, logger); err != nil {

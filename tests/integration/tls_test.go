@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -182,7 +183,8 @@ func httpsClient(t *testing.T, caFile, cert, key string, maxVersion uint16) *htt
 	if cert != "" {
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		require.NoError(t, err)
-		cfg.Certificates = []tls.Certificate{pair}
+		// Offered whatever CAs the server names, as a client that does not know better would.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
 	}
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
 }
@@ -302,6 +304,24 @@ func TestTLS_omni_run_holds_every_connection_to_the_policy(t *testing.T) {
 	t.Run("the_http_server_requires_a_client_certificate", func(t *testing.T) {
 		_, err := httpsClient(t, f.ca.File, "", "", 0).Get("https://" + p.addr + "/healthz")
 		require.ErrorContains(t, err, "certificate required")
+	})
+
+	t.Run("a_client_certificate_of_another_ca_is_refused_and_recorded_as_a_security_event", func(t *testing.T) {
+		other, err := certs.NewCA(t.TempDir(), "other")
+		require.NoError(t, err)
+		cert, key, err := other.Issue("stranger", certs.Leaf{CommonName: "stranger", Client: true})
+		require.NoError(t, err)
+		_, err = httpsClient(t, f.ca.File, cert, key, 0).Get("https://" + p.addr + "/healthz")
+		require.Error(t, err)
+		eventually(t, 10*time.Second, "the refusal in the audit log", func() (bool, string, error) {
+			var subject, reason string
+			err := db.QueryRow(context.Background(), `SELECT subject, detail->>'reason' FROM audit_entries
+				WHERE action = 'security.tls_refused' ORDER BY seq DESC LIMIT 1`).Scan(&subject, &reason)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return false, "none yet", nil
+			}
+			return subject == "http" && strings.Contains(reason, `client certificate "CN=stranger" refused`), subject + ": " + reason, err
+		})
 	})
 
 	t.Run("a_client_offering_only_tls_1_2_is_refused_by_the_modern_profile", func(t *testing.T) {
