@@ -72,9 +72,7 @@ scaffold again changes nothing.`,
 			for _, c := range plan.Changes {
 				sc := scaffoldChange{Path: c.Path, Action: c.Action()}
 				if dryRun {
-					if sc.Diff, err = c.Diff(); err != nil {
-						return fmt.Errorf("could not diff %s: %w", c.Path, err)
-					}
+					sc.Diff = c.Diff()
 				}
 				doc.Changes = append(doc.Changes, sc)
 			}

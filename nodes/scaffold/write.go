@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/pmezard/go-difflib/difflib"
 )
 
 // Apply writes the plan's changes under root: new files, and files whose contents change. A
@@ -64,18 +62,15 @@ func (p Plan) Changed() bool {
 
 // Diff is the unified diff of the change: of the old contents against the new for a file that
 // exists, of nothing against the new for a new one; empty when unchanged.
-func (c Change) Diff() (string, error) {
+func (c Change) Diff() string {
 	if c.Action() == "unchanged" {
-		return "", nil
+		return ""
 	}
 	from := "a/" + c.Path
 	if c.Old == nil {
 		from = "/dev/null"
 	}
-	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(c.Old)), B: difflib.SplitLines(string(c.New)),
-		FromFile: from, ToFile: "b/" + c.Path, Context: 3,
-	})
+	return unified(lines(string(c.Old)), lines(string(c.New)), from, "b/"+c.Path)
 }
 
 // Summary lines the plan's changes, one per file: "create handlers/redis/node.yaml".
