@@ -17,7 +17,7 @@ const module = "github.com/omninode/omnibase-infra/"
 // layers, from the bottom up. A package may import the packages of the layers below its own and
 // none of its own layer or above. tests/ is above everything and is not listed.
 var layers = [][]string{
-	{"events", "migrations", "nodes/scaffold/names"},
+	{"events", "migrations", "nodes/contract", "nodes/scaffold/names"},
 	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials"},
 	{"platform/consumer", "platform/seal"},
 	{"outbox"},
@@ -26,7 +26,7 @@ var layers = [][]string{
 	{ // the nodes omni scaffold added: effect, compute, reducer and orchestrator packages
 		// omni:scaffold:layers
 	},
-	{"internal/command", "internal/devpg", "internal/devkafka", "nodes/scaffold"},
+	{"internal/command", "internal/devpg", "internal/devkafka", "nodes/readiness", "nodes/scaffold"},
 	{"internal/app"},
 	{"cmd/omni"},
 }

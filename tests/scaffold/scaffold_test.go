@@ -145,14 +145,22 @@ func TestScaffold_every_kind_in_a_copy_of_the_module(t *testing.T) {
 		require.Equal(t, before, hashTree(t, mod), "a refused scaffold changed the tree")
 	})
 
-	t.Run("an_effect_node_filled_in_passes_its_integration_test_against_a_container", func(t *testing.T) {
+	t.Run("an_effect_node_filled_in_and_every_other_kind_pass_their_integration_tests", func(t *testing.T) {
 		probe := filepath.Join(mod, "handlers/httpendpoint/probe.go")
 		require.NoError(t, os.WriteFile(probe, []byte(httpProbe), 0o644))
 		out, err := scaffold(t, "effect", "HTTPEndpoint")
 		require.Error(t, err, "a file the user wrote is not overwritten without --force")
 		require.Contains(t, out, "handlers/httpendpoint/probe.go exists with other contents: give --force to overwrite it")
 		run(t, mod, "go", "test", "-count=1", "./handlers/httpendpoint/")
-		run(t, mod, "go", "test", "-count=1", "-timeout", "10m", "-run", "^TestHTTPEndpointNode_", "-v", "./tests/integration/")
+		// One run of the integration package for every kind: the other kinds pass theirs as
+		// generated.
+		out = run(t, mod, "go", "test", "-count=1", "-timeout", "10m", "-v",
+			"-run", "^Test(HTTPEndpoint|HealthScore|TTLTracker|RecheckUnhealthy)Node_", "./tests/integration/")
+		for _, name := range []string{"HTTPEndpointNode_runs_in_omni_and_its_targets_are_probed",
+			"HealthScoreNode_scores_what_a_running_omni_projects", "TTLTrackerNode_folds_what_the_event_log_holds",
+			"RecheckUnhealthyNode_decides_from_a_running_omnis_projection"} {
+			require.Contains(t, out, "--- PASS: Test"+name)
+		}
 	})
 }
 
