@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/omninode/omnibase-infra/handlers/effect"
+	"github.com/omninode/omnibase-infra/sagas"
 	// omni:scaffold:imports
 )
 
@@ -25,6 +26,9 @@ type scaffoldedNode struct {
 	// Driver builds an effect node's driver from its config, or returns nil when the node has
 	// no targets configured. Nil for the other kinds, which run inside the roles that use them.
 	Driver func(cfg NodesConfig, logger *slog.Logger) (effect.Driver, error)
+	// Workflows are an orchestrator's workflows, by name. Its workflow contract is checked
+	// against them (omni contract validate); the engine runs sagas.Workflows() only.
+	Workflows map[string]sagas.Workflow
 }
 
 // scaffoldedNodes are the nodes omni scaffold added, in the order it added them. The lines
@@ -55,4 +59,16 @@ func nodeDrivers(cfg NodesConfig, logger *slog.Logger) ([]effect.Driver, error) 
 		}
 	}
 	return drivers, nil
+}
+
+// Workflows are the workflows of the saga engine and of the scaffolded orchestrators, by name:
+// what a workflow contract is checked against.
+func Workflows() map[string]sagas.Workflow {
+	defs := sagas.Workflows()
+	for _, n := range scaffoldedNodes() {
+		for name, w := range n.Workflows {
+			defs[name] = w
+		}
+	}
+	return defs
 }

@@ -59,8 +59,16 @@ var specs = map[Kind]spec{
 It is an adapter: ` + "`handlers/effect`" + ` runs its driver (probe schedule, breaker, retries,
 leases, outcomes through the outbox) when ` + "`app.Config.Nodes.{{.Pascal}}`" + ` has targets. Its
 events carry the adapter name ` + "`{{.Snake}}`" + ` (adapter ids ` + "`{{.Snake}}/<target>`" + `), its
-commands come on ` + "`{{.Topic}}`" + `. Write its probe in ` + "`{{.Dir}}/probe.go`" + `, then run its
-tests:
+commands come on ` + "`{{.Topic}}`" + `: the runner's own, for now, with these payloads:
+
+| command | payload |
+|---|---|
+| ` + "`probe_target`" + ` | ` + "`" + `{"adapter":"{{.Snake}}","target":"main"}` + "`" + ` |
+| ` + "`open_breaker`" + ` | ` + "`" + `{"adapter":"{{.Snake}}","target":"main","reason":"maintenance"}` + "`" + ` |
+| ` + "`close_breaker`" + ` | ` + "`" + `{"adapter":"{{.Snake}}","target":"main","reason":"maintenance over"}` + "`" + ` |
+| ` + "`recover_target`" + ` | ` + "`" + `{"adapter":"{{.Snake}}","target":"main"}` + "`" + ` |
+
+Write its probe in ` + "`{{.Dir}}/probe.go`" + `, then run its tests:
 
 ` + "```sh" + `
 go test ./{{.Dir}}/
@@ -97,14 +105,16 @@ go test -count=1 -run 'Test{{.Pascal}}Node' ./tests/integration/
 `},
 	Orchestrator: {parent: "sagas", article: "an", files: []file{
 		{"orchestrator/node.yaml.tmpl", "{{.Dir}}/node.yaml"},
+		{"orchestrator/contract.yaml.tmpl", "{{.Dir}}/contract.yaml"},
 		{"orchestrator/workflow.go.tmpl", "{{.Dir}}/workflow.go"},
 		{"orchestrator/workflow_test.go.tmpl", "{{.Dir}}/workflow_test.go"},
 		{"orchestrator/integration_test.go.tmpl", "tests/integration/node_{{.File}}_test.go"},
 	}, readme: `
 It is a workflow (` + "`{{.Package}}.Workflow()`" + `, a ` + "`sagas.Definition`" + `) that probes again every
-target the projection does not show healthy. The engine runs the workflows of
-` + "`sagas.Workflows()`" + `: to run it, add it there and give its steps' order and timeouts in
-` + "`sagas/contract.yaml`" + `.
+target the projection does not show healthy. Its steps' order and timeouts are in
+` + "`{{.Dir}}/contract.yaml`" + `, which ` + "`omni contract validate`" + ` checks against the workflow
+(` + "`app.Workflows()`" + `). The engine runs the workflows of ` + "`sagas.Workflows()`" + ` only: to run
+it there, the engine must be given it (not wired yet).
 
 ` + "```sh" + `
 go test ./{{.Dir}}/
@@ -137,14 +147,16 @@ const (
 )
 
 var edits = []edit{
-	{path: "internal/app/nodes.go", marker: markerImports, kinds: []Kind{Effect},
+	{path: "internal/app/nodes.go", marker: markerImports, kinds: []Kind{Effect, Orchestrator},
 		line: `{{.Package}}node "{{.Module}}/{{.Dir}}"`},
 	{path: "internal/app/nodes.go", marker: markerConfig, kinds: []Kind{Effect},
 		line: `{{.Pascal}} {{.Package}}node.Config // the {{.Title}} node ({{.Dir}})`},
 	{path: "internal/app/nodes.go", marker: markerNodes, kinds: []Kind{Effect}, key: `{Name: "{{.Name}}",`,
 		line: `{Name: "{{.Name}}", Kind: "effect", Package: "{{.Dir}}", Driver: func(c NodesConfig, l *slog.Logger) (effect.Driver, error) { return {{.Package}}node.Build(c.{{.Pascal}}, l) }},`},
-	{path: "internal/app/nodes.go", marker: markerNodes, kinds: []Kind{Compute, Reducer, Orchestrator}, key: `{Name: "{{.Name}}",`,
+	{path: "internal/app/nodes.go", marker: markerNodes, kinds: []Kind{Compute, Reducer}, key: `{Name: "{{.Name}}",`,
 		line: `{Name: "{{.Name}}", Kind: "{{.Kind}}", Package: "{{.Dir}}"},`},
+	{path: "internal/app/nodes.go", marker: markerNodes, kinds: []Kind{Orchestrator}, key: `{Name: "{{.Name}}",`,
+		line: `{Name: "{{.Name}}", Kind: "orchestrator", Package: "{{.Dir}}", Workflows: map[string]sagas.Workflow{ {{- .Package}}node.Name: {{.Package}}node.Workflow()}},`},
 	{path: "events/adapter.go", marker: markerAdapters, kinds: []Kind{Effect},
 		line: `Adapter{{.Pascal}} = "{{.Snake}}" // the {{.Title}} node ({{.Dir}})`},
 	{path: "events/adapter.go", marker: markerAdapterNames, kinds: []Kind{Effect},

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/omninode/omnibase-infra/nodes/contract"
 	"github.com/omninode/omnibase-infra/nodes/scaffold/names"
 )
 
@@ -177,6 +178,15 @@ func (r Request) render(f file, d data) (Change, error) {
 	if strings.HasSuffix(path, ".go") {
 		if content, err = format.Source(content); err != nil {
 			return Change{}, fmt.Errorf("template %s makes Go that does not parse: %w", f.template, err)
+		}
+	}
+	if strings.HasSuffix(path, "/"+contract.FileName) {
+		c, err := contract.Parse(path, content)
+		if err == nil {
+			err = c.Validate().Err()
+		}
+		if err != nil {
+			return Change{}, fmt.Errorf("template %s makes a contract that does not validate: %w", f.template, err)
 		}
 	}
 	c := Change{Path: path, New: content}

@@ -57,7 +57,7 @@ func TestPlan_writes_each_kinds_files_and_registers_the_node(t *testing.T) {
 			"compute/healthscore/health_score_test.go", "tests/integration/node_health_score_test.go"}},
 		{scaffold.Reducer, "target_uptime", []string{"projections/targetuptime/node.yaml", "projections/targetuptime/reduce.go",
 			"projections/targetuptime/reduce_test.go", "tests/integration/node_target_uptime_test.go"}},
-		{scaffold.Orchestrator, "recheckUnhealthy", []string{"sagas/recheckunhealthy/node.yaml", "sagas/recheckunhealthy/workflow.go",
+		{scaffold.Orchestrator, "recheckUnhealthy", []string{"sagas/recheckunhealthy/node.yaml", "sagas/recheckunhealthy/contract.yaml", "sagas/recheckunhealthy/workflow.go",
 			"sagas/recheckunhealthy/workflow_test.go", "tests/integration/node_recheck_unhealthy_test.go"}},
 	}
 	for _, c := range cases {

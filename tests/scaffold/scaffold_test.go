@@ -112,6 +112,17 @@ func TestScaffold_every_kind_in_a_copy_of_the_module(t *testing.T) {
 		run(t, mod, "go", append([]string{"test", "-count=1"}, append(slices.Clone(pkgs), "./tests/architecture/")...)...)
 	})
 
+	t.Run("every_contract_validates_beside_the_projects_own", func(t *testing.T) {
+		// The omni of the copy: it knows the scaffolded orchestrators' workflows.
+		copied := filepath.Join(tmp, "omni-copy")
+		run(t, mod, "go", "build", "-o", copied, "./cmd/omni")
+		out := run(t, mod, copied, "contract", "validate")
+		for _, c := range corpus {
+			require.Contains(t, out, c.dir+"/node.yaml is valid: ")
+		}
+		require.Contains(t, out, "sagas/recheckunhealthy/contract.yaml is valid: 1 workflows")
+	})
+
 	t.Run("a_second_run_and_a_dry_run_change_nothing", func(t *testing.T) {
 		written := hashTree(t, mod)
 		for _, c := range corpus {
