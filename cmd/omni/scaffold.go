@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/omninode/omnibase-infra/nodes/contract"
 	"github.com/omninode/omnibase-infra/nodes/scaffold"
 	"github.com/omninode/omnibase-infra/nodes/scaffold/names"
 )
@@ -123,38 +122,22 @@ func printScaffold(w io.Writer, doc scaffoldDoc, changed, wide bool) error {
 	return nil
 }
 
-// moduleRoot is dir, or the nearest directory up from the working directory with a go.mod of
-// this module.
+// moduleRoot is dir, which must be the module's root, or the module's root around the working
+// directory.
 func moduleRoot(dir string) (string, error) {
-	if dir != "" {
-		if err := isModuleRoot(dir); err != nil {
-			return "", fmt.Errorf("--dir %s: %w", dir, err)
+	if dir == "" {
+		root, err := contract.FindRoot(".")
+		if err != nil {
+			return "", fmt.Errorf("%w: run omni scaffold inside it, or give --dir", err)
 		}
-		return dir, nil
+		return root, nil
 	}
-	wd, err := os.Getwd()
+	root, err := contract.FindRoot(dir)
 	if err != nil {
-		return "", fmt.Errorf("could not read the working directory: %w", err)
+		return "", fmt.Errorf("--dir %s: %w", dir, err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if isModuleRoot(d) == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%s is not inside the module %s: give --dir", wd, scaffold.Module)
-		}
+	if abs, _ := filepath.Abs(dir); abs != root {
+		return "", fmt.Errorf("--dir %s: the module's root is %s", dir, root)
 	}
-}
-
-func isModuleRoot(dir string) error {
-	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return fmt.Errorf("no go.mod: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.TrimSpace(line) == "module "+scaffold.Module {
-			return nil
-		}
-	}
-	return fmt.Errorf("its go.mod is not the module %s", scaffold.Module)
+	return root, nil
 }

@@ -26,7 +26,7 @@ import (
 var templates embed.FS
 
 // Module is the import path of the module the scaffold writes into.
-const Module = "github.com/omninode/omnibase-infra"
+const Module = contract.ModulePath
 
 // ErrExists is wrapped by the refusal of a node, package or file that exists.
 var ErrExists = errors.New("exists")
