@@ -85,6 +85,12 @@ func validateFile(w io.Writer, path string) error {
 	if ps := c.Validate(); len(ps) > 0 {
 		return ps
 	}
+	if c.Workflows != "" {
+		wpath := filepath.Join(filepath.Dir(path), filepath.FromSlash(c.Workflows))
+		if _, err := loadWorkflows(wpath); err != nil {
+			return fmt.Errorf("%s:%d: workflows %s: %w", path, c.Line("workflows"), c.Workflows, err)
+		}
+	}
 	fmt.Fprintf(w, "%s is valid: %s\n", path, summary(c))
 	return nil
 }

@@ -37,7 +37,14 @@ func TestContractValidate_names_each_problem_by_file_and_line_and_exits_1(t *tes
 	require.Contains(t, err.Error(), path+`:4: kind "effector" is none of effect, compute, reducer, orchestrator`)
 	require.Contains(t, err.Error(), path+`:51: flag --postgres-max-conns is read from OMNI_POSTGRES_MAX_CONNS, not "POSTGRES_MAX_CONNS"`)
 
-	_, out, err := execute(t, "contract", "validate", "../../sagas/contract.yaml", "../../handlers/kafka/node.yaml")
+	orchestrator, err := os.ReadFile("../../sagas/node.yaml")
+	require.NoError(t, err)
+	alone := filepath.Join(t.TempDir(), "node.yaml")
+	require.NoError(t, os.WriteFile(alone, orchestrator, 0o644))
+	_, _, err = execute(t, "contract", "validate", alone)
+	require.ErrorContains(t, err, alone+":9: workflows contract.yaml: could not read contract", "an orchestrator's workflows are beside it")
+
+	_, out, err := execute(t, "contract", "validate", "../../sagas/contract.yaml", "../../handlers/kafka/node.yaml", "../../sagas/node.yaml")
 	require.NoError(t, err, "a workflow contract and a node contract, each read as what it is")
 	require.Contains(t, out, "../../sagas/contract.yaml is valid: 3 workflows, 7 routes")
 	require.Contains(t, out, "../../handlers/kafka/node.yaml is valid: kafka-adapter")

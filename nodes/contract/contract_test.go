@@ -1,11 +1,13 @@
 package contract_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/omninode/omnibase-infra/nodes/contract"
 )
@@ -133,4 +135,33 @@ func TestExemption_counts_through_its_expiry_day(t *testing.T) {
 
 func TestEnvFor_is_the_variable_cmd_omni_reads(t *testing.T) {
 	require.Equal(t, "OMNI_POSTGRES_MAX_RESULT_BYTES", contract.EnvFor("--postgres-max-result-bytes"))
+}
+
+// A contract built in Go (as omni scaffold may) marshals to YAML that parses back the same.
+func TestContract_marshals_to_yaml_that_parses_back(t *testing.T) {
+	c, err := contract.Parse("node.yaml", []byte(good))
+	require.NoError(t, err)
+	out, err := yaml.Marshal(c)
+	require.NoError(t, err)
+	back, err := contract.Parse("node.yaml", out)
+	require.NoError(t, err, string(out))
+	require.Empty(t, back.Validate())
+	c.File, back.File = "", ""
+	require.Equal(t, fmt.Sprintf("%+v", stripLines(*c)), fmt.Sprintf("%+v", stripLines(*back)))
+}
+
+func stripLines(c contract.Contract) contract.Contract {
+	return contract.Contract{Name: c.Name, Kind: c.Kind, Version: c.Version, Description: c.Description, Package: c.Package,
+		Workflows: c.Workflows, Consumes: c.Consumes, Produces: c.Produces, Commands: c.Commands, Dependencies: c.Dependencies,
+		Configuration: c.Configuration, Health: c.Health, Metrics: c.Metrics, Performance: c.Performance, Readme: c.Readme,
+		Exemptions: c.Exemptions}
+}
+
+// The schema's own example (the one omni scaffold writes to) is a valid contract.
+func TestLoad_the_schema_example_validates(t *testing.T) {
+	c, err := contract.Load("testdata/schema-example.yaml")
+	require.NoError(t, err)
+	require.Empty(t, c.Validate())
+	require.Equal(t, "## PostgreSQL adapter", c.Readme)
+	require.Equal(t, "performance.figures_fresh", c.Exemptions[0].Rule)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omninode/omnibase-infra/nodes/contract"
+	"github.com/omninode/omnibase-infra/sagas"
 )
 
 // Config says what to grade against.
@@ -30,6 +31,9 @@ type Config struct {
 	// MinCoverage is the statement coverage, in percent, testing.coverage asks of a node's
 	// package. Default 60.
 	MinCoverage float64
+	// CheckWorkflows validates an orchestrator's workflow contract at path. Default: the
+	// engine's own check (sagas.LoadContract); cmd/omni may pass one that knows more workflows.
+	CheckWorkflows func(path string) error
 }
 
 func (c *Config) setDefaults() {
@@ -44,6 +48,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Commit == "" {
 		c.Commit = commitOf(c.Root)
+	}
+	if c.CheckWorkflows == nil {
+		c.CheckWorkflows = func(path string) error {
+			_, err := sagas.LoadContract(path)
+			return err
+		}
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/omninode/omnibase-infra/nodes/contract"
-	"github.com/omninode/omnibase-infra/sagas"
 )
 
 // CommandLine is the package directory whose string literals name the flags (cmd/omni).
@@ -40,7 +39,7 @@ func probeValidates(s *subject) []Finding {
 		}
 	}
 	if s.c.Workflows != "" {
-		if _, err := sagas.LoadContract(s.c.WorkflowsPath(s.cfg.Root)); err != nil {
+		if err := s.cfg.CheckWorkflows(s.c.WorkflowsPath(s.cfg.Root)); err != nil {
 			rel := filepath.ToSlash(filepath.Join(s.c.Package, s.c.Workflows))
 			fs = append(fs, fail(rel+":1", "fix the workflow contract: omni contract validate "+rel, "%s",
 				strings.ReplaceAll(err.Error(), s.c.WorkflowsPath(s.cfg.Root), rel)))

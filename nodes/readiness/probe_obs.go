@@ -5,12 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 )
-
-func slicesSort(s []string) { slices.Sort(s) }
 
 func probeLogs(s *subject) []Finding {
 	p, ok := s.importedBy("log/slog", codeDirs(s.c)...)
@@ -78,12 +75,16 @@ func literalIn(root, s string) (string, bool) {
 	return found, found != ""
 }
 
+// ConsumerDir is the one error policy every handler of every node runs through (router
+// middleware and the batch consumer): spans it makes per message are the node's too.
+const ConsumerDir = "platform/consumer"
+
 func probeTraces(s *subject) []Finding {
 	for _, path := range []string{TelemetryPackage, OTelPackage} {
-		if p, ok := s.importedBy(path, codeDirs(s.c)...); ok {
+		if p, ok := s.importedBy(path, append(codeDirs(s.c), ConsumerDir)...); ok {
 			return []Finding{pass(p.String(), "makes trace spans (imports %s)", path)}
 		}
 	}
 	return []Finding{fail(s.at("package"), "start a span per message handled with "+TelemetryPackage+" (trace context travels in the message metadata)",
-		"the node's code makes no trace spans: it imports neither %s nor %s", TelemetryPackage, OTelPackage)}
+		"the node's code makes no trace spans: neither it nor %s imports %s or %s", ConsumerDir, TelemetryPackage, OTelPackage)}
 }

@@ -153,7 +153,7 @@ func (s *subject) importedBy(path string, dirs ...string) (Pos, bool) {
 func probeAudit(s *subject) []Finding {
 	switch s.c.Kind {
 	case contract.Reducer, contract.Compute:
-		return []Finding{skip(s.at("kind"), "a %s acts on nothing outside: its refusals are security events through the consumer policy's poison hook", s.c.Kind)}
+		return []Finding{skip(s.at("kind"), "a %s node acts on nothing outside: its refusals are security events through the consumer policy's poison hook", s.c.Kind)}
 	}
 	if p, ok := s.importedBy(AuditPackage, codeDirs(s.c)...); ok {
 		return []Finding{pass(p.String(), "appends to the audit log (imports %s)", AuditPackage)}
@@ -230,6 +230,13 @@ func probeTLSPolicy(s *subject) []Finding {
 	if p, ok := s.importedBy(TLSPolicyPackage, dirs...); ok {
 		return []Finding{pass(p.String(), "its connections take the TLS policy")}
 	}
+	// Or through a package of the module that its own package imports to connect (the Kafka
+	// adapter's clients are platform/bus's, configured by the policy there).
+	for _, dep := range moduleImports(s.cfg.Root, s.c.Package) {
+		if p, ok := imports(s.cfg.Root, dep, TLSPolicyPackage); ok {
+			return []Finding{pass(p.String(), "its connections take the TLS policy through %s", dep)}
+		}
+	}
 	return []Finding{fail(s.at("dependencies", "systems"), "build the TLS configuration of its connections with "+TLSPolicyPackage,
 		"no connection of the node takes the one TLS policy: %s does not import %s", where, TLSPolicyPackage)}
 }
@@ -245,4 +252,23 @@ func probeRateLimits(s *subject) []Finding {
 	return []Finding{fail(s.at("commands"), "limit the rate of its commands per client with "+RateLimitPackage,
 		"nothing limits the rate of its %d commands: neither it, its runner, %s nor internal/command imports %s",
 		len(s.c.Commands), WiringDir, RateLimitPackage)}
+}
+
+// moduleImports are the package directories of the module that the non-test files of dir import.
+func moduleImports(root, dir string) []string {
+	_, files, err := parseDir(root, dir, parser.ImportsOnly)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, f := range files {
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if rel, ok := strings.CutPrefix(p, ModulePath+"/"); ok && !slices.Contains(out, rel) {
+				out = append(out, rel)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,7 +70,7 @@ func probeIntegrationTests(s *subject) []Finding {
 			}
 		}
 	}
-	return []Finding{fail(IntegrationDir+":1", "write a test in "+IntegrationDir+" that runs the node against the suite's containers (tests/containers)",
+	return []Finding{fail(s.at("package"), "write a test in "+IntegrationDir+" that runs the node against the suite's containers (tests/containers)",
 		"no test in %s imports %s", IntegrationDir, path)}
 }
 
@@ -142,6 +143,6 @@ func sortedNames(m map[string][]string) []string {
 	for k := range m {
 		out = append(out, k)
 	}
-	slicesSort(out)
+	slices.Sort(out)
 	return out
 }

@@ -71,7 +71,7 @@ func Rules() []Rule {
 
 		{"observability.structured_logs", Staging, "the node logs with log/slog and its lines carry the correlation id", probeLogs},
 		{"observability.metrics_registered", Staging, "the contract names the node's metrics and each is registered in the code", probeMetrics},
-		{"observability.trace_spans", Production, "the node's code makes trace spans (" + TelemetryPackage + " or OpenTelemetry)", probeTraces},
+		{"observability.trace_spans", Production, "the node's code, or the consumer policy its handlers run through, makes trace spans (" + TelemetryPackage + " or OpenTelemetry)", probeTraces},
 	}
 }
 

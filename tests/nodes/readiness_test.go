@@ -50,10 +50,10 @@ const (
 )
 
 // The project's own nodes, graded against the figures of the last bench run. Why each:
-//   - security is STAGING for all: no connection takes platform/tlspolicy yet, and the adapters'
-//     commands are not rate-limited (platform/ratelimit) — both PRODUCTION rules;
-//   - observability: no node makes trace spans (PRODUCTION), and the adapters and the sagas
-//     export no metrics of their own (STAGING), so they are DEVELOPMENT, the projection STAGING;
+//   - security is STAGING for all: no connection takes platform/tlspolicy yet (PRODUCTION); the
+//     adapters' commands are rate-limited (handlers/effect imports platform/ratelimit);
+//   - observability: no node makes trace spans (PRODUCTION); the sagas export no metrics of
+//     their own (STAGING), so they are DEVELOPMENT, the others STAGING;
 //   - documentation: the adapters' and the projection's packages have exported names without
 //     doc comments (PRODUCTION); the sagas have none missing;
 //   - performance: the sagas miss their end-to-end p99 target (147 ms against 50 ms); the others
@@ -64,9 +64,9 @@ func TestReadiness_the_projects_nodes_get_the_levels_their_state_deserves(t *tes
 		got[name] = levelsOf(r)
 	}
 	require.Equal(t, map[string]levels{
-		"postgres-adapter":      {D, P, S, P, S, P, D},
-		"kafka-adapter":         {D, P, S, P, S, P, D},
-		"consul-adapter":        {D, P, S, P, S, P, D},
+		"postgres-adapter":      {S, P, S, P, S, P, S},
+		"kafka-adapter":         {S, P, S, P, S, P, S},
+		"consul-adapter":        {S, P, S, P, S, P, S},
 		"infrastate-projection": {S, P, S, P, S, P, S},
 		"saga-orchestrator":     {D, P, S, S, P, P, D},
 	}, got)
@@ -98,7 +98,7 @@ func TestReadiness_breaking_one_thing_lowers_exactly_its_dimension(t *testing.T)
 			},
 		},
 		"drop_a_readme_section": {
-			node: "kafka-adapter", dimension: "documentation", level: D, rule: "documentation.readme_section", location: "handlers/kafka/node.yaml:67", message: `README.md has no section "### Kafka adapter"`,
+			node: "kafka-adapter", dimension: "documentation", level: D, rule: "documentation.readme_section", location: "handlers/kafka/node.yaml:69", message: `README.md has no section "### Kafka adapter"`,
 			break_: func(t *testing.T, dir string) string {
 				edit(t, dir, "README.md", "### Kafka adapter\n", "")
 				return benchFixture
@@ -128,7 +128,7 @@ func TestReadiness_breaking_one_thing_lowers_exactly_its_dimension(t *testing.T)
 			},
 		},
 		"let_an_exemption_expire": {
-			node: "postgres-adapter", dimension: "performance", level: S, rule: "performance.figures_fresh", location: "handlers/postgres/node.yaml:69", message: "exemption expired on 2026-12-01",
+			node: "postgres-adapter", dimension: "performance", level: S, rule: "performance.figures_fresh", location: "handlers/postgres/node.yaml:71", message: "exemption expired on 2026-12-01",
 			break_: func(t *testing.T, dir string) string {
 				edit(t, dir, "handlers/postgres/node.yaml", "expires: 2027-03-01", "expires: 2026-12-01")
 				return benchFixture
@@ -234,4 +234,21 @@ func TestReadiness_coverage_is_read_from_the_profile(t *testing.T) {
 	low := rule(profile(5))
 	require.Equal(t, readiness.Fail, low.Outcome)
 	require.Contains(t, low.Findings[0].Message, "projections/infrastate: 50.0% of statements covered, below 60%")
+}
+
+// The probes for what other parts add look for import paths: once platform/bus configures its
+// clients with platform/tlspolicy and platform/consumer makes spans with platform/telemetry,
+// the Kafka adapter's security and the projection's observability pass at PRODUCTION.
+func TestReadiness_probes_pass_once_the_packages_they_look_for_are_used(t *testing.T) {
+	dir := copyModule(t)
+	edit(t, dir, "platform/bus/security.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/tlspolicy\"\n")
+	edit(t, dir, "platform/consumer/policy.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/telemetry\"\n")
+	before, after := assess(t, root, benchFixture), assess(t, dir, benchFixture)
+
+	require.Equal(t, readiness.Staging, before["kafka-adapter"].Dimension("security").Level)
+	require.Equal(t, readiness.Production, after["kafka-adapter"].Dimension("security").Level,
+		"the adapter's clients are platform/bus's, which take the policy")
+	require.Equal(t, readiness.Staging, before["infrastate-projection"].Dimension("observability").Level)
+	require.Equal(t, readiness.Production, after["infrastate-projection"].Dimension("observability").Level,
+		"its batches run through platform/consumer, which makes the spans")
 }
