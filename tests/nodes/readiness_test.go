@@ -127,6 +127,16 @@ func TestReadiness_breaking_one_thing_lowers_exactly_its_dimension(t *testing.T)
 				return path
 			},
 		},
+		"a_password_in_plain_configuration": {
+			node: "postgres-adapter", dimension: "security", level: N, rule: "security.no_plain_secrets", location: "handlers/postgres/node.yaml:50",
+			message: "flag --postgres-password takes a secret in plain configuration",
+			break_: func(t *testing.T, dir string) string {
+				edit(t, dir, "handlers/postgres/node.yaml", "configuration:\n",
+					"configuration:\n  - {flag: --postgres-password, env: OMNI_POSTGRES_PASSWORD, description: \"the targets' password\"}\n")
+				edit(t, dir, "cmd/omni/run.go", "\nfunc ", "\nconst postgresPasswordFlag = \"postgres-password\"\n\nfunc ")
+				return benchFixture
+			},
+		},
 		"let_an_exemption_expire": {
 			node: "postgres-adapter", dimension: "performance", level: S, rule: "performance.figures_fresh", location: "handlers/postgres/node.yaml:71", message: "exemption expired on 2026-12-01",
 			break_: func(t *testing.T, dir string) string {
