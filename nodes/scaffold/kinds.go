@@ -57,7 +57,8 @@ var specs = map[Kind]spec{
 		{"effect/integration_test.go.tmpl", "tests/integration/node_{{.File}}_test.go"},
 	}, readme: `
 It is an adapter: ` + "`handlers/effect`" + ` runs its driver (probe schedule, breaker, retries,
-leases, outcomes through the outbox) when ` + "`app.Config.Nodes.{{.Pascal}}`" + ` has targets. Its
+leases, outcomes through the outbox) when it has targets: ` + "`--{{.Name}}-target NAME=ADDR`" + `
+(repeatable; or ` + "`{{.Env}}`" + `), which fills ` + "`app.Config.Nodes.{{.Pascal}}`" + `. Its
 events carry the adapter name ` + "`{{.Snake}}`" + ` (adapter ids ` + "`{{.Snake}}/<target>`" + `), its
 commands come on ` + "`{{.Topic}}`" + `: the runner's own, for now, with these payloads:
 
@@ -142,6 +143,7 @@ const (
 	markerAdapters     = "// omni:scaffold:adapters"
 	markerAdapterNames = "// omni:scaffold:adapter-names"
 	markerLayers       = "// omni:scaffold:layers"
+	markerFlags        = "// omni:scaffold:flags"
 	// MarkerReadme is where README.md takes the scaffolded nodes' sections.
 	MarkerReadme = "<!-- omni:scaffold:readme -->"
 )
@@ -157,6 +159,10 @@ var edits = []edit{
 		line: `{Name: "{{.Name}}", Kind: "{{.Kind}}", Package: "{{.Dir}}"},`},
 	{path: "internal/app/nodes.go", marker: markerNodes, kinds: []Kind{Orchestrator}, key: `{Name: "{{.Name}}",`,
 		line: `{Name: "{{.Name}}", Kind: "orchestrator", Package: "{{.Dir}}", Workflows: map[string]sagas.Workflow{ {{- .Package}}node.Name: {{.Package}}node.Workflow()}},`},
+	{path: "cmd/omni/nodeflags.go", marker: markerImports, kinds: []Kind{Effect},
+		line: `{{.Package}}node "{{.Module}}/{{.Dir}}"`},
+	{path: "cmd/omni/nodeflags.go", marker: markerFlags, kinds: []Kind{Effect}, key: `"{{.Name}}-target"`,
+		line: `f.Var(newTargetsFlag(&c.{{.Pascal}}.Targets, {{.Package}}node.ParseTarget), "{{.Name}}-target", "{{.Title}} target, NAME=ADDR (repeatable; the node runs when it has one)")`},
 	{path: "events/adapter.go", marker: markerAdapters, kinds: []Kind{Effect},
 		line: `Adapter{{.Pascal}} = "{{.Snake}}" // the {{.Title}} node ({{.Dir}})`},
 	{path: "events/adapter.go", marker: markerAdapterNames, kinds: []Kind{Effect},

@@ -82,8 +82,8 @@ type Plan struct {
 
 // data is what the templates see.
 type data struct {
-	Module, Kind, Name, Snake, Pascal, Camel, Package, Title, File, Dir, Topic, Article string
-	ReadmeBody                                                                          string
+	Module, Kind, Name, Snake, Pascal, Camel, Package, Title, File, Dir, Topic, Article, Env string
+	ReadmeBody                                                                               string
 }
 
 // Plan computes the changes of r. It refuses an unknown kind, an invalid name, a name that
@@ -104,7 +104,7 @@ func (r Request) Plan() (Plan, error) {
 	}
 	d := data{Module: Module, Kind: string(r.Kind), Name: n.Kebab(), Snake: n.Snake(), Pascal: n.Pascal(), Camel: n.Camel(),
 		Package: n.Package(), Title: n.Title(), File: n.File(), Dir: sp.parent + "/" + n.Package(),
-		Topic: n.Topic("infra.commands."), Article: sp.article}
+		Topic: n.Topic("infra.commands."), Article: sp.article, Env: contract.EnvFor("--" + n.Kebab() + "-target")}
 	if d.ReadmeBody, err = expand("readme", sp.readme, d); err != nil {
 		return Plan{}, err
 	}

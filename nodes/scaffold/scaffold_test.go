@@ -13,7 +13,8 @@ import (
 )
 
 // registration are the module's files a scaffold changes besides the node's own.
-var registration = []string{"go.mod", "README.md", "internal/app/nodes.go", "events/adapter.go", "tests/architecture/layers_test.go"}
+var registration = []string{"go.mod", "README.md", "internal/app/nodes.go", "cmd/omni/nodeflags.go", "events/adapter.go",
+	"tests/architecture/layers_test.go"}
 
 // module copies the files a scaffold reads and changes into a temporary module root, with a
 // package of its own (handlers/consul) that is not a node.
@@ -83,6 +84,8 @@ func TestPlan_writes_each_kinds_files_and_registers_the_node(t *testing.T) {
 			if c.kind == scaffold.Effect {
 				require.Contains(t, adapters, `AdapterHTTPEndpoint = "http_endpoint"`)
 				require.Contains(t, adapters, "\tAdapterHTTPEndpoint,\n")
+				require.Contains(t, read(t, root, "cmd/omni/nodeflags.go"), `"http-endpoint-target"`)
+				require.Contains(t, contract, "{flag: --http-endpoint-target, env: OMNI_HTTP_ENDPOINT_TARGET,")
 			} else {
 				require.NotContains(t, adapters, n.Pascal())
 			}

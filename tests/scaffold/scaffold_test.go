@@ -121,6 +121,9 @@ func TestScaffold_every_kind_in_a_copy_of_the_module(t *testing.T) {
 			require.Contains(t, out, c.dir+"/node.yaml is valid: ")
 		}
 		require.Contains(t, out, "sagas/recheckunhealthy/contract.yaml is valid: 1 workflows")
+		help := run(t, mod, copied, "run", "--help")
+		require.Contains(t, help, "--http-endpoint-target stringArray")
+		require.Contains(t, help, "--s3-bucket-target stringArray")
 	})
 
 	t.Run("a_second_run_and_a_dry_run_change_nothing", func(t *testing.T) {
