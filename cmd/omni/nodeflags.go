@@ -13,7 +13,6 @@ import (
 // repeatable --<node>-target NAME=ADDR per effect node (also OMNI_<NODE>_TARGET, as every flag).
 // The lines between the markers are written by omni scaffold.
 func registerNodeFlags(f *pflag.FlagSet, c *app.NodesConfig) {
-	_ = c // while no effect node is scaffolded
 	// omni:scaffold:flags
 }
 
