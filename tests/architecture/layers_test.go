@@ -26,7 +26,8 @@ var layers = [][]string{
 	{ // the nodes omni scaffold added: effect, compute, reducer and orchestrator packages
 		// omni:scaffold:layers
 	},
-	{"internal/command", "internal/devpg", "internal/devkafka", "nodes/readiness", "nodes/scaffold"},
+	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness", "nodes/scaffold"},
+	{"internal/console"},
 	{"internal/app"},
 	{"cmd/omni"},
 }
