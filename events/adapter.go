@@ -7,9 +7,13 @@ const (
 	AdapterPostgres = "postgres"
 	AdapterKafka    = "kafka"
 	AdapterConsul   = "consul"
+	// omni:scaffold:adapters
 )
 
-var adapterNames = []string{AdapterPostgres, AdapterKafka, AdapterConsul}
+var adapterNames = []string{
+	AdapterPostgres, AdapterKafka, AdapterConsul,
+	// omni:scaffold:adapter-names
+}
 
 // AdapterID names one adapter target, e.g. "postgres/orders". Events about a target are keyed by
 // it, so they stay in order.

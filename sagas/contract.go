@@ -103,11 +103,17 @@ func LoadContract(path string) (Contract, error) {
 // ParseContract parses and validates a contract against the workflows this engine implements.
 // Every problem is reported, each with its line.
 func ParseContract(name string, data []byte) (Contract, error) {
+	return ParseContractFor(name, data, Workflows())
+}
+
+// ParseContractFor is ParseContract against the workflows defs: a scaffolded orchestrator's
+// contract names its own workflows, which are not this engine's.
+func ParseContractFor(name string, data []byte, defs map[string]Workflow) (Contract, error) {
 	var root yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
 		return Contract{}, fmt.Errorf("contract %s: %w", name, err)
 	}
-	p := &parser{name: name}
+	p := &parser{name: name, defs: defs}
 	c := p.contract(&root)
 	if err := errors.Join(p.errs...); err != nil {
 		return Contract{}, err
@@ -123,6 +129,7 @@ func (c Contract) Route(intent string) (string, bool) {
 
 type parser struct {
 	name string
+	defs map[string]Workflow
 	errs []error
 }
 
@@ -170,7 +177,7 @@ func (p *parser) contract(root *yaml.Node) Contract {
 	if workflows == nil {
 		p.errs = append(p.errs, fmt.Errorf("contract %s: missing \"workflows\"", p.name))
 	} else {
-		defs := Workflows()
+		defs := p.defs
 		p.mapping(workflows, "workflows", nil, func(key, val *yaml.Node) {
 			def, ok := defs[key.Value]
 			if !ok {

@@ -11,9 +11,20 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/omninode/omnibase-infra/internal/app"
 	"github.com/omninode/omnibase-infra/nodes/contract"
 	"github.com/omninode/omnibase-infra/sagas"
 )
+
+// loadWorkflows reads a workflow contract and checks it against every workflow this binary
+// knows: the engine's and the scaffolded orchestrators' (app.Workflows).
+func loadWorkflows(path string) (sagas.Contract, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return sagas.Contract{}, fmt.Errorf("could not read contract: %w", err)
+	}
+	return sagas.ParseContractFor(path, data, app.Workflows())
+}
 
 // newContractValidateCmd checks node contracts (node.yaml) and workflow contracts (the
 // orchestrator's contract.yaml): the files given, or every node of the checkout and the
@@ -60,7 +71,7 @@ func validateFile(w io.Writer, path string) error {
 		return usageError("could not read %s: %v", path, err)
 	}
 	if !isNodeContract(data) {
-		c, err := sagas.LoadContract(path)
+		c, err := sagas.ParseContractFor(path, data, app.Workflows())
 		if err != nil {
 			return err
 		}
@@ -76,7 +87,7 @@ func validateFile(w io.Writer, path string) error {
 	}
 	if c.Workflows != "" {
 		wpath := filepath.Join(filepath.Dir(path), filepath.FromSlash(c.Workflows))
-		if _, err := sagas.LoadContract(wpath); err != nil {
+		if _, err := loadWorkflows(wpath); err != nil {
 			return fmt.Errorf("%s:%d: workflows %s: %w", path, c.Line("workflows"), c.Workflows, err)
 		}
 	}
@@ -112,7 +123,7 @@ func validateTree(w io.Writer, root string) []error {
 		}
 		path := c.WorkflowsPath(root)
 		rel, _ := filepath.Rel(root, path)
-		wc, err := sagas.LoadContract(path)
+		wc, err := loadWorkflows(path)
 		if err != nil {
 			errs = append(errs, errors.New(strings.ReplaceAll(err.Error(), path, filepath.ToSlash(rel))))
 			continue

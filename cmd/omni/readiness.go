@@ -45,6 +45,7 @@ With --fail-below LEVEL, exit status 1 when a node is below LEVEL.`,
 				}
 				cfg.Root = r
 			}
+			cfg.CheckWorkflows = func(path string) error { _, err := loadWorkflows(path); return err }
 			reports, err := readiness.Assess(cfg, args...)
 			if errors.Is(err, readiness.ErrUnknownNode) {
 				return usageError("%v", err)

@@ -42,6 +42,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.StringArrayVar(&r.pgTargets, "probe-target", nil, "same as --postgres-target")
 	_ = f.MarkHidden("probe-target")
 	f.StringArrayVar(&r.kafkaTargets, "kafka-target", nil, "Kafka target, NAME=HOST:PORT[,HOST:PORT] (repeatable; default: --kafka-brokers as \"bus\")")
+	registerNodeFlags(f, &c.Nodes)
 	f.StringArrayVar(&r.consulTargets, "consul-target", nil, "Consul target, NAME=HOST:PORT (repeatable; default: --consul-addr as \"agent\", when set)")
 	f.StringArrayVar(&c.Consul.Watch.KeyPrefixes, "consul-watch-prefix", nil, "Consul KV prefix to watch on every Consul target (repeatable)")
 	f.StringArrayVar(&c.Consul.Watch.Services, "consul-watch-service", nil, "Consul service to watch on every Consul target (repeatable)")

@@ -358,6 +358,14 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		}
 		drivers = append(drivers, c)
 	}
+	scaffolded, err := nodeDrivers(n.cfg.Nodes, logger)
+	if err != nil {
+		for _, d := range drivers {
+			d.Close()
+		}
+		return err
+	}
+	drivers = append(drivers, scaffolded...)
 	for i, d := range drivers {
 		acfg := n.cfg.Adapters
 		acfg.Audit = audit.RecordCommandOutcome(processActor())

@@ -117,6 +117,8 @@ type Config struct {
 	// Consul is the Consul adapter. Targets default: ConsulAddr as "agent" when set; with neither,
 	// the Consul adapter does not run.
 	Consul consul.Config
+	// Nodes are the nodes omni scaffold added (nodes.go); an effect node runs when it has targets.
+	Nodes NodesConfig
 	// Thresholds of the projection's health hysteresis. Default infrastate.DefaultThresholds().
 	Thresholds infrastate.Thresholds
 	// Projection is the projection's batch consumer (MaxBatch, CloseTimeout; the rest is wired).

@@ -17,14 +17,17 @@ const module = "github.com/omninode/omnibase-infra/"
 // layers, from the bottom up. A package may import the packages of the layers below its own and
 // none of its own layer or above. tests/ is above everything and is not listed.
 var layers = [][]string{
-	{"events", "migrations", "nodes/contract"},
+	{"events", "migrations", "nodes/contract", "nodes/scaffold/names"},
 	{"platform/tlspolicy"},
 	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials"},
 	{"platform/consumer", "platform/seal", "platform/ratelimit"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},
-	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness"},
+	{ // the nodes omni scaffold added: effect, compute, reducer and orchestrator packages
+		// omni:scaffold:layers
+	},
+	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness", "nodes/scaffold"},
 	{"internal/console"},
 	{"internal/app"},
 	{"cmd/omni"},
