@@ -198,6 +198,7 @@ func (r *Relay) send(ctx context.Context, producer *kgo.Client, p *position, b b
 			out = append(out, records[i])
 		}
 	}
+	spans := startDelivery(ctx, r.cfg.ConsumerGroup, rows, records, failed)
 	start := time.Now()
 	results := producer.ProduceSync(dctx, out...)
 	r.cfg.Metrics.observeBatch(r.cfg.ConsumerGroup, len(rows), time.Since(start))
@@ -205,6 +206,7 @@ func (r *Relay) send(ctx context.Context, producer *kgo.Client, p *position, b b
 	for _, res := range results {
 		byRecord[res.Record] = res.Err
 	}
+	endDelivery(spans, records, byRecord)
 	upTo := len(rows) // rows[:upTo] are delivered or poisoned
 	var poison []int
 	for i := range rows {

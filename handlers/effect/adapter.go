@@ -50,6 +50,8 @@ type Config struct {
 	// Audit appends each command's outcome to the audit log, in the transaction that records
 	// it (audit.RecordCommandOutcome). Optional: without it outcomes are not audited.
 	Audit OutcomeRecorder
+	// Metrics counts the commands' outcomes. Optional: nil counts nothing.
+	Metrics *CommandMetrics
 }
 
 // OutcomeRecorder records a command's outcome (events.CommandSucceeded, CommandFailed or

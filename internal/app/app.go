@@ -35,6 +35,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/platform/seal"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )
@@ -227,6 +228,9 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 			n.close()
 		}
 	}()
+	if err := n.addFleetMetrics(); err != nil {
+		return nil, err
+	}
 	// seals is nil (plain) only with sealing disabled: a nil *seal.Sealer must not become a
 	// non-nil interface.
 	var seals outbox.Sealer
@@ -318,9 +322,11 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		}
 		drivers = append(drivers, c)
 	}
+	outcomes := effect.NewCommandMetrics(n.registry)
 	for i, d := range drivers {
 		acfg := n.cfg.Adapters
 		acfg.Audit = audit.RecordCommandOutcome(processActor())
+		acfg.Metrics = outcomes
 		a, err := effect.New(d, acfg, db, catalog, logger)
 		if err != nil {
 			for _, d := range drivers[i:] {
@@ -387,7 +393,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 		}
 	}
 	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Targets: infrastate.Targets{}, Contract: contract, Topics: n.cfg.Topics,
-		AuditHasher: hasher, Sealer: n.sealer},
+		AuditHasher: hasher, Sealer: n.sealer, Metrics: sagas.NewStepMetrics(n.registry)},
 		n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err
@@ -415,7 +421,7 @@ func (n *node) consume(group, topic string, sub message.Subscriber, handle messa
 		}
 	}
 	h := n.router.AddConsumerHandler(group, topic, sub, handle)
-	h.AddMiddleware(n.policy.Middleware(group, topic))
+	h.AddMiddleware(telemetry.ConsumerMiddleware(group, topic), n.policy.Middleware(group, topic))
 	return nil
 }
 

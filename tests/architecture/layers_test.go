@@ -18,12 +18,12 @@ const module = "github.com/omninode/omnibase-infra/"
 // none of its own layer or above. tests/ is above everything and is not listed.
 var layers = [][]string{
 	{"events", "migrations"},
-	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials"},
+	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials", "platform/telemetry"},
 	{"platform/consumer", "platform/seal"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},
-	{"internal/command", "internal/devpg", "internal/devkafka"},
+	{"internal/command", "internal/devpg", "internal/devkafka", "internal/fleet"},
 	{"internal/app"},
 	{"cmd/omni"},
 }
