@@ -45,6 +45,26 @@ func (s receivedSpan) Attr(key string) string {
 	return ""
 }
 
+// HasAttr reports whether the span has the attribute key, whatever its value.
+func (s receivedSpan) HasAttr(key string) bool {
+	for _, kv := range s.GetAttributes() {
+		if kv.GetKey() == key {
+			return true
+		}
+	}
+	return false
+}
+
+// LinksTo reports whether one of the span's links is to a span of trace traceID.
+func (s receivedSpan) LinksTo(traceID string) bool {
+	for _, l := range s.GetLinks() {
+		if hex.EncodeToString(l.GetTraceId()) == traceID {
+			return true
+		}
+	}
+	return false
+}
+
 func startOTLPReceiver(t *testing.T) *otlpReceiver {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
