@@ -2,8 +2,8 @@ package outbox
 
 import (
 	"context"
-	"time"
 
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
@@ -46,7 +46,6 @@ func endPublish(spans []trace.Span, err error) {
 // trace its row carries, with how long the row waited in the outbox, and writes that span's
 // context into the record's headers: the consumers continue the relay's span.
 func startDelivery(ctx context.Context, group string, rows []row, records []*kgo.Record, failed []error) []trace.Span {
-	now := time.Now()
 	spans := make([]trace.Span, len(rows))
 	for i, rec := range records {
 		if failed[i] != nil || rec == nil {
@@ -59,9 +58,9 @@ func startDelivery(ctx context.Context, group string, rows []row, records []*kgo
 		sctx, span := telemetry.Tracer().Start(telemetry.Extract(ctx, md), "publish "+rec.Topic,
 			trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingOperationTypeSend,
-				semconv.MessagingDestinationName(rec.Topic), semconv.MessagingMessageID(rows[i].uuid),
+				semconv.MessagingDestinationName(rec.Topic), semconv.MessagingMessageID(md.Get(kafka.UUIDHeaderKey)),
 				semconv.MessagingClientID(group),
-				attribute.Float64("omni.outbox.wait_seconds", now.Sub(rows[i].created).Seconds())))
+				attribute.Float64("omni.outbox.wait_seconds", rows[i].waited.Seconds())))
 		spans[i] = span
 		out := message.Metadata{}
 		telemetry.Inject(sctx, out)

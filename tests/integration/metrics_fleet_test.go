@@ -136,4 +136,3 @@ func TestMetrics_fleet_after_a_fault_say_what_the_fault_did(t *testing.T) {
 		checkDashboard(t, s)
 	})
 }
-
