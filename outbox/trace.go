@@ -62,6 +62,9 @@ func startDelivery(ctx context.Context, group string, rows []row, records []*kgo
 				semconv.MessagingClientID(group),
 				attribute.Float64("omni.outbox.wait_seconds", rows[i].waited.Seconds())))
 		spans[i] = span
+		if !span.IsRecording() {
+			continue // tracing off: the headers carry the writer's context as they are
+		}
 		out := message.Metadata{}
 		telemetry.Inject(sctx, out)
 		for j, h := range rec.Headers {

@@ -143,6 +143,7 @@ func Start(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 func Tracer() trace.Tracer { return otel.GetTracerProvider().Tracer(InstrumentationName) }
 
 // Propagator is the W3C trace context (traceparent, tracestate) and baggage.
-func Propagator() propagation.TextMapPropagator {
-	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-}
+func Propagator() propagation.TextMapPropagator { return propagator }
+
+// propagator is stateless: one value serves every message.
+var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})

@@ -157,7 +157,24 @@ func TestTrace_one_trace_from_omni_cmd_through_the_loop_to_the_sagas_command(t *
 	var traceparent string
 	require.NoError(t, db.QueryRow(context.Background(), `SELECT metadata->>'traceparent' FROM event_log WHERE event_id = $1`, commandID).Scan(&traceparent))
 	require.Contains(t, traceparent, trace[0].TraceID(), "the command's event-log row carries its trace")
-	var poisoned int
-	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM poison_messages`).Scan(&poisoned))
-	require.Zero(t, poisoned, "no message failed its MAC on the way")
+	var unauthenticated int
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM poison_messages WHERE reason ILIKE '%unauthenticated%'`).Scan(&unauthenticated))
+	require.Zero(t, unauthenticated, "no message failed its MAC on the way")
+
+	// And into the poison records: a command the adapter rejects is kept with its trace context.
+	stdout, stderr, code = omni(t, env, "cmd", "postgres", "probe", "--target", "nowhere", "--any-target")
+	require.Equal(t, 0, code, "omni cmd: %s", stderr)
+	rejected := strings.TrimSpace(stdout)
+	eventually(t, 60*time.Second, "the rejected command's poison record with its trace", func() (bool, string, error) {
+		var root string
+		for _, s := range recv.Spans() {
+			if s.GetName() == "omni cmd probe_target" && s.Attr("omni.command.id") == rejected {
+				root = s.TraceID()
+			}
+		}
+		var tp string
+		err := db.QueryRow(context.Background(), `SELECT coalesce(max(metadata->>'traceparent'), '') FROM poison_messages WHERE message_id = $1`,
+			rejected).Scan(&tp)
+		return root != "" && strings.Contains(tp, root), fmt.Sprintf("root span's trace %q, poison record's traceparent %q", root, tp), err
+	})
 }
