@@ -130,33 +130,43 @@ func TestTrace_one_trace_from_omni_cmd_through_the_loop_to_the_sagas_command(t *
 	})
 
 	// Every span but the root has its parent in the trace: the context went through every hop,
-	// none started a trace of its own.
-	ids := map[string]bool{}
-	for _, s := range trace {
-		ids[s.SpanID()] = true
-	}
-	var orphans, names []string
-	for _, s := range trace {
-		names = append(names, s.Service+": "+s.GetName())
-		if len(s.GetParentSpanId()) > 0 && !ids[s.ParentID()] {
-			orphans = append(orphans, s.Service+": "+s.GetName())
+	// none started a trace of its own. (A parent ends, and is exported, after its children: the
+	// spans are read again until the ones in flight have arrived.)
+	traceID := trace[0].TraceID()
+	var names []string
+	eventually(t, 30*time.Second, "every span's parent in the trace", func() (bool, string, error) {
+		trace = trace[:0]
+		ids := map[string]bool{}
+		for _, s := range recv.Spans() {
+			if s.TraceID() == traceID {
+				trace = append(trace, s)
+				ids[s.SpanID()] = true
+			}
 		}
-	}
+		var orphans []string
+		names = names[:0]
+		for _, s := range trace {
+			names = append(names, s.Service+": "+s.GetName())
+			if len(s.GetParentSpanId()) > 0 && !ids[s.ParentID()] {
+				orphans = append(orphans, s.Service+": "+s.GetName())
+			}
+		}
+		return len(orphans) == 0, fmt.Sprintf("spans whose parent is not in the trace: %v", orphans), nil
+	})
 	t.Logf("the trace's %d spans: %v", len(trace), names)
-	require.Empty(t, orphans, "spans whose parent is not in the trace")
 
 	// The projection's batch is a trace of its own (one batch, many parents), linked to the
 	// events it applied, among them this trace's.
 	require.True(t, slices.ContainsFunc(recv.Spans(), func(s receivedSpan) bool {
 		return s.GetName() == "process "+topics.Events && s.Attr("messaging.consumer.group.name") == "infrastate-projection" &&
-			s.LinksTo(trace[0].TraceID())
+			s.LinksTo(traceID)
 	}), "the projection's batch span links to the trace")
 
 	// The trace context travelled with the message into the event log, beside its MAC (which
 	// verified at every consumer: nothing was poisoned).
 	var traceparent string
 	require.NoError(t, db.QueryRow(context.Background(), `SELECT metadata->>'traceparent' FROM event_log WHERE event_id = $1`, commandID).Scan(&traceparent))
-	require.Contains(t, traceparent, trace[0].TraceID(), "the command's event-log row carries its trace")
+	require.Contains(t, traceparent, traceID, "the command's event-log row carries its trace")
 	var unauthenticated int
 	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM poison_messages WHERE reason ILIKE '%unauthenticated%'`).Scan(&unauthenticated))
 	require.Zero(t, unauthenticated, "no message failed its MAC on the way")
