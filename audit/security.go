@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -91,7 +90,8 @@ func (r *SecurityRecorder) Record(ctx context.Context, tx pgx.Tx, ev events.Secu
 }
 
 // Poisoned is the poison store's hook (outbox.PoisonStoreConfig.OnPoison): a message given up
-// on for a security reason (events.SecurityTypeOf: unauthenticated, undecryptable, rejected)
+// on for a security reason (events.SecurityTypeOf: unauthenticated, undecryptable, rate
+// limited, rejected)
 // is recorded as a security event in the transaction that poisons it. Its actor is the sender
 // the audit log knows for it (the command.sent entry of a command sent with omni cmd).
 func (r *SecurityRecorder) Poisoned(ctx context.Context, tx pgx.Tx, p consumer.PoisonRecord, id string) error {
@@ -103,11 +103,9 @@ func (r *SecurityRecorder) Poisoned(ctx context.Context, tx pgx.Tx, p consumer.P
 	if subject == "" {
 		subject = p.Topic
 	}
-	var actor string
-	err := tx.QueryRow(ctx, `SELECT actor FROM audit_entries WHERE action = 'command.sent' AND detail->>'command_id' = $1
-		ORDER BY seq DESC LIMIT 1`, id).Scan(&actor)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("could not look up who sent %s: %w", id, err)
+	actor, err := SenderOf(ctx, tx, id)
+	if err != nil {
+		return err
 	}
 	return r.Record(ctx, tx, events.SecurityEventRecorded{Type: typ, Actor: actor, Subject: subject, Reason: p.Reason.Error(),
 		Group: p.Group, Topic: p.Topic, MessageID: id, At: time.Now()})

@@ -75,6 +75,10 @@ type CommandRejected struct {
 	Target     string    `json:"target,omitempty"`
 	Reason     string    `json:"reason"`
 	RejectedAt time.Time `json:"rejected_at"`
+	// RetryAfterMillis is, for a command refused by a rate limit, how long after RejectedAt the
+	// limit has room again, in milliseconds. Absent for every other rejection, and for a limit
+	// of zero (nothing is ever admitted). Optional, so version 1 still reads as before.
+	RetryAfterMillis int64 `json:"retry_after_ms,omitempty"`
 }
 
 func (CommandRejected) Kind() Kind { return Kind{Name: "command_rejected", Version: 1} }
@@ -90,6 +94,7 @@ func (e CommandRejected) Validate() error {
 	f.oneOf("adapter", e.Adapter, adapterNames...)
 	f.text("reason", e.Reason)
 	f.time("rejected_at", e.RejectedAt)
+	f.nonNegative("retry_after_ms", e.RetryAfterMillis)
 	return f.err()
 }
 

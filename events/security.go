@@ -33,13 +33,16 @@ const (
 var SecurityEventTypes = []SecurityEventType{SecurityUnauthenticated, SecurityUndecryptable, SecurityRejected, SecurityRateLimited}
 
 // SecurityTypeOf says whether err, the reason a message was given up on, is a security event,
-// and which: a decode failure that is one (IsSecurity) or a rejection (ErrRejected).
+// and which: a decode failure that is one (IsSecurity), a rate limit (ErrRateLimited) or a
+// rejection (ErrRejected).
 func SecurityTypeOf(err error) (SecurityEventType, bool) {
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
 		return SecurityUnauthenticated, true
 	case errors.Is(err, ErrUndecryptable):
 		return SecurityUndecryptable, true
+	case errors.Is(err, ErrRateLimited):
+		return SecurityRateLimited, true
 	case errors.Is(err, ErrRejected):
 		return SecurityRejected, true
 	}

@@ -73,11 +73,10 @@ func rewrapTable(ctx context.Context, db pgtx.Beginner, r Resealer, read, write 
 	for {
 		n := 0
 		err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
-			if record != nil {
-				if err := record(ctx, tx, after, rewrapPage); err != nil {
-					return err
-				}
-			}
+			// The page's audit entry is appended before its first changed row (the event log's
+			// trigger asks for it first) and only when a row changes: a page with nothing to
+			// re-seal, the last one often, leaves no entry.
+			from, recorded := after, record == nil
 			rows, err := tx.Query(ctx, read, after, rewrapPage)
 			if err != nil {
 				return err
@@ -119,6 +118,12 @@ func rewrapTable(ctx context.Context, db pgtx.Beginner, r Resealer, read, write 
 				meta, err := json.Marshal(msg.Metadata)
 				if err != nil {
 					return err
+				}
+				if !recorded {
+					if err := record(ctx, tx, from, rewrapPage); err != nil {
+						return err
+					}
+					recorded = true
 				}
 				if _, err := tx.Exec(ctx, write, x.seq, meta, msg.Payload); err != nil {
 					return err

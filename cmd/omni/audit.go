@@ -13,6 +13,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/omninode/omnibase-infra/audit"
@@ -111,31 +112,23 @@ func newAuditCheckpointCmd(g *globals) *cobra.Command {
 var errAuditFailed = errors.New("the audit log does not verify")
 
 func newAuditVerifyCmd(g *globals) *cobra.Command {
-	var keyFile, publicKey, consulWitness string
+	var vf verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit log's tree, hold it to every signed checkpoint (the database's and the Kafka witness's), and name the first entry that is wrong",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pub, err := verifyKey(keyFile, publicKey)
+			v, err := vf.open(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
-			db, err := g.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			witnessed, err := readWitnesses(cmd.Context(), g, consulWitness)
-			if err != nil {
-				return err
-			}
-			r, err := audit.Verify(cmd.Context(), db, pub, witnessed)
+			defer v.db.Close()
+			r, err := audit.Verify(cmd.Context(), v.db, v.pub, v.witnessed)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%d entries, head %s; %d checkpoints (%d from witnesses)\n", r.Entries, r.Root, r.Checkpoints, len(witnessed))
+			fmt.Fprintf(out, "%d entries, head %s; %d checkpoints (%d from witnesses)\n", r.Entries, r.Root, r.Checkpoints, len(v.witnessed))
 			if r.Problem != nil {
 				fmt.Fprintf(out, "NOT VERIFIED: %s\n", r.Problem.Error())
 				return errAuditFailed
@@ -149,10 +142,43 @@ func newAuditVerifyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key, whose public half verifies")
-	cmd.Flags().StringVar(&publicKey, "public-key", "", "the checkpoint key's public half, base64 (instead of --key-file)")
-	cmd.Flags().StringVar(&consulWitness, "consul-witness", "", "a Consul agent (HOST:PORT) whose KV witnesses the checkpoints (omni run --audit-consul-witness)")
+	vf.register(cmd)
 	return cmd
+}
+
+// verifyFlags are how omni audit verify and report find what they verify with: the checkpoint
+// key and the Consul witness.
+type verifyFlags struct{ keyFile, publicKey, consulWitness string }
+
+func (f *verifyFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.keyFile, "key-file", "", "the checkpoint key, whose public half verifies")
+	cmd.Flags().StringVar(&f.publicKey, "public-key", "", "the checkpoint key's public half, base64 (instead of --key-file)")
+	cmd.Flags().StringVar(&f.consulWitness, "consul-witness", "", "a Consul agent (HOST:PORT) whose KV witnesses the checkpoints (omni run --audit-consul-witness)")
+}
+
+// verification is what a verification reads: the checkpoints' public key, the control
+// database (the caller closes it) and the witnesses' checkpoints.
+type verification struct {
+	pub       ed25519.PublicKey
+	db        *pgxpool.Pool
+	witnessed []audit.Checkpoint
+}
+
+func (f *verifyFlags) open(ctx context.Context, g *globals) (verification, error) {
+	pub, err := verifyKey(f.keyFile, f.publicKey)
+	if err != nil {
+		return verification{}, err
+	}
+	db, err := g.connect(ctx)
+	if err != nil {
+		return verification{}, err
+	}
+	witnessed, err := readWitnesses(ctx, g, f.consulWitness)
+	if err != nil {
+		db.Close()
+		return verification{}, err
+	}
+	return verification{pub: pub, db: db, witnessed: witnessed}, nil
 }
 
 func verifyKey(keyFile, publicKey string) (ed25519.PublicKey, error) {
@@ -266,7 +292,8 @@ func newAuditProveCmd(g *globals) *cobra.Command {
 }
 
 func newAuditReportCmd(g *globals) *cobra.Command {
-	var keyFile, publicKey, consulWitness, since, until, format string
+	var vf verifyFlags
+	var since, until, format string
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "The compliance report of a period: who did what and how it ended, counts by actor, action and outcome, the security events, and the verified checkpoint that covers it",
@@ -287,20 +314,12 @@ func newAuditReportCmd(g *globals) *cobra.Command {
 			if format != audit.FormatJSON && format != audit.FormatCSV && format != audit.FormatMarkdown {
 				return usageError("-o %q: want json, csv or markdown", format)
 			}
-			pub, err := verifyKey(keyFile, publicKey)
+			v, err := vf.open(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
-			db, err := g.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			witnessed, err := readWitnesses(cmd.Context(), g, consulWitness)
-			if err != nil {
-				return err
-			}
-			r, err := audit.BuildReport(cmd.Context(), db, pub, witnessed, from, to)
+			defer v.db.Close()
+			r, err := audit.BuildReport(cmd.Context(), v.db, v.pub, v.witnessed, from, to)
 			if err != nil {
 				return err
 			}
@@ -316,9 +335,7 @@ func newAuditReportCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "24h", "the period's start: a time (RFC 3339 or 2006-01-02) or a duration back from now")
 	cmd.Flags().StringVar(&until, "until", "0s", "the period's end, excluded: a time or a duration back from now (0s: now)")
 	cmd.Flags().StringVarP(&format, "output", "o", audit.FormatMarkdown, "json, csv or markdown")
-	cmd.Flags().StringVar(&keyFile, "key-file", "", "the checkpoint key, whose public half verifies")
-	cmd.Flags().StringVar(&publicKey, "public-key", "", "the checkpoint key's public half, base64 (instead of --key-file)")
-	cmd.Flags().StringVar(&consulWitness, "consul-witness", "", "a Consul agent (HOST:PORT) whose KV witnesses the checkpoints (omni run --audit-consul-witness)")
+	vf.register(cmd)
 	return cmd
 }
 

@@ -22,6 +22,7 @@ type runFlags struct {
 	pgTargets     []string
 	kafkaTargets  []string
 	consulTargets []string
+	rateLimits    []string
 }
 
 func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Duration) {
@@ -74,6 +75,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")
 	f.StringVar(&r.memoryLimit, "memory-limit", defaultMemoryLimit, "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins)")
+	registerRateLimits(f, &r.rateLimits, &c.Limits)
 	// Every setting may come from the environment as well: OMNI_<FLAG>.
 	bindEnv(f, nil)
 }
@@ -117,6 +119,9 @@ func (r *runFlags) config(g *globals) (app.Config, error) {
 			return app.Config{}, withCode(exitUsage, err)
 		}
 		cfg.Consul.Targets = append(cfg.Consul.Targets, t)
+	}
+	if err := rateLimitRules(r.rateLimits, &cfg.Limits); err != nil {
+		return app.Config{}, err
 	}
 	return cfg, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/ratelimit"
 )
 
 // Config configures an Adapter.
@@ -50,6 +51,13 @@ type Config struct {
 	// Audit appends each command's outcome to the audit log, in the transaction that records
 	// it (audit.RecordCommandOutcome). Optional: without it outcomes are not audited.
 	Audit OutcomeRecorder
+	// Limits checks every command against the rate limits once its target's owner takes it,
+	// before it runs: a command refused is rejected (reason "rate limited …", with
+	// RetryAfterMillis) and poisoned as other rejections are. Optional: nil limits nothing.
+	Limits *ratelimit.Limiter
+	// SenderOf names who sent a command, the client of the per-client limits
+	// (audit.SenderOf). Optional: without it, or when it finds none, the client is "unknown".
+	SenderOf func(ctx context.Context, commandID string) (string, error)
 	// Metrics counts the commands' outcomes. Optional: nil counts nothing.
 	Metrics *CommandMetrics
 }

@@ -80,6 +80,9 @@ func (a *Adapter) handle(msg *message.Message, handed bool) (err error) {
 			return nil
 		}
 		if prev.Status == statusRejected {
+			if rest, ok := strings.CutPrefix(prev.Detail, "rate limited"); ok {
+				return fmt.Errorf("%w%s", events.ErrRateLimited, rest)
+			}
 			return fmt.Errorf("%w: %s", events.ErrRejected, prev.Detail)
 		}
 		return nil
@@ -92,6 +95,13 @@ func (a *Adapter) handle(msg *message.Message, handed bool) (err error) {
 			return nil // the target changed hands since: its new owner takes the command
 		}
 		return a.handOn(ctx, c, msg)
+	}
+	if err := a.limit(ctx, c); err != nil {
+		var limited *rateLimitedError
+		if errors.As(err, &limited) {
+			return a.reject(ctx, c, err, handed)
+		}
+		return err
 	}
 	caused, rec, err := a.run(ctx, c)
 	if err != nil {
@@ -218,6 +228,10 @@ func (a *Adapter) reject(ctx context.Context, c command, reason error, handed bo
 	why := strings.TrimPrefix(reason.Error(), events.ErrRejected.Error()+": ")
 	rejected := events.CommandRejected{CommandID: c.id, Command: c.kind, Adapter: a.d.Adapter(), Reason: why,
 		RejectedAt: a.now()}
+	var limited *rateLimitedError
+	if errors.As(reason, &limited) {
+		rejected.RetryAfterMillis = limited.retryAfterMillis()
+	}
 	if c.cmd != nil {
 		if adapter, _ := c.cmd.Addressee(); adapter == a.d.Adapter() && slices.Contains(a.targets, c.target) {
 			rejected.Target = c.target

@@ -106,7 +106,7 @@ func (d *Driver) Execute(ctx context.Context, target string, cmd events.Command)
 		return nil, fmt.Errorf("the postgres adapter cannot execute %s", cmd.Kind())
 	}
 	if err != nil {
-		return nil, withContextErr(ctx, err)
+		return nil, withContextErr(ctx, d.refused(err))
 	}
 	return result, nil
 }
@@ -122,12 +122,21 @@ func withContextErr(ctx context.Context, err error) error {
 }
 
 // Transient reports whether err may go away by itself: see transient. Credentials refused by the
-// server are, for a target whose credentials come from a source: they are read anew.
+// server are, for a target whose credentials come from a source: the call that failed dropped
+// them (refused), and the retry connects with credentials read anew. Transient has no effect.
 func (d *Driver) Transient(err error) bool {
 	if d.cfg.Credentials != nil && credentials.Refused(err) {
-		// Read anew before the retry: the refusal may not have reached the connection's hook.
-		d.cfg.Credentials.InvalidateRefused(err)
 		return true
 	}
 	return transient(err)
+}
+
+// refused drops the credentials a connection the server refused used, so the next connection
+// reads them anew (pgx reports some refusals only from Connect, never to the connection's
+// hook), and returns err. Every call that connects to a target passes its error through it.
+func (d *Driver) refused(err error) error {
+	if err != nil && d.cfg.Credentials != nil && credentials.Refused(err) {
+		d.cfg.Credentials.InvalidateRefused(err)
+	}
+	return err
 }

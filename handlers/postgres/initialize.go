@@ -18,7 +18,7 @@ func (d *Driver) Initialize(ctx context.Context, target string) (events.Result, 
 	var inRecovery bool
 	err = pool.QueryRow(ctx, `SELECT current_setting('server_version'), pg_is_in_recovery()`).Scan(&version, &inRecovery)
 	if err != nil {
-		return nil, fmt.Errorf("could not ask postgres target %q what it is: %w", target, withContextErr(ctx, err))
+		return nil, fmt.Errorf("could not ask postgres target %q what it is: %w", target, withContextErr(ctx, d.refused(err)))
 	}
 	return events.PostgresInitialized{ServerVersion: version, InRecovery: inRecovery}, nil
 }

@@ -49,7 +49,7 @@ func (d *Driver) Probe(ctx context.Context, target string) (effect.Health, error
 	}
 	defer done()
 	details := map[string]string{}
-	err = probe(ctx, pool, details)
+	err = d.refused(probe(ctx, pool, details))
 	st := pool.Stat()
 	stats := events.ConnectionPoolStatsReported{
 		AdapterID: events.AdapterID(events.AdapterPostgres, target), Acquired: int64(st.AcquiredConns()),

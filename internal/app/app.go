@@ -34,6 +34,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/ratelimit"
 	"github.com/omninode/omnibase-infra/platform/seal"
 	"github.com/omninode/omnibase-infra/platform/telemetry"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
@@ -82,6 +83,15 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	if sealer == nil {
 		logger.WarnContext(ctx, "sealing disabled: messages are neither encrypted nor authenticated (--seal-disabled)")
+	} else {
+		// The keys are refreshed beside the work, never on a sender's path.
+		rctx, stop := context.WithCancel(ctx)
+		refreshed := make(chan struct{})
+		go func() {
+			defer close(refreshed)
+			sealer.Keyring().Refresh(rctx, logger)
+		}()
+		defer func() { stop(); <-refreshed }()
 	}
 	n, err := newNode(ctx, cfg, db, sealer, logger)
 	if err != nil {
@@ -186,6 +196,8 @@ type node struct {
 	router   *message.Router
 	registry *prometheus.Registry
 	policy   *consumer.Policy
+	// limits are the process's rate limits: the adapters' commands and the HTTP server.
+	limits   *ratelimit.Limiter
 	adapters []*effect.Adapter
 	relay    *outbox.Relay
 	// kafka answers /readyz's question whether the brokers can be reached.
@@ -254,6 +266,9 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	policyCfg.Store = poison
 	if n.policy, err = consumer.NewPolicy(policyCfg, logger); err != nil {
 		return nil, err
+	}
+	if n.limits, err = ratelimit.New(cfg.Limits, db, reg, logger.With("component", "ratelimit")); err != nil {
+		return nil, Mark(fmt.Errorf("--rate-limit: %w", err), ErrInvalidConfig)
 	}
 	if cfg.has(RoleAdapters) {
 		if err := n.addAdapters(db, catalog); err != nil {
@@ -327,6 +342,8 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		acfg := n.cfg.Adapters
 		acfg.Audit = audit.RecordCommandOutcome(processActor())
 		acfg.Metrics = outcomes
+		acfg.Limits = n.limits
+		acfg.SenderOf = func(ctx context.Context, id string) (string, error) { return audit.SenderOf(ctx, db, id) }
 		a, err := effect.New(d, acfg, db, catalog, logger)
 		if err != nil {
 			for _, d := range drivers[i:] {
@@ -430,7 +447,7 @@ func (n *node) run(ctx context.Context) error {
 	if err != nil {
 		return Mark(fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err), ErrInvalidConfig)
 	}
-	srv := &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: n.limits.Middleware(n.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

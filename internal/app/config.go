@@ -22,6 +22,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/credentials"
+	"github.com/omninode/omnibase-infra/platform/ratelimit"
 	"github.com/omninode/omnibase-infra/platform/seal"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
@@ -135,6 +136,10 @@ type Config struct {
 	Seal SealConfig
 	// Build is which omni this is, for omni_build_info on /metrics. Default: version "dev".
 	Build BuildInfo
+	// Limits are the rate limits of the adapters' commands (per client, endpoint, target; shared
+	// by every process through the control database) and of the HTTP server (per client
+	// address). Default none: nothing is limited.
+	Limits ratelimit.Config
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
@@ -178,6 +183,7 @@ func DefaultConfig() Config {
 		Relay:            outbox.DefaultRelayConfig(),
 		Retention:        outbox.DefaultRetentionConfig(),
 		Credentials:      credentials.DefaultConfig(),
+		Limits:           ratelimit.DefaultConfig(),
 		Roles:            AllRoles,
 	}
 }
@@ -258,6 +264,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Topics.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--rate-limit: %w", err))
 	}
 	return Mark(errors.Join(errs...), ErrInvalidConfig)
 }

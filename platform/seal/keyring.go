@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +60,8 @@ type Keyring struct {
 	// copy they have rather than each waiting for a connection (they may hold one in a
 	// transaction: a pool full of them waiting would never free one).
 	refreshing sync.Mutex
+	// background is set while Refresh runs: callers then never reload a stale copy themselves.
+	background atomic.Bool
 
 	mu       sync.RWMutex
 	keys     map[string]Key
@@ -133,12 +137,37 @@ func (k *Keyring) reload(ctx context.Context) error {
 	return nil
 }
 
-// Primary returns the primary key of p, reloading first when the copy is stale.
+// Refresh reloads the keys every half refresh interval until ctx ends, so that a caller asking
+// for a primary key never reloads on its own path (it may hold a connection in a transaction,
+// and the reload wants another). A failed reload is logged and the copy held is kept; callers go
+// back to reloading a stale copy themselves once Refresh returns.
+func (k *Keyring) Refresh(ctx context.Context, logger *slog.Logger) {
+	k.background.Store(true)
+	defer k.background.Store(false)
+	t := time.NewTicker(k.refresh / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := k.reload(ctx); err != nil && ctx.Err() == nil {
+				k.mu.RLock()
+				age := time.Since(k.loadedAt)
+				k.mu.RUnlock()
+				logger.WarnContext(ctx, "could not refresh the keys; sealing goes on with the copy held", "age", age.Round(time.Second), "error", err)
+			}
+		}
+	}
+}
+
+// Primary returns the primary key of p, reloading first when the copy is stale and no Refresh
+// runs.
 func (k *Keyring) Primary(ctx context.Context, p Purpose) (Key, error) {
 	k.mu.RLock()
 	stale := time.Since(k.loadedAt) > k.refresh
 	k.mu.RUnlock()
-	if stale && k.refreshing.TryLock() {
+	if stale && !k.background.Load() && k.refreshing.TryLock() {
 		err := k.reload(ctx)
 		k.refreshing.Unlock()
 		if err != nil {

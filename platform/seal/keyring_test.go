@@ -2,6 +2,7 @@ package seal_test
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,4 +67,68 @@ func TestKeyringRefusesKeysWithoutAPrimary(t *testing.T) {
 	require.ErrorContains(t, err, "no primary data key")
 	_, err = seal.StaticKeyring(map[string][]byte{"d1": []byte("short")}, map[string][]byte{"m1": key(2)}, "d1", "m1")
 	require.ErrorContains(t, err, "want 32")
+}
+
+func TestKeyringRefreshedInTheBackgroundNeverReloadsOnACallersPath(t *testing.T) {
+	var rotated, stuck atomic.Bool
+	gate := make(chan struct{})
+	load := func(ctx context.Context) ([]seal.Key, error) {
+		if stuck.Load() {
+			// The control database is slow: a reload waits for a connection.
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		data := map[string][]byte{"d1": key(1)}
+		primary := "d1"
+		if rotated.Load() {
+			data["d2"], primary = key(2), "d2"
+		}
+		keys := []seal.Key{}
+		r, err := seal.StaticKeyring(data, map[string][]byte{"m1": key(3)}, primary, "m1")
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range []string{"d1", "d2"} {
+			if k, err := r.Lookup(context.Background(), seal.PurposeData, id); err == nil {
+				keys = append(keys, k)
+			}
+		}
+		m, _ := r.Primary(context.Background(), seal.PurposeMAC)
+		return append(keys, m), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ring, err := seal.NewKeyring(ctx, load, 40*time.Millisecond)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ring.Refresh(ctx, slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+
+	// A rotation by another process is picked up by the refresher alone.
+	rotated.Store(true)
+	require.Eventually(t, func() bool {
+		p, err := ring.Primary(ctx, seal.PurposeData)
+		return err == nil && p.ID == "d2"
+	}, 2*time.Second, 10*time.Millisecond, "the background refresh brings the new primary")
+
+	// With reloads stuck, a caller holding a stale copy is answered at once from it.
+	stuck.Store(true)
+	time.Sleep(100 * time.Millisecond) // the copy is stale now
+	answered := make(chan error, 1)
+	go func() {
+		_, err := ring.Primary(ctx, seal.PurposeData)
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		require.NoError(t, err)
+	case <-time.After(time.Second):
+		t.Fatal("Primary waited for a reload although Refresh runs")
+	}
+	close(gate)
 }

@@ -19,7 +19,7 @@ const module = "github.com/omninode/omnibase-infra/"
 var layers = [][]string{
 	{"events", "migrations"},
 	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials", "platform/telemetry"},
-	{"platform/consumer", "platform/seal"},
+	{"platform/consumer", "platform/seal", "platform/ratelimit"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},

@@ -102,7 +102,7 @@ func TestCLI_migrate_up_down_to_nothing_and_up_again(t *testing.T) {
 		return names
 	}
 	want := []string{"adapter_members", "audit_checkpoints", "audit_entries", "event_log", "handed_commands", "infrastructure_intents", "infrastructure_state", "poison_messages",
-		"processed_commands", "processed_messages", "projection_replays", "replay_source", "saga_commands", "saga_instances", "saga_steps",
+		"processed_commands", "processed_messages", "projection_replays", "rate_limit_charges", "rate_limit_state", "replay_source", "saga_commands", "saga_instances", "saga_steps",
 		"saga_timers", "saga_unroutable", "seal_keys", "target_breakers", "target_leases", "target_memory", "watermill_offsets_outbox", "watermill_outbox"}
 
 	out, stderr, code := omni(t, env, "migrate", "up")

@@ -39,13 +39,23 @@ func run(ctx context.Context, only, alsoTag string) error {
 		return err
 	}
 	var todo []images.Image
+	var known []string
 	for _, im := range images.All {
-		if only == "" || slices.Contains(strings.Split(only, ","), filepath.Base(im.Name)) {
-			todo = append(todo, im)
+		known = append(known, filepath.Base(im.Name))
+	}
+	var wanted []string
+	if only != "" {
+		wanted = strings.Split(only, ",")
+	}
+	for _, name := range wanted {
+		if !slices.Contains(known, name) {
+			return fmt.Errorf("-only names %q, which is no image (known: %s)", name, strings.Join(known, ", "))
 		}
 	}
-	if len(todo) == 0 {
-		return fmt.Errorf("-only %q names no image (known: postgres, kafka, consul, omni)", only)
+	for _, im := range images.All {
+		if len(wanted) == 0 || slices.Contains(wanted, filepath.Base(im.Name)) {
+			todo = append(todo, im)
+		}
 	}
 	// Consul and Vault take minutes of compiling: build them beside the others rather than after them.
 	var slow, rest []images.Image
