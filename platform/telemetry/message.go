@@ -118,3 +118,12 @@ func StartInBatch(ctx context.Context, md message.Metadata, name string, attrs .
 	}
 	return Tracer().Start(Extract(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), md), name, opts...)
 }
+
+// TraceIDOf is the trace id (32 hex digits) of the trace context md carries, or "" when it
+// carries none: what a link to the trace of a stored message (event_log, poison_messages) needs.
+func TraceIDOf(md message.Metadata) string {
+	if sc := SpanContextOf(md); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}

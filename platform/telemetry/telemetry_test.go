@@ -23,6 +23,7 @@ func TestInject_and_Extract_carry_the_span_context_in_message_metadata(t *testin
 	require.Regexp(t, `^00-`+span.SpanContext().TraceID().String()+`-`+span.SpanContext().SpanID().String()+`-01$`, md.Get(telemetry.MetaTraceParent))
 	require.Equal(t, "probe_target", md.Get("type"), "the envelope is left as it was")
 
+	require.Equal(t, span.SpanContext().TraceID().String(), telemetry.TraceIDOf(md))
 	got := telemetry.SpanContextOf(md)
 	require.True(t, got.IsRemote())
 	require.Equal(t, span.SpanContext().TraceID(), got.TraceID())
@@ -38,6 +39,7 @@ func TestInject_without_a_span_writes_nothing(t *testing.T) {
 	telemetry.Inject(context.Background(), md)
 	require.Empty(t, md)
 	require.False(t, telemetry.SpanContextOf(md).IsValid())
+	require.Empty(t, telemetry.TraceIDOf(md))
 }
 
 func TestStartBatch_links_each_message_and_StartInBatch_continues_its_trace(t *testing.T) {
