@@ -135,4 +135,25 @@ func TestMetrics_fleet_after_a_fault_say_what_the_fault_did(t *testing.T) {
 	t.Run("dashboard_queries_name_exported_metrics", func(t *testing.T) {
 		checkDashboard(t, s)
 	})
+
+	// A broker that hangs: the scrape still answers, within its timeout, with the lag reported
+	// unreadable and the fleet's state read from the database as before.
+	t.Run("a_hung_broker_is_reported_not_waited_for", func(t *testing.T) {
+		require.NoError(t, kafka.Pause(ctx))
+		defer func() { require.NoError(t, kafka.Unpause(ctx)) }()
+		start := time.Now()
+		s := mustScrape(t, addr)
+		took := time.Since(start)
+		require.Less(t, took, 10*time.Second, "the scrape is bounded by the fleet metrics' timeout")
+		failed, ok := s.value("omni_fleet_query_failed", map[string]string{"query": "kafka_lag"})
+		require.True(t, ok)
+		require.Equal(t, 1.0, failed, "the lag could not be read")
+		failed, _ = s.value("omni_fleet_query_failed", map[string]string{"query": "targets"})
+		require.Equal(t, 0.0, failed)
+		v, ok := s.value("omni_target_status", pg("target", "status", "critical"))
+		require.True(t, ok)
+		require.Equal(t, 1.0, v)
+		_, ok = s.value("omni_consumer_group_lag", nil)
+		require.False(t, ok, "no lag is made up while the brokers do not answer")
+	})
 }
