@@ -22,6 +22,8 @@ const (
 	ActionBreakerForcedClosed = "breaker.forced_closed"
 	// ActionPoisonRequeued: a poisoned message sent back to its topic by an operator.
 	ActionPoisonRequeued = "poison.requeued"
+	// ActionPoisonDiscarded: a poisoned message an operator decided never to handle.
+	ActionPoisonDiscarded = "poison.discarded"
 )
 
 // RecordCommandSent appends that actor sent cmd, as message id, in tx: what, to whom, its id,
@@ -84,6 +86,14 @@ func RecordCommandOutcome(actor string) func(ctx context.Context, tx pgx.Tx, cmd
 // transaction that requeues it.
 func RecordRequeue(ctx context.Context, tx pgx.Tx, actor, group, id, topic string) error {
 	_, err := Append(ctx, tx, Entry{Actor: actor, Action: ActionPoisonRequeued, Subject: topic, Outcome: "requeued",
+		Detail: map[string]string{"group": group, "message_id": id}})
+	return err
+}
+
+// RecordDiscard appends that actor discarded poisoned message id of group (from topic), in the
+// transaction that marks it discarded.
+func RecordDiscard(ctx context.Context, tx pgx.Tx, actor, group, id, topic string) error {
+	_, err := Append(ctx, tx, Entry{Actor: actor, Action: ActionPoisonDiscarded, Subject: topic, Outcome: "discarded",
 		Detail: map[string]string{"group": group, "message_id": id}})
 	return err
 }

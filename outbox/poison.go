@@ -91,6 +91,33 @@ func (s *PoisonStore) Store(ctx context.Context, r consumer.PoisonRecord) error 
 	return pgtx.Run(ctx, s.cfg.DB, func(tx pgx.Tx) error { return s.StoreTx(ctx, tx, r) })
 }
 
+// The metadata a requeued message carries (omni poison requeue): the poison_messages id it was
+// requeued from and how many times it has been requeued. A requeued message poisoned again is
+// stored as a new record, under its id with "/requeue-N", linked to the one it came from.
+const (
+	MetaRequeuedFrom = "requeued_from"
+	MetaRequeueCount = "requeue_count"
+)
+
+// poisonID is the id r is stored and claimed under: the message's id, with "/requeue-N" for a
+// message requeued N times, so a requeued message that fails again is kept again.
+func poisonID(r consumer.PoisonRecord) (id string, count int, from *int64) {
+	msg := r.Message
+	id = msg.UUID
+	if id == "" {
+		// Nothing to know it by but where it was.
+		id = fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
+	}
+	n, err := strconv.Atoi(msg.Metadata.Get(MetaRequeueCount))
+	if err != nil || n <= 0 {
+		return id, 0, nil
+	}
+	if f, err := strconv.ParseInt(msg.Metadata.Get(MetaRequeuedFrom), 10, 64); err == nil {
+		from = &f
+	}
+	return fmt.Sprintf("%s/requeue-%d", id, n), n, from
+}
+
 // poisonConsumer is the inbox name under which group's poisoned messages are claimed: apart from
 // the group's own claims, which mean "applied" (a replay reads those).
 func poisonConsumer(group string) string { return group + ".poison" }
@@ -99,11 +126,7 @@ func poisonConsumer(group string) string { return group + ".poison" }
 // past it.
 func (s *PoisonStore) StoreTx(ctx context.Context, tx pgx.Tx, r consumer.PoisonRecord) error {
 	msg := r.Message
-	id := msg.UUID
-	if id == "" {
-		// Nothing to know it by but where it was.
-		id = fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
-	}
+	id, count, from := poisonID(r)
 	fresh, err := pgtx.Claim(ctx, tx, poisonConsumer(r.Group), id)
 	if err != nil || !fresh {
 		return err
@@ -131,9 +154,10 @@ func (s *PoisonStore) StoreTx(ctx context.Context, tx pgx.Tx, r consumer.PoisonR
 		reason = r.Reason.Error()
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO poison_messages (consumer_group, message_id, topic, kafka_partition, "offset",
-		reason, metadata, payload, payload_bytes, payload_sha256, truncated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (consumer_group, message_id) DO NOTHING`,
-		r.Group, id, r.Topic, partition, offset, reason, meta, stored, len(msg.Payload), hash, truncated); err != nil {
+		reason, metadata, payload, payload_bytes, payload_sha256, truncated, requeue_count, requeued_from)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, (SELECT id FROM poison_messages WHERE id = $13))
+		ON CONFLICT (consumer_group, message_id) DO NOTHING`,
+		r.Group, id, r.Topic, partition, offset, reason, meta, stored, len(msg.Payload), hash, truncated, count, from); err != nil {
 		return fmt.Errorf("could not store poisoned message %s of %s: %w", id, r.Group, err)
 	}
 	if s.cfg.OnPoison != nil {

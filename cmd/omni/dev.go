@@ -44,14 +44,26 @@ target given) and prints each change of the infrastructure state.`,
 			return runDev(cmd.Context(), cmd.OutOrStdout(), g, &r, logger)
 		},
 	}
+	r.consoleAddr = devConsoleAddr
 	r.register(cmd, 2*time.Second)
 	return cmd
 }
 
+// devConsoleAddr is where omni dev serves the operations console unless told otherwise.
+const devConsoleAddr = "127.0.0.1:8090"
+
 func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger *slog.Logger) error {
 	// Refuse a taken --http-addr (a second omni dev) before starting anything.
-	if err := checkListen(r.cfg.HTTPAddr); err != nil {
+	if err := checkListen("--http-addr", r.cfg.HTTPAddr); err != nil {
 		return err
+	}
+	if r.cfg.Console.Addr != "" {
+		// Port 0 becomes a free port here, so the banner can say where the console is.
+		addr, err := freeAddr("--console-addr", r.cfg.Console.Addr)
+		if err != nil {
+			return err
+		}
+		r.cfg.Console.Addr = addr
 	}
 	fmt.Fprintln(out, "omni dev: the whole loop on this machine")
 	var removed []string
@@ -120,7 +132,10 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 	}
 	keepDefaultTargets(&cfg)
 	omni := invokedAs()
-	fmt.Fprintf(out, "\nWhere to look:\n  http://%s/readyz   http://%s/metrics\n", cfg.HTTPAddr, cfg.HTTPAddr)
+	fmt.Fprintf(out, "\nWhere to look:\n  http://%s/readyz   http://%s/metrics   http://%s/status\n", cfg.HTTPAddr, cfg.HTTPAddr, cfg.HTTPAddr)
+	if cfg.Console.Addr != "" {
+		fmt.Fprintf(out, "  http://%s/   the operations console\n", cfg.Console.Addr)
+	}
 	fmt.Fprintf(out, "  in another shell:\n    export %s\n", strings.Join(exports, " "))
 	if strings.Contains(exports[0], ":***@") {
 		fmt.Fprintln(out, "    (the password is hidden: put yours in its place)")
@@ -161,11 +176,21 @@ func runDev(ctx context.Context, out io.Writer, g *globals, r *runFlags, logger 
 	}
 }
 
-// checkListen refuses an address something already listens on, naming the flag.
-func checkListen(addr string) error {
+// freeAddr is addr with a free port in place of port 0, or addr itself when nothing listens on it.
+func freeAddr(flag, addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return usageError("--http-addr %s: %w (another omni dev? give it another address: --http-addr 127.0.0.1:0)", addr, err)
+		return "", usageError("%s %s: %w (another omni dev? give it another address: %s 127.0.0.1:0)", flag, addr, err, flag)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// checkListen refuses an address something already listens on, naming the flag.
+func checkListen(flag, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return usageError("%s %s: %w (another omni dev? give it another address: %s 127.0.0.1:0)", flag, addr, err, flag)
 	}
 	return ln.Close()
 }

@@ -23,6 +23,8 @@ type runFlags struct {
 	kafkaTargets  []string
 	consulTargets []string
 	rateLimits    []string
+	// consoleAddr is --console-addr's default: off in run, on in dev.
+	consoleAddr string
 }
 
 func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Duration) {
@@ -74,6 +76,9 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.StringVar(&c.Audit.ConsulWitness, "audit-consul-witness", "", "a Consul agent (HOST:PORT) whose KV keeps every audit checkpoint too, under "+audit.DefaultConsulPrefix)
 	f.StringVar(&c.ContractPath, "contract", "", "saga contract file (default: the contract built in)")
 	f.BoolVar(&c.SkipMigrate, "skip-migrate", false, "do not apply migrations at start")
+	f.StringVar(&c.Console.Addr, "console-addr", r.consoleAddr, "address of the operations console (HOST:PORT; empty: no console)")
+	f.StringVar(&c.Console.TokenFile, "console-token-file", "", "file of the console's login tokens, NAME:TOKEN a line: actions (requeue, discard) need a login")
+	f.StringVar(&c.Console.TraceURL, "console-trace-url", "", "link of a trace in the console, {trace_id} replaced (http://localhost:16686/trace/{trace_id})")
 	f.StringVar(&r.memoryLimit, "memory-limit", defaultMemoryLimit, "the Go runtime's soft memory limit, e.g. 40MiB, or off (GOMEMLIMIT wins)")
 	registerRateLimits(f, &r.rateLimits, &c.Limits)
 	// Every setting may come from the environment as well: OMNI_<FLAG>.

@@ -234,27 +234,8 @@ func newSagasStartCmd(g *globals) *cobra.Command {
 }
 
 func newContractCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "contract", Short: "Validate or print the orchestrator's contract"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "validate [FILE]",
-		Short: "Check a contract file (default: the built-in contract); every problem is named with its line",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := ""
-			if len(args) == 1 {
-				path = args[0]
-			}
-			c, err := sagas.LoadContract(path)
-			if err != nil {
-				return err
-			}
-			if path == "" {
-				path = "the built-in contract"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d workflows, %d routes\n", path, len(c.Workflows), len(c.Routes))
-			return nil
-		},
-	}, &cobra.Command{
+	cmd := &cobra.Command{Use: "contract", Short: "Validate node and workflow contracts, or print the orchestrator's"}
+	cmd.AddCommand(newContractValidateCmd(), &cobra.Command{
 		Use:   "show",
 		Short: "Print the built-in contract, to start a contract file of your own from",
 		Args:  cobra.NoArgs,

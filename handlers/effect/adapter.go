@@ -158,7 +158,7 @@ func New(d Driver, cfg Config, db DB, registry *events.Registry, logger *slog.Lo
 		commands: map[events.Kind]bool{}, targets: d.Targets(), logger: logger.With("adapter", d.Adapter()),
 		now: time.Now, leases: leases{held: map[string]lease{}}, handed: make(chan struct{}, 1),
 	}
-	for _, c := range append(a.controlCommands(), d.Commands()...) {
+	for _, c := range Accepts(d) {
 		a.commands[c.Kind()] = true
 	}
 	a.breakers = newBreakers(cfg.Breaker, d.Adapter(), a.targets, func() time.Time { return a.now() })

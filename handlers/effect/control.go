@@ -12,15 +12,19 @@ import (
 	"github.com/omninode/omnibase-infra/events"
 )
 
-// controlCommands are the commands the Adapter takes besides its driver's: initialize_target
-// only when the driver is an Initializer.
-func (a *Adapter) controlCommands() []events.Command {
+// controlCommands are the commands the Adapter of d takes besides its driver's:
+// initialize_target only when the driver is an Initializer.
+func controlCommands(d Driver) []events.Command {
 	cmds := []events.Command{events.ProbeTarget{}, events.OpenBreaker{}, events.CloseBreaker{}, events.RecoverTarget{}}
-	if _, ok := a.d.(Initializer); ok {
+	if _, ok := d.(Initializer); ok {
 		cmds = append(cmds, events.InitializeTarget{})
 	}
 	return cmds
 }
+
+// Accepts are prototypes of every command the Adapter of d takes: probe_target and the control
+// commands, then the driver's own. A node's contract lists exactly these (tests/nodes).
+func Accepts(d Driver) []events.Command { return append(controlCommands(d), d.Commands()...) }
 
 // run runs c and returns what it caused, its outcome last, and what recording it writes besides
 // (the breaker's moves, the driver's memory). Its error is never about the target: only that ctx

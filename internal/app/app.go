@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/omninode/omnibase-infra/internal/console"
 	"log/slog"
 	"net"
 	"net/http"
@@ -211,7 +212,9 @@ type node struct {
 	// projection consumes the events topic in batches, beside the router: Watermill's handlers
 	// take one message at a time.
 	projection *consumer.Batch
-	logger     *slog.Logger
+	// console is the operations console, when Console.Addr is set.
+	console *console.Console
+	logger  *slog.Logger
 }
 
 func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sealer, logger *slog.Logger) (_ *node, err error) {
@@ -302,6 +305,13 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	}
 	if cfg.has(RoleSagas) {
 		if err := n.addSagas(db, catalog); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Console.Addr != "" {
+		ccfg := cfg.Console
+		ccfg.RelayGroup = n.relayGroup()
+		if n.console, err = console.New(ccfg, console.Deps{DB: db, Kafka: n.kafka, Sealer: seals}, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -480,6 +490,11 @@ func (n *node) run(ctx context.Context) error {
 	}
 	if n.relay != nil {
 		g.Go(func() error { return n.relay.Run(gctx) })
+	}
+	if n.console != nil {
+		g.Go(func() error {
+			return n.console.Run(gctx, func(addr string) { n.logger.InfoContext(ctx, "console serving", "url", "http://"+addr) })
+		})
 	}
 	for _, a := range n.adapters {
 		g.Go(func() error {

@@ -7,6 +7,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"github.com/omninode/omnibase-infra/internal/console"
 	"slices"
 	"strings"
 	"time"
@@ -140,6 +141,8 @@ type Config struct {
 	// by every process through the control database) and of the HTTP server (per client
 	// address). Default none: nothing is limited.
 	Limits ratelimit.Config
+	// Console is the operations console: off unless Console.Addr is set (omni dev sets it).
+	Console console.Config
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
@@ -185,6 +188,7 @@ func DefaultConfig() Config {
 		Credentials:      credentials.DefaultConfig(),
 		Limits:           ratelimit.DefaultConfig(),
 		Roles:            AllRoles,
+		Console:          console.DefaultConfig(),
 	}
 }
 
@@ -267,6 +271,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--rate-limit: %w", err))
+	}
+	if err := c.Console.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--console-*: %w", err))
 	}
 	return Mark(errors.Join(errs...), ErrInvalidConfig)
 }

@@ -37,6 +37,7 @@ func (n *node) httpHandler() http.Handler {
 		fmt.Fprint(w, b.String())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", n.serveStatus)
 	return mux
 }
 

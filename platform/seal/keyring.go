@@ -69,6 +69,10 @@ type Keyring struct {
 	loadedAt time.Time
 	// missAt rate-limits reloads on unknown ids: a flood of forged key ids costs one read a second.
 	missAt time.Time
+	// missDone is closed when the reload missAt started ends: a lookup of a key that reload may
+	// bring waits for it rather than failing while it runs (two consumers meeting a key added a
+	// moment ago: the second would poison a message the first verifies).
+	missDone chan struct{}
 }
 
 // DefaultRefresh is how old a keyring's copy of the keys may grow.
@@ -191,16 +195,26 @@ func (k *Keyring) Lookup(ctx context.Context, p Purpose, id string) (Key, error)
 	k.mu.Lock()
 	again := time.Since(k.missAt) >= time.Second
 	if again {
-		k.missAt = time.Now()
+		k.missAt, k.missDone = time.Now(), make(chan struct{})
 	}
+	done := k.missDone
 	k.mu.Unlock()
 	if again {
-		if err := k.reload(ctx); err != nil {
+		err := k.reload(ctx)
+		close(done)
+		if err != nil {
 			return Key{}, err
 		}
-		if key, ok := k.get(p, id); ok {
-			return key, nil
+	} else if done != nil {
+		// Briefly: the caller may hold a connection the reload waits for.
+		select {
+		case <-done:
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
 		}
+	}
+	if key, ok := k.get(p, id); ok {
+		return key, nil
 	}
 	return Key{}, fmt.Errorf("%w: no %s key %q (missing or retired)", ErrUnknownKey, p, id)
 }

@@ -17,13 +17,14 @@ const module = "github.com/omninode/omnibase-infra/"
 // layers, from the bottom up. A package may import the packages of the layers below its own and
 // none of its own layer or above. tests/ is above everything and is not listed.
 var layers = [][]string{
-	{"events", "migrations"},
+	{"events", "migrations", "nodes/contract"},
 	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials", "platform/telemetry"},
 	{"platform/consumer", "platform/seal", "platform/ratelimit"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
 	{"handlers/postgres", "handlers/kafka", "handlers/consul", "handlers/effect/effecttest", "sagas"},
-	{"internal/command", "internal/devpg", "internal/devkafka", "internal/fleet"},
+	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness", "internal/fleet"},
+	{"internal/console"},
 	{"internal/app"},
 	{"cmd/omni"},
 }

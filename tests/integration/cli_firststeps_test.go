@@ -37,7 +37,7 @@ func startDev(t *testing.T, ctx context.Context, args ...string) *devLoop {
 	port, err := containers.FreePort()
 	require.NoError(t, err)
 	d := &devLoop{lines: make(chan string, 200), stderr: &lockedBuffer{}, addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	d.cmd = exec.CommandContext(ctx, omniBinary(t), append([]string{"dev", "--http-addr", d.addr, "--probe-interval", "300ms"}, args...)...)
+	d.cmd = exec.CommandContext(ctx, omniBinary(t), append([]string{"dev", "--http-addr", d.addr, "--console-addr", "127.0.0.1:0", "--probe-interval", "300ms"}, args...)...)
 	// Without the suite's key, as a new user runs it: dev makes its own and exports where it is.
 	d.cmd.Env = append(cleanEnv(), "OMNI_SEAL_KEK=")
 	stdout, err := d.cmd.StdoutPipe()
@@ -325,7 +325,7 @@ func TestCLI_usage_errors_unreachable_systems_and_secrets(t *testing.T) {
 	t.Run("dev_prints_a_given_database_url_without_its_password", func(t *testing.T) {
 		// A given database that cannot be reached: dev prints its banner, then stops.
 		cfg := writeFile(t, "database-url: postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=1\n")
-		out, stderr, code := omni(t, nil, "dev", "--config", cfg, "--http-addr", "127.0.0.1:0")
+		out, stderr, code := omni(t, nil, "dev", "--config", cfg, "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0")
 		require.NotEqual(t, 0, code)
 		require.NotContains(t, out+stderr, "hunter2")
 		require.Contains(t, out, "postgres://u:***@127.0.0.1:1/db")

@@ -31,7 +31,7 @@ func TestDev_runs_the_whole_loop_on_embedded_defaults(t *testing.T) {
 	bin := omniBinary(t)
 	port, err := containers.FreePort()
 	require.NoError(t, err)
-	cmd := exec.CommandContext(ctx, bin, "dev", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port), "--probe-interval", "300ms")
+	cmd := exec.CommandContext(ctx, bin, "dev", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port), "--console-addr", "127.0.0.1:0", "--probe-interval", "300ms")
 	cmd.Env = append(cleanEnv(), "CONSUL_HTTP_ADDR="+consul.Addr)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
