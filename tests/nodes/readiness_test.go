@@ -52,8 +52,9 @@ const (
 // The project's own nodes, graded against the figures of the last bench run. Why each:
 //   - security is STAGING for all: no connection takes platform/tlspolicy yet (PRODUCTION); the
 //     adapters' commands are rate-limited (handlers/effect imports platform/ratelimit);
-//   - observability: no node makes trace spans (PRODUCTION); the sagas export no metrics of
-//     their own (STAGING), so they are DEVELOPMENT, the others STAGING;
+//   - observability is PRODUCTION for all: each logs with its correlation ids, names metrics
+//     that are registered (the fleet's, the command outcomes, the saga step durations) and makes
+//     trace spans (platform/telemetry);
 //   - documentation: the adapters' and the projection's packages have exported names without
 //     doc comments (PRODUCTION); the sagas have none missing;
 //   - performance: the sagas miss their end-to-end p99 target (147 ms against 50 ms); the others
@@ -64,11 +65,11 @@ func TestReadiness_the_projects_nodes_get_the_levels_their_state_deserves(t *tes
 		got[name] = levelsOf(r)
 	}
 	require.Equal(t, map[string]levels{
-		"postgres-adapter":      {S, P, S, P, S, P, S},
-		"kafka-adapter":         {S, P, S, P, S, P, S},
-		"consul-adapter":        {S, P, S, P, S, P, S},
-		"infrastate-projection": {S, P, S, P, S, P, S},
-		"saga-orchestrator":     {D, P, S, S, P, P, D},
+		"postgres-adapter":      {S, P, S, P, S, P, P},
+		"kafka-adapter":         {S, P, S, P, S, P, P},
+		"consul-adapter":        {S, P, S, P, S, P, P},
+		"infrastate-projection": {S, P, S, P, S, P, P},
+		"saga-orchestrator":     {S, P, S, S, P, P, P},
 	}, got)
 }
 
@@ -247,18 +248,17 @@ func TestReadiness_coverage_is_read_from_the_profile(t *testing.T) {
 }
 
 // The probes for what other parts add look for import paths: once platform/bus configures its
-// clients with platform/tlspolicy and platform/consumer makes spans with platform/telemetry,
-// the Kafka adapter's security and the projection's observability pass at PRODUCTION.
+// clients with platform/tlspolicy, the Kafka adapter's security passes at PRODUCTION; the
+// projection's observability does already, since platform/consumer makes its batches' spans
+// with platform/telemetry.
 func TestReadiness_probes_pass_once_the_packages_they_look_for_are_used(t *testing.T) {
 	dir := copyModule(t)
 	edit(t, dir, "platform/bus/security.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/tlspolicy\"\n")
-	edit(t, dir, "platform/consumer/policy.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/telemetry\"\n")
 	before, after := assess(t, root, benchFixture), assess(t, dir, benchFixture)
 
 	require.Equal(t, readiness.Staging, before["kafka-adapter"].Dimension("security").Level)
 	require.Equal(t, readiness.Production, after["kafka-adapter"].Dimension("security").Level,
 		"the adapter's clients are platform/bus's, which take the policy")
-	require.Equal(t, readiness.Staging, before["infrastate-projection"].Dimension("observability").Level)
-	require.Equal(t, readiness.Production, after["infrastate-projection"].Dimension("observability").Level,
+	require.Equal(t, readiness.Production, before["infrastate-projection"].Dimension("observability").Level,
 		"its batches run through platform/consumer, which makes the spans")
 }
