@@ -49,9 +49,18 @@ func NewConsulWitness(addr, prefix string) (*ConsulWitness, error) {
 	}
 	cfg := api.DefaultConfig()
 	cfg.Address = addr
+	return NewConsulWitnessFrom(cfg, prefix)
+}
+
+// NewConsulWitnessFrom is NewConsulWitness with the client's whole configuration (its TLS made by
+// the process's policy).
+func NewConsulWitnessFrom(cfg *api.Config, prefix string) (*ConsulWitness, error) {
+	if prefix == "" {
+		prefix = DefaultConsulPrefix
+	}
 	client, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("could not build a Consul client for the audit witness at %s: %w", addr, err)
+		return nil, fmt.Errorf("could not build a Consul client for the audit witness at %s: %w", cfg.Address, err)
 	}
 	return &ConsulWitness{kv: client.KV(), prefix: strings.TrimSuffix(prefix, "/")}, nil
 }

@@ -27,10 +27,13 @@ const (
 	SecurityRejected SecurityEventType = "rejected"
 	// SecurityRateLimited: a request refused because its sender sent too many.
 	SecurityRateLimited SecurityEventType = "rate_limited"
+	// SecurityTLSRefused: a TLS handshake the policy refused (a certificate that does not verify).
+	SecurityTLSRefused SecurityEventType = "tls_refused"
 )
 
 // SecurityEventTypes are every type, in the order the report lists them.
-var SecurityEventTypes = []SecurityEventType{SecurityUnauthenticated, SecurityUndecryptable, SecurityRejected, SecurityRateLimited}
+var SecurityEventTypes = []SecurityEventType{SecurityUnauthenticated, SecurityUndecryptable, SecurityRejected, SecurityRateLimited,
+	SecurityTLSRefused}
 
 // SecurityTypeOf says whether err, the reason a message was given up on, is a security event,
 // and which: a decode failure that is one (IsSecurity), a rate limit (ErrRateLimited) or a

@@ -58,7 +58,7 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate("omni {{.Version}}\n")
 	g.register(root.PersistentFlags())
 	root.AddCommand(newRunCmd(g), newDevCmd(g), newMigrateCmd(g), newStateCmd(g), newIntentsCmd(g), newCmdCmd(g), newReplayCmd(g),
-		newSagasCmd(g), newContractCmd(), newReadinessCmd(), newAuditCmd(g), newKeysCmd(g), newVersionCmd(), newEventsCmd(g), newExplainCmd(), newPoisonCmd(g))
+		newSagasCmd(g), newContractCmd(), newReadinessCmd(), newAuditCmd(g), newKeysCmd(g), newVersionCmd(), newEventsCmd(g), newExplainCmd(), newPoisonCmd(g), newTLSCmd(g))
 	markUsage(root)
 	return root
 }

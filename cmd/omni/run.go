@@ -70,6 +70,7 @@ func (r *runFlags) register(cmd *cobra.Command, defaultProbeInterval time.Durati
 	f.DurationVar(&c.Retention.CommandRecords, "command-record-retention", c.Retention.CommandRecords, "how long a command's record answers its redelivery")
 	f.DurationVar(&c.Retention.Poison, "poison-retention", c.Retention.Poison, "how long poison_messages keeps what could never be handled")
 	registerThresholds(f, &c.Thresholds)
+	registerTLS(f, &c.TLS)
 	f.StringVar(&c.Audit.KeyFile, "audit-key-file", "", "the audit log's Ed25519 checkpoint key (omni audit keygen): the relay role signs a checkpoint every --audit-checkpoint-interval while the log grows")
 	f.DurationVar(&c.Audit.CheckpointInterval, "audit-checkpoint-interval", time.Minute, "time between the audit log's checkpoints")
 	f.StringVar(&c.Audit.HMACKeyFile, "audit-hmac-key-file", "", "the audit HMAC key (base64, 32 bytes or more) under which the audit log keeps the secret values of the sagas' commands (omni cmd reads OMNI_AUDIT_HMAC_KEY_FILE)")

@@ -49,8 +49,11 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	}
 	d := &Driver{cfg: cfg, clients: map[string]*api.Client{}, logger: logger}
 	for _, t := range cfg.Targets {
-		ac := api.DefaultConfig()
-		ac.Address = t.Addr
+		ac, err := ClientConfig(t, cfg.TLSPolicy)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
 		cl, err := api.NewClient(ac)
 		if err != nil {
 			d.Close()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 	"strings"
 	"time"
 )
@@ -33,6 +34,8 @@ type Watch struct {
 type Config struct {
 	// Targets. Required, at least one.
 	Targets []Target
+	// TLSPolicy makes the TLS of every https:// target. Default tlspolicy.Default().
+	TLSPolicy *tlspolicy.Policy
 	// Watch is what to watch on every target. Default: nothing.
 	Watch Watch
 	// WatchWait is how long one blocking query waits for a change before Consul answers anyway.
@@ -71,6 +74,8 @@ func (c Config) Validate() error {
 	for _, t := range c.Targets {
 		if t.Addr == "" {
 			errs = append(errs, fmt.Errorf("consul adapter: target %q has no address", t.Name))
+		} else if _, err := ClientConfig(t, c.TLSPolicy); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if dup := duplicate(c.Watch.KeyPrefixes); dup != nil {
@@ -106,7 +111,8 @@ func duplicate(list []string) *string {
 	return nil
 }
 
-// ParseTarget reads a target given as NAME=HOST:PORT, as on the command line.
+// ParseTarget reads a target given as NAME=HOST:PORT or NAME=https://HOST:PORT, as on the
+// command line.
 func ParseTarget(s string) (Target, error) {
 	name, addr, ok := strings.Cut(s, "=")
 	if !ok || name == "" || addr == "" {

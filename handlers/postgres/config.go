@@ -14,6 +14,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/handlers/effect"
 	"github.com/omninode/omnibase-infra/platform/credentials"
+	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 )
 
 // Target is one database the adapter acts on.
@@ -55,6 +56,9 @@ type TLS struct {
 // Config configures a Driver. The pool settings apply to every target and win over pool_*
 // parameters of the URLs.
 type Config struct {
+	// TLSPolicy makes every TLS connection to a target (see ApplyTLS). Default
+	// tlspolicy.Default(): intermediate, the system's roots.
+	TLSPolicy *tlspolicy.Policy
 	// Targets. Required, at least one.
 	Targets []Target
 	// ConnectTimeout of one connection attempt, for targets whose URL sets no connect_timeout.

@@ -1,11 +1,8 @@
 package postgres
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -54,15 +51,8 @@ func (c Config) poolConfig(t Target) (*pgxpool.Config, error) {
 		}
 		pc.BeforeConnect = credentials.BeforeConnect(c.Credentials, ref)
 	}
-	if t.TLS != nil {
-		base, err := t.TLS.config()
-		if err != nil {
-			return nil, fmt.Errorf("postgres target %q: %w", t.Name, err)
-		}
-		cc.TLSConfig = withServerName(base, t.TLS.ServerName, cc.Host)
-		for _, fb := range cc.Fallbacks {
-			fb.TLSConfig = withServerName(base, t.TLS.ServerName, fb.Host)
-		}
+	if err := ApplyTLS(cc, t.URL, c.TLSPolicy, "postgres/"+t.Name, t.TLS); err != nil {
+		return nil, fmt.Errorf("postgres target %q: %w", t.Name, err)
 	}
 	if _, set := cc.RuntimeParams["application_name"]; !set {
 		cc.RuntimeParams["application_name"] = applicationName
@@ -86,39 +76,4 @@ func (c Config) poolConfig(t Target) (*pgxpool.Config, error) {
 	pc.MaxConns, pc.MinConns = c.MaxConns, c.MinConns
 	pc.MaxConnLifetime, pc.MaxConnIdleTime = c.MaxConnLifetime, c.MaxConnIdleTime
 	return pc, nil
-}
-
-// config loads the files. Its errors name the field.
-func (t TLS) config() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("TLS.CAFile: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("TLS.CAFile: no PEM certificate in %s", t.CAFile)
-		}
-	}
-	switch {
-	case (t.CertFile == "") != (t.KeyFile == ""):
-		return nil, errors.New("TLS.CertFile, TLS.KeyFile: give both or neither")
-	case t.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("TLS.CertFile, TLS.KeyFile: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
-}
-
-func withServerName(base *tls.Config, serverName, host string) *tls.Config {
-	cfg := base.Clone()
-	cfg.ServerName = serverName
-	if cfg.ServerName == "" {
-		cfg.ServerName = host
-	}
-	return cfg
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/omninode/omnibase-infra/internal/console"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -50,6 +49,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return Mark(fmt.Errorf("invalid config: %w", err), ErrInvalidConfig)
 	}
+	tlsPolicy, err := OpenTLS(&cfg, logger)
+	if err != nil {
+		return err
+	}
 	creds, err := newCredentials(cfg, logger)
 	if err != nil {
 		return err
@@ -63,6 +66,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	watchCreds := connect != nil
+	if connect, err = ControlDBConnect(cfg.DatabaseURL, tlsPolicy, connect); err != nil {
+		return err
+	}
 	if !cfg.SkipMigrate {
 		if err := migrate(ctx, cfg.DatabaseURL, connect, logger); err != nil {
 			return err
@@ -73,7 +80,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	if connect != nil {
+	if watchCreds {
 		// Rotated credentials: the idle connections go now, the busy ones when released.
 		defer creds.Watch(ref, db.Reset)()
 	}
@@ -197,6 +204,8 @@ type node struct {
 	router   *message.Router
 	registry *prometheus.Registry
 	policy   *consumer.Policy
+	// security records the security events (poisoned messages, refused TLS handshakes).
+	security *audit.SecurityRecorder
 	// limits are the process's rate limits: the adapters' commands and the HTTP server.
 	limits   *ratelimit.Limiter
 	adapters []*effect.Adapter
@@ -226,7 +235,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	router.AddMiddleware(middleware.Recoverer)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewBuildInfoCollector(), cfg.Build.collector())
+		collectors.NewBuildInfoCollector(), cfg.Build.collector(), cfg.TLSPolicy.Collector())
 	metrics.NewPrometheusMetricsBuilder(reg, "omni", "").AddPrometheusRouterMetrics(router)
 
 	// No Kafka publisher: everything the process publishes goes through the outbox.
@@ -261,6 +270,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	if err != nil {
 		return nil, err
 	}
+	n.security = security
 	poison, err := outbox.NewPoisonStore(outbox.PoisonStoreConfig{DB: db, Topics: cfg.Topics, Sealer: seals, OnPoison: security.Poisoned})
 	if err != nil {
 		return nil, err
@@ -290,7 +300,7 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 			n.checkpoints = &audit.Checkpointer{DB: db, Signer: signer.SealWith(n.sealer), Interval: cfg.Audit.CheckpointInterval,
 				Logger: logger.With("role", RoleRelay)}
 			if cfg.Audit.ConsulWitness != "" {
-				w, err := audit.NewConsulWitness(cfg.Audit.ConsulWitness, "")
+				w, err := consulWitness(cfg.Audit.ConsulWitness, cfg.TLSPolicy)
 				if err != nil {
 					return nil, err
 				}
@@ -311,7 +321,12 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 	if cfg.Console.Addr != "" {
 		ccfg := cfg.Console
 		ccfg.RelayGroup = n.relayGroup()
-		if n.console, err = console.New(ccfg, console.Deps{DB: db, Kafka: n.kafka, Sealer: seals}, logger); err != nil {
+		if ccfg.TLS == nil && cfg.TLSPolicy.ServerOn() {
+			// The console's listener is under the one policy too: its certificate, and a client
+			// certificate it verifies logs its holder in.
+			ccfg.TLS = cfg.TLSPolicy.ServerConfig("console")
+		}
+		if n.console, err = console.New(ccfg, console.Deps{DB: db, Kafka: n.kafka, Sealer: seals, Wrap: n.limits.Middleware}, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -453,11 +468,12 @@ func (n *node) consume(group, topic string, sub message.Subscriber, handle messa
 }
 
 func (n *node) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	ln, httpURL, err := Listen(n.cfg.HTTPAddr, "--http-addr", "http", n.cfg.TLSPolicy)
 	if err != nil {
-		return Mark(fmt.Errorf("could not listen on --http-addr %s: %w", n.cfg.HTTPAddr, err), ErrInvalidConfig)
+		return err
 	}
-	srv := &http.Server{Handler: n.limits.Middleware(n.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: n.limits.Middleware(n.httpHandler()), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)} // refused TLS handshakes, said as the rest
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -479,6 +495,8 @@ func (n *node) run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return n.cfg.TLSPolicy.Run(gctx) })
+	g.Go(func() error { return n.recordRefusals(gctx) })
 	if n.retention != nil {
 		g.Go(func() error { return n.retention.Run(gctx) })
 	}
@@ -493,7 +511,11 @@ func (n *node) run(ctx context.Context) error {
 	}
 	if n.console != nil {
 		g.Go(func() error {
-			return n.console.Run(gctx, func(addr string) { n.logger.InfoContext(ctx, "console serving", "url", "http://"+addr) })
+			scheme := "http://"
+			if n.cfg.TLSPolicy.ServerOn() {
+				scheme = "https://"
+			}
+			return n.console.Run(gctx, func(addr string) { n.logger.InfoContext(ctx, "console serving", "url", scheme+addr) })
 		})
 	}
 	for _, a := range n.adapters {
@@ -506,8 +528,8 @@ func (n *node) run(ctx context.Context) error {
 			return a.Run(gctx)
 		})
 	}
-	n.logger.InfoContext(ctx, "omni running", "roles", n.cfg.Roles, "http", "http://"+ln.Addr().String(),
-		"kafka", n.cfg.KafkaBrokers)
+	n.logger.InfoContext(ctx, "omni running", append([]any{"roles", n.cfg.Roles, "http", httpURL,
+		"kafka", n.cfg.KafkaBrokers}, tlsSummary(n.cfg.TLSPolicy)...)...)
 	err = g.Wait()
 	if err == nil || errors.Is(err, context.Canceled) {
 		// Every role has returned: the router and the projection finished what was in flight.

@@ -25,6 +25,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/credentials"
 	"github.com/omninode/omnibase-infra/platform/ratelimit"
 	"github.com/omninode/omnibase-infra/platform/seal"
+	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 )
 
@@ -143,6 +144,14 @@ type Config struct {
 	Limits ratelimit.Config
 	// Console is the operations console: off unless Console.Addr is set (omni dev sets it).
 	Console console.Config
+	// TLS is the one TLS policy of every connection the process makes or accepts (profile, CA,
+	// client and server certificates, reloads, expiry warnings). Default tlspolicy.DefaultConfig().
+	TLS tlspolicy.Config
+	// TLSPolicy is the policy built from TLS; filled in by Run (OpenTLS) unless given.
+	TLSPolicy *tlspolicy.Policy
+	// tlsRefusals carry the policy's refused handshakes to the node, which records each as a
+	// security event (OpenTLS makes it when it builds the policy).
+	tlsRefusals chan tlspolicy.Refusal
 }
 
 // SealConfig says where the key-encryption key (KEK) comes from; the data and MAC keys it wraps
@@ -189,6 +198,7 @@ func DefaultConfig() Config {
 		Limits:           ratelimit.DefaultConfig(),
 		Roles:            AllRoles,
 		Console:          console.DefaultConfig(),
+		TLS:              tlspolicy.DefaultConfig(),
 	}
 }
 

@@ -100,6 +100,9 @@ type Deps struct {
 	Kafka *kgo.Client
 	// Sealer signs the security events of refused actions (nil: plain).
 	Sealer outbox.Sealer
+	// Wrap, when set, wraps the console's handler on its own listener: the process's HTTP rate
+	// limits per client address.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Console is the operations console's HTTP handler and, given an Addr, its server.
@@ -153,7 +156,11 @@ func (c *Console) Run(ctx context.Context, ready func(addr string)) error {
 	if c.cfg.TLS != nil {
 		ln = tls.NewListener(ln, c.cfg.TLS)
 	}
-	srv := &http.Server{Handler: c, ReadHeaderTimeout: 5 * time.Second,
+	var h http.Handler = c
+	if c.deps.Wrap != nil {
+		h = c.deps.Wrap(h)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	if ready != nil {
 		ready(ln.Addr().String())

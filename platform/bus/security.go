@@ -1,20 +1,21 @@
 package bus
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/omninode/omnibase-infra/platform/tlspolicy"
 )
 
 // SASL mechanisms a client here can authenticate with.
@@ -50,6 +51,12 @@ type TLS struct {
 	KeyFile  string
 	// ServerName is the name the brokers' certificates must carry. Default: the host dialled.
 	ServerName string
+	// Policy is the process's TLS policy, which builds every connection (profile, verification
+	// of the chain and the name, files reloaded when they change). Default tlspolicy.Default().
+	Policy *tlspolicy.Policy
+	// Endpoint names the connections in the policy's metrics ("control-bus", "kafka/NAME").
+	// Default "kafka".
+	Endpoint string
 }
 
 // On reports whether connections use TLS.
@@ -105,7 +112,7 @@ func (s Security) ValidateAs(names map[string]string) error {
 	}
 	var errs []error
 	if s.TLS.On() {
-		if _, err := s.TLS.config(name); err != nil {
+		if _, err := s.TLS.dialer(name, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -129,32 +136,32 @@ func (s Security) ValidateAs(names map[string]string) error {
 	return errors.Join(errs...)
 }
 
-// config loads the files; its errors name the field as name calls it.
-func (t TLS) config(name func(string) string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: could not read the CA file: %w", name("TLS.CAFile"), err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", name("TLS.CAFile"), t.CAFile)
-		}
+// dialer is the policy's dialer of the settings' connections; its errors name the field as name
+// calls it.
+func (t TLS) dialer(name func(string) string, timeout time.Duration) (*tlspolicy.Dialer, error) {
+	p, endpoint := t.Policy, t.Endpoint
+	if p == nil {
+		p = tlspolicy.Default()
 	}
+	if endpoint == "" {
+		endpoint = "kafka"
+	}
+	var errs []error
+	files := tlspolicy.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile}
 	switch {
 	case t.CertFile != "" && t.KeyFile == "":
-		return nil, fmt.Errorf("%s is given without %s: give both or neither", name("TLS.CertFile"), name("TLS.KeyFile"))
+		errs = append(errs, fmt.Errorf("%s is given without %s: give both or neither", name("TLS.CertFile"), name("TLS.KeyFile")))
+		files.CertFile = ""
 	case t.KeyFile != "" && t.CertFile == "":
-		return nil, fmt.Errorf("%s is given without %s: give both or neither", name("TLS.KeyFile"), name("TLS.CertFile"))
-	case t.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s, %s: %w", name("TLS.CertFile"), name("TLS.KeyFile"), err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+		errs = append(errs, fmt.Errorf("%s is given without %s: give both or neither", name("TLS.KeyFile"), name("TLS.CertFile")))
+		files.KeyFile = ""
 	}
-	return cfg, nil
+	errs = append(errs, p.Load(files, map[string]string{"CAFile": name("TLS.CAFile"), "CertFile": name("TLS.CertFile"), "KeyFile": name("TLS.KeyFile")}))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p.Dialer(endpoint, t.ServerName, tlspolicy.Files{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile},
+		net.Dialer{Timeout: timeout})
 }
 
 func fieldName(field string) string { return field }
@@ -165,11 +172,13 @@ func (s Security) Sarama(cfg *sarama.Config) error {
 		return fmt.Errorf("invalid Kafka security: %w", err)
 	}
 	if s.TLS.On() {
-		tc, err := s.TLS.config(fieldName)
+		// The policy's dialer makes the TLS connection, so Sarama's own TLS stays off.
+		d, err := s.TLS.dialer(fieldName, cfg.Net.DialTimeout)
 		if err != nil {
 			return err
 		}
-		cfg.Net.TLS.Enable, cfg.Net.TLS.Config = true, tc
+		cfg.Net.TLS.Enable = false
+		cfg.Net.Proxy.Enable, cfg.Net.Proxy.Dialer = true, d
 	}
 	if m := s.SASL.Mechanism; m != "" {
 		cfg.Net.SASL.Enable = true
@@ -192,11 +201,11 @@ func (s Security) Franz() ([]kgo.Opt, error) {
 	}
 	var opts []kgo.Opt
 	if s.TLS.On() {
-		tc, err := s.TLS.config(fieldName)
+		d, err := s.TLS.dialer(fieldName, 10*time.Second)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, kgo.DialTLSConfig(tc))
+		opts = append(opts, kgo.Dialer(d.DialContext))
 	}
 	var mech sasl.Mechanism
 	user, pass := s.SASL.User, s.SASL.Password.Reveal()

@@ -18,6 +18,7 @@ const module = "github.com/omninode/omnibase-infra/"
 // none of its own layer or above. tests/ is above everything and is not listed.
 var layers = [][]string{
 	{"events", "migrations", "nodes/contract"},
+	{"platform/tlspolicy"},
 	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials", "platform/telemetry"},
 	{"platform/consumer", "platform/seal", "platform/ratelimit"},
 	{"outbox"},

@@ -40,15 +40,18 @@ disable_mlock = true
 `
 
 // StartVault starts a Vault server, initialises it with one unseal key and unseals it.
-func StartVault(ctx context.Context) (*Vault, error) {
+func StartVault(ctx context.Context) (*Vault, error) { return startVault(ctx, "") }
+
+// startVault is StartVault with more configuration (another listener) and the files it needs.
+func startVault(ctx context.Context, extra string, files ...testcontainers.ContainerFile) (*Vault, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	s, err := start(ctx, images.Vault,
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader: strings.NewReader(fmt.Sprintf(vaultConfig, port, port)), ContainerFilePath: "/vault/config.hcl", FileMode: 0o644,
-		}),
+		testcontainers.WithFiles(append(files, testcontainers.ContainerFile{
+			Reader: strings.NewReader(fmt.Sprintf(vaultConfig, port, port) + extra), ContainerFilePath: "/vault/config.hcl", FileMode: 0o644,
+		})...),
 		testcontainers.WithWaitStrategy(wait.ForLog("Vault server started!").WithStartupTimeout(60*time.Second)),
 	)
 	if err != nil {

@@ -50,8 +50,9 @@ const (
 )
 
 // The project's own nodes, graded against the figures of the last bench run. Why each:
-//   - security is STAGING for all: no connection takes platform/tlspolicy yet (PRODUCTION); the
-//     adapters' commands are rate-limited (handlers/effect imports platform/ratelimit);
+//   - security is PRODUCTION for all: their connections take platform/tlspolicy (the adapters'
+//     packages or platform/bus, internal/app for the others); the adapters' commands are
+//     rate-limited (handlers/effect imports platform/ratelimit);
 //   - observability is PRODUCTION for all: each logs with its correlation ids, names metrics
 //     that are registered (the fleet's, the command outcomes, the saga step durations) and makes
 //     trace spans (platform/telemetry);
@@ -65,11 +66,11 @@ func TestReadiness_the_projects_nodes_get_the_levels_their_state_deserves(t *tes
 		got[name] = levelsOf(r)
 	}
 	require.Equal(t, map[string]levels{
-		"postgres-adapter":      {S, P, S, P, S, P, P},
-		"kafka-adapter":         {S, P, S, P, S, P, P},
-		"consul-adapter":        {S, P, S, P, S, P, P},
-		"infrastate-projection": {S, P, S, P, S, P, P},
-		"saga-orchestrator":     {S, P, S, S, P, P, P},
+		"postgres-adapter":      {S, P, P, P, S, P, P},
+		"kafka-adapter":         {S, P, P, P, S, P, P},
+		"consul-adapter":        {S, P, P, P, S, P, P},
+		"infrastate-projection": {S, P, P, P, S, P, P},
+		"saga-orchestrator":     {S, P, P, S, P, P, P},
 	}, got)
 }
 
@@ -247,18 +248,19 @@ func TestReadiness_coverage_is_read_from_the_profile(t *testing.T) {
 	require.Contains(t, low.Findings[0].Message, "projections/infrastate: 50.0% of statements covered, below 60%")
 }
 
-// The probes for what other parts add look for import paths: once platform/bus configures its
-// clients with platform/tlspolicy, the Kafka adapter's security passes at PRODUCTION; the
-// projection's observability does already, since platform/consumer makes its batches' spans
-// with platform/telemetry.
+// The probes for what other parts add look for import paths: the Kafka adapter's security is
+// PRODUCTION because platform/bus configures its clients with platform/tlspolicy (and falls
+// back to STAGING without it); the projection's observability is PRODUCTION because
+// platform/consumer makes its batches' spans with platform/telemetry.
 func TestReadiness_probes_pass_once_the_packages_they_look_for_are_used(t *testing.T) {
 	dir := copyModule(t)
-	edit(t, dir, "platform/bus/security.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/tlspolicy\"\n")
+	edit(t, dir, "platform/bus/security.go", "\t\"github.com/omninode/omnibase-infra/platform/tlspolicy\"\n", "\t\"github.com/omninode/omnibase-infra/platform/nopolicy\"\n")
 	before, after := assess(t, root, benchFixture), assess(t, dir, benchFixture)
 
-	require.Equal(t, readiness.Staging, before["kafka-adapter"].Dimension("security").Level)
-	require.Equal(t, readiness.Production, after["kafka-adapter"].Dimension("security").Level,
+	require.Equal(t, readiness.Production, before["kafka-adapter"].Dimension("security").Level,
 		"the adapter's clients are platform/bus's, which take the policy")
+	require.Equal(t, readiness.Staging, after["kafka-adapter"].Dimension("security").Level,
+		"without the policy in platform/bus")
 	require.Equal(t, readiness.Production, before["infrastate-projection"].Dimension("observability").Level,
 		"its batches run through platform/consumer, which makes the spans")
 }
