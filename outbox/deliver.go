@@ -40,7 +40,9 @@ type row struct {
 	uuid     string
 	payload  []byte // the forwarder's envelope, JSON
 	metadata []byte
-	created  time.Time
+	// waited is how long the row had been in the outbox when the relay read it (created_at is
+	// the database's local time, so the database computes it).
+	waited time.Duration
 }
 
 // envelope is what outbox.Publish writes into a row's payload: Watermill's forwarder envelope.
@@ -122,7 +124,8 @@ func (r *Relay) loadPosition(ctx context.Context) (position, error) {
 // still in flight is not skipped over: only rows of transactions older than every running one are
 // read (watermill-sql's rule), so a long transaction holding an early id is waited for.
 func (r *Relay) readBatch(ctx context.Context, p position) ([]row, error) {
-	rows, err := r.cfg.DB.Query(ctx, `SELECT transaction_id, "offset", uuid, payload::text, coalesce(metadata::text, '{}'), created_at
+	rows, err := r.cfg.DB.Query(ctx, `SELECT transaction_id, "offset", uuid, payload::text, coalesce(metadata::text, '{}'),
+		extract(epoch FROM localtimestamp - created_at)::float8
 		FROM watermill_outbox
 		WHERE (transaction_id, "offset") > ($1::xid8, $2) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY transaction_id, "offset" LIMIT $3`, p.tx, p.offset, r.cfg.BatchSize)
@@ -131,7 +134,9 @@ func (r *Relay) readBatch(ctx context.Context, p position) ([]row, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
 		var w row
-		err := cr.Scan(&w.tx, &w.offset, &w.uuid, &w.payload, &w.metadata, &w.created)
+		var waited float64
+		err := cr.Scan(&w.tx, &w.offset, &w.uuid, &w.payload, &w.metadata, &waited)
+		w.waited = time.Duration(waited * float64(time.Second))
 		return w, err
 	})
 	if err != nil {
@@ -198,6 +203,7 @@ func (r *Relay) send(ctx context.Context, producer *kgo.Client, p *position, b b
 			out = append(out, records[i])
 		}
 	}
+	spans := startDelivery(ctx, r.cfg.ConsumerGroup, rows, records, failed)
 	start := time.Now()
 	results := producer.ProduceSync(dctx, out...)
 	r.cfg.Metrics.observeBatch(r.cfg.ConsumerGroup, len(rows), time.Since(start))
@@ -205,6 +211,7 @@ func (r *Relay) send(ctx context.Context, producer *kgo.Client, p *position, b b
 	for _, res := range results {
 		byRecord[res.Record] = res.Err
 	}
+	endDelivery(spans, records, byRecord)
 	upTo := len(rows) // rows[:upTo] are delivered or poisoned
 	var poison []int
 	for i := range rows {

@@ -38,7 +38,12 @@ func Publish(ctx context.Context, tx pgx.Tx, topic string, msgs ...*message.Mess
 // tx, each first sealed and signed by s (nil: as they are). Nothing reaches Kafka or the log
 // unless tx commits; the relay then delivers them in commit order, so messages of one key keep
 // their order. The outbox, the log and Kafka hold the sealed messages only.
-func PublishSealed(ctx context.Context, tx pgx.Tx, s Sealer, topic string, msgs ...*message.Message) error {
+//
+// Each message is written in a producer span, child of the trace context the message carries
+// already (telemetry.CopyContext) or else of ctx's, and that span's context is written into its
+// metadata (traceparent, tracestate: outside the MAC), so the trace goes on through the relay,
+// Kafka, every consumer, the event log and poison records.
+func PublishSealed(ctx context.Context, tx pgx.Tx, s Sealer, topic string, msgs ...*message.Message) (err error) {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -55,6 +60,8 @@ func PublishSealed(ctx context.Context, tx pgx.Tx, s Sealer, topic string, msgs 
 	if err != nil {
 		return fmt.Errorf("could not create outbox publisher: %w", err)
 	}
+	spans := startPublish(ctx, topic, msgs)
+	defer func() { endPublish(spans, err) }()
 	for _, m := range msgs {
 		// The SQL publisher runs its INSERT on the first message's context.
 		m.SetContext(ctx)

@@ -11,11 +11,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 )
 
 // Consumer names: each is a consumer group (or, for timers, a subscriber) and its name in the inbox.
@@ -59,6 +62,8 @@ type Config struct {
 	// AuditHasher keys the HMACs of the secret values of the commands the sagas send, as their
 	// audit entries keep them. Optional: without it those values are withheld from the entries.
 	AuditHasher *audit.Hasher
+	// Metrics times the steps the engine finishes. Optional: nil times nothing.
+	Metrics *StepMetrics
 }
 
 func (c *Config) setDefaults() {
@@ -244,9 +249,17 @@ func inboxClaim(consumer, messageID string) claim {
 // run handles one message in one transaction on db: the claim (a message handled before ends
 // here), then fn's decision, stored with everything it sends.
 func (e *Engine) run(ctx context.Context, db pgtx.Beginner, claimed claim, consumer, messageID string,
-	fn func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error)) error {
+	fn func(tx pgx.Tx, v View, now time.Time) (int64, Decision[json.RawMessage], error)) (err error) {
+	// One span per message the engine handles: the saga's step, and the parent of the commands
+	// and events it sends.
+	ctx, span := telemetry.Tracer().Start(ctx, "saga "+consumer, trace.WithAttributes(attribute.String("omni.message.id", messageID)))
+	defer func() {
+		telemetry.End(span, err)
+		span.End()
+	}()
 	var d Decision[json.RawMessage]
-	err := pgtx.Run(ctx, db, func(tx pgx.Tx) error {
+	var steps []stepTime
+	err = pgtx.Run(ctx, db, func(tx pgx.Tx) error {
 		fresh, err := claimed(ctx, tx)
 		if err != nil || !fresh {
 			return err
@@ -262,6 +275,9 @@ func (e *Engine) run(ctx context.Context, db pgtx.Beginner, claimed claim, consu
 		if err := storeSaga(ctx, tx, version, d); err != nil {
 			return err
 		}
+		if steps, err = e.cfg.Metrics.finishedSteps(ctx, tx, d); err != nil {
+			return err
+		}
 		if err := e.send(ctx, tx, d, messageID); err != nil {
 			return err
 		}
@@ -269,6 +285,14 @@ func (e *Engine) run(ctx context.Context, db pgtx.Beginner, claimed claim, consu
 	})
 	if err != nil {
 		return fmt.Errorf("saga engine: %s message %s: %w", consumer, messageID, err)
+	}
+	if e.cfg.Metrics != nil {
+		e.cfg.Metrics.observe(steps)
+	}
+	if d.Changed {
+		span.SetAttributes(attribute.String("omni.saga.id", d.Saga.ID), attribute.String("omni.saga.workflow", d.Saga.Workflow),
+			attribute.String("omni.saga.subject", d.Saga.Subject), attribute.String("omni.saga.step", d.Saga.Step),
+			attribute.String("omni.saga.status", string(d.Saga.Status)), attribute.Int("omni.saga.commands", len(d.Commands)))
 	}
 	if d.Changed {
 		s := d.Saga

@@ -58,6 +58,8 @@ type Config struct {
 	// SenderOf names who sent a command, the client of the per-client limits
 	// (audit.SenderOf). Optional: without it, or when it finds none, the client is "unknown".
 	SenderOf func(ctx context.Context, commandID string) (string, error)
+	// Metrics counts the commands' outcomes. Optional: nil counts nothing.
+	Metrics *CommandMetrics
 }
 
 // OutcomeRecorder records a command's outcome (events.CommandSucceeded, CommandFailed or

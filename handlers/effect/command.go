@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 )
 
 // command is one command as the runner handles it: what it asks, of which target, and what
@@ -42,7 +45,7 @@ func (c command) adapterID(adapter string) string { return events.AdapterID(adap
 func (a *Adapter) HandleCommand(msg *message.Message) error { return a.handle(msg, false) }
 
 // handle handles one command, which came through handed_commands when handed.
-func (a *Adapter) handle(msg *message.Message, handed bool) error {
+func (a *Adapter) handle(msg *message.Message, handed bool) (err error) {
 	ctx := msg.Context()
 	topic := message.SubscribeTopicFromCtx(ctx)
 	if topic == "" { // handed on: it came from the command topic, by way of handed_commands
@@ -59,6 +62,13 @@ func (a *Adapter) handle(msg *message.Message, handed bool) error {
 	}
 	c.log = a.logger.With("command_id", c.id, "command", c.kind, "correlation_id", env.CorrelationID,
 		"causation_id", env.CausationID)
+	ctx, span := telemetry.Tracer().Start(ctx, a.d.Adapter()+" "+env.Kind.Name, trace.WithAttributes(
+		attribute.String("omni.adapter", a.d.Adapter()), attribute.String("omni.target", c.target),
+		attribute.String("omni.command.id", c.id), attribute.String("omni.command", c.kind), attribute.Bool("omni.handed", handed)))
+	defer func() {
+		telemetry.End(span, err)
+		span.End()
+	}()
 	if prev, found, lerr := lookup(ctx, a.db, c.id); lerr != nil {
 		return lerr
 	} else if found {
@@ -106,7 +116,18 @@ func (a *Adapter) handle(msg *message.Message, handed bool) error {
 		rec.claim.Status, rec.claim.Detail = statusFailed, f.Error
 	}
 	rec.command, rec.outcome = c.cmd, caused[len(caused)-1]
-	return a.recordOutcome(ctx, c, rec, caused)
+	span.SetAttributes(attribute.String("omni.command.outcome", rec.claim.Status))
+	if err := a.recordOutcome(ctx, c, rec, caused); err != nil {
+		return err
+	}
+	a.cfg.Metrics.outcome(a.d.Adapter(), commandName(c.kind), rec.claim.Status)
+	return nil
+}
+
+// commandName is a command's kind without its version ("postgres_query/v1": "postgres_query").
+func commandName(kind string) string {
+	name, _, _ := strings.Cut(kind, "/")
+	return name
 }
 
 // recordOutcome records the outcome of a command that ran, trying again while the control
@@ -233,6 +254,7 @@ func (a *Adapter) reject(ctx context.Context, c command, reason error, handed bo
 		return fmt.Errorf("could not record the rejection of command %s (%v): %w", c.id, reason, err)
 	}
 	c.log.WarnContext(ctx, "command rejected", "reason", reason)
+	a.cfg.Metrics.outcome(a.d.Adapter(), commandName(c.kind), statusRejected)
 	if !events.Permanent(reason) {
 		reason = fmt.Errorf("%w: %w", events.ErrRejected, reason)
 	}

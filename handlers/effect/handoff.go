@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omninode/omnibase-infra/events"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 )
 
 // Handing on: a command's record lands on one partition of the command topic, whose consumer may
@@ -99,7 +100,7 @@ func (a *Adapter) takeHandedOnce(ctx context.Context) (int, error) {
 		for k, v := range h.metadata {
 			msg.Metadata.Set(k, v)
 		}
-		msg.SetContext(ctx)
+		msg.SetContext(telemetry.Extract(ctx, msg.Metadata)) // the trace the command came with
 		if err := a.handle(msg, true); err != nil && !events.Permanent(err) {
 			return 0, fmt.Errorf("command %s handed on: %w", h.id, err)
 		}

@@ -36,6 +36,7 @@ import (
 	"github.com/omninode/omnibase-infra/platform/pgtx"
 	"github.com/omninode/omnibase-infra/platform/ratelimit"
 	"github.com/omninode/omnibase-infra/platform/seal"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 	"github.com/omninode/omnibase-infra/projections/infrastate"
 	"github.com/omninode/omnibase-infra/sagas"
 )
@@ -251,6 +252,9 @@ func newNode(ctx context.Context, cfg Config, db *pgxpool.Pool, sealer *seal.Sea
 			n.close()
 		}
 	}()
+	if err := n.addFleetMetrics(); err != nil {
+		return nil, err
+	}
 	// seals is nil (plain) only with sealing disabled: a nil *seal.Sealer must not become a
 	// non-nil interface.
 	var seals outbox.Sealer
@@ -366,9 +370,11 @@ func (n *node) addAdapters(db *pgxpool.Pool, catalog *events.Registry) error {
 		return err
 	}
 	drivers = append(drivers, scaffolded...)
+	outcomes := effect.NewCommandMetrics(n.registry)
 	for i, d := range drivers {
 		acfg := n.cfg.Adapters
 		acfg.Audit = audit.RecordCommandOutcome(processActor())
+		acfg.Metrics = outcomes
 		acfg.Limits = n.limits
 		acfg.SenderOf = func(ctx context.Context, id string) (string, error) { return audit.SenderOf(ctx, db, id) }
 		a, err := effect.New(d, acfg, db, catalog, logger)
@@ -437,7 +443,7 @@ func (n *node) addSagas(db *pgxpool.Pool, catalog *events.Registry) error {
 		}
 	}
 	engine, err := sagas.New(sagas.Config{DB: db, Registry: catalog, Targets: infrastate.Targets{}, Contract: contract, Topics: n.cfg.Topics,
-		AuditHasher: hasher, Sealer: n.sealer},
+		AuditHasher: hasher, Sealer: n.sealer, Metrics: sagas.NewStepMetrics(n.registry)},
 		n.logger.With("role", RoleSagas))
 	if err != nil {
 		return err
@@ -465,7 +471,7 @@ func (n *node) consume(group, topic string, sub message.Subscriber, handle messa
 		}
 	}
 	h := n.router.AddConsumerHandler(group, topic, sub, handle)
-	h.AddMiddleware(n.policy.Middleware(group, topic))
+	h.AddMiddleware(telemetry.ConsumerMiddleware(group, topic), n.policy.Middleware(group, topic))
 	return nil
 }
 

@@ -11,12 +11,15 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omninode/omnibase-infra/audit"
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/bus"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 )
 
 // Send writes cmd for its adapter's command topic into the outbox of the control database db, in
@@ -41,12 +44,23 @@ type Sender struct {
 }
 
 // SendAs is Send by sender.
-func SendAs(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin, sender Sender) (string, error) {
+//
+// The send is a span of its own (the root of the command's trace when ctx carries none), so the
+// command's handling, its outcome and everything they cause are one trace.
+func SendAs(ctx context.Context, db pgtx.Beginner, topics events.Topics, cmd events.Command, origin events.Origin, sender Sender) (_ string, err error) {
 	msg, err := events.Encode(cmd, origin, time.Now())
 	if err != nil {
 		return "", err
 	}
-	adapter, _ := cmd.Addressee()
+	adapter, target := cmd.Addressee()
+	ctx, span := telemetry.Tracer().Start(ctx, "omni cmd "+cmd.Kind().Name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("omni.command.id", msg.UUID), attribute.String("omni.command", cmd.Kind().String()),
+			attribute.String("omni.adapter", adapter), attribute.String("omni.target", target),
+			attribute.String("omni.correlation_id", origin.CorrelationID)))
+	defer func() {
+		telemetry.End(span, err)
+		span.End()
+	}()
 	topic := topics.Commands(adapter)
 	// Sealed before the transaction, and the audit entry appended last: the append holds the
 	// log's lock until the commit, and a seal may read the keys on another connection.

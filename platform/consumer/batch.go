@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omninode/omnibase-infra/platform/bus"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 )
 
 // BatchHandler applies a batch of one partition's messages, in order. It returns the messages it
@@ -294,6 +295,8 @@ func (c *Batch) apply(sessCtx context.Context, records []*sarama.ConsumerMessage
 		msg.SetContext(ctx)
 		msgs = append(msgs, msg)
 	}
+	ctx, span := telemetry.StartBatch(ctx, c.cfg.Group, c.cfg.Topic, msgs)
+	defer span.End()
 	var rejected []Rejected
 	attempt := 0
 	err := c.cfg.Policy.Retry(sessCtx, func(context.Context) error {
@@ -320,6 +323,7 @@ func (c *Batch) apply(sessCtx context.Context, records []*sarama.ConsumerMessage
 		c.logger.WarnContext(sessCtx, "could not apply a batch; trying again", "partition", partition,
 			"messages", len(msgs), "attempt", attempt, "retry_in", wait, "error", err)
 	})
+	telemetry.End(span, err)
 	switch {
 	case err == nil:
 		return true

@@ -8,11 +8,14 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/outbox"
 	"github.com/omninode/omnibase-infra/platform/consumer"
 	"github.com/omninode/omnibase-infra/platform/pgtx"
+	"github.com/omninode/omnibase-infra/platform/telemetry"
 )
 
 // ConsumerName is the projection's Kafka consumer group and its name in the inbox table.
@@ -91,6 +94,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 	type decoded struct {
 		env events.Envelope
 		m   events.Message
+		md  message.Metadata
 	}
 	batch := make([]decoded, 0, len(msgs))
 	var rejected []consumer.Rejected
@@ -100,7 +104,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 			rejected = append(rejected, consumer.Rejected{Msg: msg, Reason: err})
 			continue
 		}
-		batch = append(batch, decoded{env, m})
+		batch = append(batch, decoded{env, m, msg.Metadata})
 	}
 	var raised []raisedIntent
 	err := pgtx.Run(ctx, h.cfg.DB, func(tx pgx.Tx) error {
@@ -134,12 +138,18 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 			if !ok {
 				before = NewState(key)
 			}
+			_, span := telemetry.StartInBatch(ctx, d.md, "reduce "+d.env.Kind.Name,
+				attribute.String("omni.event.id", d.env.ID), attribute.String("omni.state.key", key))
 			after, intents := h.reducer.Reduce(before, d.env, d.m)
 			if !statesEqual(after, before) {
 				states[key], dirty[key] = after, d.env.ID
 			}
+			span.SetAttributes(attribute.Int("omni.intents", len(intents)))
+			tc := message.Metadata{}
+			telemetry.Inject(trace.ContextWithSpan(ctx, span), tc)
+			span.End()
 			for _, in := range intents {
-				raised = append(raised, raisedIntent{env: d.env, intent: in})
+				raised = append(raised, raisedIntent{env: d.env, intent: in, trace: tc})
 			}
 		}
 		if err := storeAll(ctx, tx, states, dirty); err != nil {
@@ -164,6 +174,8 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []*message.Message) ([]c
 type raisedIntent struct {
 	env    events.Envelope
 	intent events.IntentMessage
+	// trace is the trace context of the event's reduction, which the intent continues.
+	trace message.Metadata
 }
 
 // raise stores the batch's intents and publishes the ones not stored before through the outbox,
@@ -192,6 +204,7 @@ func (h *Handler) raise(ctx context.Context, tx pgx.Tx, raised []raisedIntent) (
 		if err != nil {
 			return nil, err
 		}
+		telemetry.CopyContext(msg.Metadata, r.trace)
 		msgs = append(msgs, msg)
 		published = append(published, r)
 	}

@@ -19,7 +19,7 @@ const module = "github.com/omninode/omnibase-infra/"
 var layers = [][]string{
 	{"events", "migrations", "nodes/contract", "nodes/scaffold/names"},
 	{"platform/tlspolicy"},
-	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials"},
+	{"platform/pgtx", "platform/bus", "platform/merkle", "platform/credentials", "platform/telemetry"},
 	{"platform/consumer", "platform/seal", "platform/ratelimit"},
 	{"outbox"},
 	{"handlers/effect", "projections/infrastate", "audit"},
@@ -27,7 +27,7 @@ var layers = [][]string{
 	{ // the nodes omni scaffold added: effect, compute, reducer and orchestrator packages
 		// omni:scaffold:layers
 	},
-	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness", "nodes/scaffold"},
+	{"internal/command", "internal/devpg", "internal/devkafka", "internal/poison", "nodes/readiness", "nodes/scaffold", "internal/fleet"},
 	{"internal/console"},
 	{"internal/app"},
 	{"cmd/omni"},

@@ -53,8 +53,9 @@ const (
 //   - security is PRODUCTION for all: their connections take platform/tlspolicy (the adapters'
 //     packages or platform/bus, internal/app for the others); the adapters' commands are
 //     rate-limited (handlers/effect imports platform/ratelimit);
-//   - observability: no node makes trace spans (PRODUCTION); the sagas export no metrics of
-//     their own (STAGING), so they are DEVELOPMENT, the others STAGING;
+//   - observability is PRODUCTION for all: each logs with its correlation ids, names metrics
+//     that are registered (the fleet's, the command outcomes, the saga step durations) and makes
+//     trace spans (platform/telemetry);
 //   - documentation: the adapters' and the projection's packages have exported names without
 //     doc comments (PRODUCTION); the sagas have none missing;
 //   - performance: the sagas miss their end-to-end p99 target (147 ms against 50 ms); the others
@@ -65,11 +66,11 @@ func TestReadiness_the_projects_nodes_get_the_levels_their_state_deserves(t *tes
 		got[name] = levelsOf(r)
 	}
 	require.Equal(t, map[string]levels{
-		"postgres-adapter":      {S, P, P, P, S, P, S},
-		"kafka-adapter":         {S, P, P, P, S, P, S},
-		"consul-adapter":        {S, P, P, P, S, P, S},
-		"infrastate-projection": {S, P, P, P, S, P, S},
-		"saga-orchestrator":     {D, P, P, S, P, P, D},
+		"postgres-adapter":      {S, P, P, P, S, P, P},
+		"kafka-adapter":         {S, P, P, P, S, P, P},
+		"consul-adapter":        {S, P, P, P, S, P, P},
+		"infrastate-projection": {S, P, P, P, S, P, P},
+		"saga-orchestrator":     {S, P, P, S, P, P, P},
 	}, got)
 }
 
@@ -249,19 +250,17 @@ func TestReadiness_coverage_is_read_from_the_profile(t *testing.T) {
 
 // The probes for what other parts add look for import paths: the Kafka adapter's security is
 // PRODUCTION because platform/bus configures its clients with platform/tlspolicy (and falls
-// back to STAGING without it); once platform/consumer makes spans with platform/telemetry, the
-// projection's observability passes at PRODUCTION.
+// back to STAGING without it); the projection's observability is PRODUCTION because
+// platform/consumer makes its batches' spans with platform/telemetry.
 func TestReadiness_probes_pass_once_the_packages_they_look_for_are_used(t *testing.T) {
 	dir := copyModule(t)
 	edit(t, dir, "platform/bus/security.go", "\t\"github.com/omninode/omnibase-infra/platform/tlspolicy\"\n", "\t\"github.com/omninode/omnibase-infra/platform/nopolicy\"\n")
-	edit(t, dir, "platform/consumer/policy.go", "import (\n", "import (\n\t_ \"github.com/omninode/omnibase-infra/platform/telemetry\"\n")
 	before, after := assess(t, root, benchFixture), assess(t, dir, benchFixture)
 
 	require.Equal(t, readiness.Production, before["kafka-adapter"].Dimension("security").Level,
 		"the adapter's clients are platform/bus's, which take the policy")
 	require.Equal(t, readiness.Staging, after["kafka-adapter"].Dimension("security").Level,
 		"without the policy in platform/bus")
-	require.Equal(t, readiness.Staging, before["infrastate-projection"].Dimension("observability").Level)
-	require.Equal(t, readiness.Production, after["infrastate-projection"].Dimension("observability").Level,
+	require.Equal(t, readiness.Production, before["infrastate-projection"].Dimension("observability").Level,
 		"its batches run through platform/consumer, which makes the spans")
 }
