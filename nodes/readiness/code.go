@@ -131,6 +131,22 @@ func imports(root, dir, path string) (Pos, bool) {
 
 // codeDirs are the package directories whose code is the node's: its own, and for an effect node
 // the runner's.
+// declaresMethod reports whether the package in dir declares a method called name.
+func declaresMethod(root, dir, name string) (bool, error) {
+	_, files, err := parseDir(root, dir, parser.SkipObjectResolution)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv != nil && fn.Name.Name == name {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 func codeDirs(c *contract.Contract) []string {
 	dirs := []string{c.Package}
 	if c.Kind == contract.Effect && c.Package != EffectRunner {

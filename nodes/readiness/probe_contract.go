@@ -69,6 +69,17 @@ func MatchCode(root string, c *contract.Contract, cat *Catalog) []Finding {
 	if err != nil {
 		return []Finding{fail(c.Where("package"), "make the package parse", "could not read the code: %v", err)}
 	}
+	if c.Kind == contract.Effect && c.Package != EffectRunner {
+		// The runner accepts initialize_target only for a driver that is an effect.Initializer.
+		init, err := declaresMethod(root, c.Package, "Initialize")
+		if err != nil {
+			return []Finding{fail(c.Where("package"), "make the package parse", "could not read the code: %v", err)}
+		}
+		if ref, ok := cat.Kinds["InitializeTarget"]; ok && !init {
+			delete(code.Accepts, ref)
+			delete(code.Reads, ref)
+		}
+	}
 	var fs []Finding
 	remedyContract := "change " + c.File + " to say what the code does, or the code to do what the contract says"
 

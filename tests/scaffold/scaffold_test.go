@@ -8,6 +8,7 @@ package scaffold_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -124,6 +125,30 @@ func TestScaffold_every_kind_in_a_copy_of_the_module(t *testing.T) {
 		help := run(t, mod, copied, "run", "--help")
 		require.Contains(t, help, "--http-endpoint-target stringArray")
 		require.Contains(t, help, "--s3-bucket-target stringArray")
+
+		// A node as generated holds its contract against its code: readiness grades the
+		// contract dimension of every one PRODUCTION (an effect node that is no Initializer
+		// does not take initialize_target, whatever the runner's code names).
+		var report []struct {
+			ContractFile string `json:"contract_file"`
+			Dimensions   []struct {
+				Dimension string `json:"dimension"`
+				Level     string `json:"level"`
+			} `json:"dimensions"`
+		}
+		readiness := run(t, mod, copied, "readiness", "--json")
+		require.NoError(t, json.Unmarshal([]byte(readiness), &report))
+		graded := map[string]string{}
+		for _, r := range report {
+			for _, d := range r.Dimensions {
+				if d.Dimension == "contract" {
+					graded[r.ContractFile] = d.Level
+				}
+			}
+		}
+		for _, c := range corpus {
+			require.Equal(t, "PRODUCTION", graded[c.dir+"/node.yaml"], "the contract dimension of %s as generated", c.dir)
+		}
 	})
 
 	t.Run("a_second_run_and_a_dry_run_change_nothing", func(t *testing.T) {
