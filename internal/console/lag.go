@@ -3,13 +3,11 @@ package console
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/omninode/omnibase-infra/internal/fleet"
 	"github.com/omninode/omnibase-infra/internal/poison"
 )
 
@@ -22,13 +20,8 @@ type OutboxLag struct {
 	Position string `json:"position,omitempty"`
 }
 
-// GroupLag is how far one consumer group is behind on one topic, summed over its partitions.
-type GroupLag struct {
-	Group string `json:"group"`
-	Topic string `json:"topic"`
-	Lag   int64  `json:"lag"`
-	State string `json:"state,omitempty"`
-}
+// GroupLag is how far one consumer group is behind on one topic.
+type GroupLag = fleet.GroupLag
 
 // Lag is the lag page and /status's lag.
 type Lag struct {
@@ -65,41 +58,13 @@ func ReadLag(ctx context.Context, db poison.Querier, kafka *kgo.Client, relayGro
 	}
 	kctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	groups, err := kafkaLag(kctx, kadm.NewClient(kafka))
+	groups, err := fleet.GroupLags(kctx, kafka)
 	if err != nil {
 		l.KafkaError = err.Error()
 		return l, nil
 	}
 	l.Groups = groups
 	return l, nil
-}
-
-func kafkaLag(ctx context.Context, adm *kadm.Client) ([]GroupLag, error) {
-	listed, err := adm.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("could not list the consumer groups: %w", err)
-	}
-	lags, err := adm.Lag(ctx, listed.Groups()...)
-	if err != nil {
-		return nil, fmt.Errorf("could not read the consumer groups' lag: %w", err)
-	}
-	out := []GroupLag{}
-	for _, g := range lags.Sorted() {
-		if g.Error() != nil {
-			out = append(out, GroupLag{Group: g.Group, State: "error: " + g.Error().Error()})
-			continue
-		}
-		for topic, total := range g.Lag.TotalByTopic() {
-			out = append(out, GroupLag{Group: g.Group, Topic: topic, Lag: total.Lag, State: g.State})
-		}
-	}
-	slices.SortFunc(out, func(a, b GroupLag) int {
-		if c := strings.Compare(a.Group, b.Group); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Topic, b.Topic)
-	})
-	return out, nil
 }
 
 // Status is the fleet's state as /status serves it.

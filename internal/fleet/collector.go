@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/omninode/omnibase-infra/events"
@@ -231,24 +230,17 @@ func (c *Collector) counts(ctx context.Context, ch chan<- prometheus.Metric, que
 }
 
 func (c *Collector) kafkaLag(ctx context.Context, ch chan<- prometheus.Metric) error {
-	adm := kadm.NewClient(c.cfg.Kafka)
-	listed, err := adm.ListGroups(ctx)
-	if err != nil {
-		return err
-	}
-	lags, err := adm.Lag(ctx, listed.Groups()...)
+	lags, err := GroupLags(ctx, c.cfg.Kafka)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, g := range lags.Sorted() {
-		if err := g.Error(); err != nil {
-			errs = append(errs, err)
+	for _, g := range lags {
+		if g.Err != nil {
+			errs = append(errs, g.Err)
 			continue
 		}
-		for topic, t := range g.Lag.TotalByTopic() {
-			ch <- gauge(c.lag, float64(t.Lag), g.Group, topic)
-		}
+		ch <- gauge(c.lag, float64(g.Lag), g.Group, g.Topic)
 	}
 	return errors.Join(errs...)
 }
