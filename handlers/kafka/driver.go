@@ -44,7 +44,11 @@ func New(cfg Config, logger *slog.Logger) (*Driver, error) {
 	return d, nil
 }
 
-func (d *Driver) Adapter() string   { return events.AdapterKafka }
+// Adapter is the adapter's name, the middle of its command topic (infra.commands.<adapter>) and
+// the first half of every adapter id.
+func (d *Driver) Adapter() string { return events.AdapterKafka }
+
+// Targets are the names of the Kafka targets configured, in the order given.
 func (d *Driver) Targets() []string { return d.names }
 
 // Commands are the Kafka adapter's commands.

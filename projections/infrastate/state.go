@@ -16,10 +16,16 @@ import (
 // typed from the projection to the orchestrator and into the health reports.
 type Status = events.Status
 
+// The statuses, as events defines them.
 const (
-	StatusUnknown  = events.StatusUnknown
-	StatusHealthy  = events.StatusHealthy
+	// StatusUnknown is a target no probe has succeeded on yet (nor failed often enough).
+	StatusUnknown = events.StatusUnknown
+	// StatusHealthy is a target whose first probe succeeded, or HealthyAfter in a row since it
+	// went down.
+	StatusHealthy = events.StatusHealthy
+	// StatusDegraded is a target that failed DegradedAfter scheduled probes in a row.
 	StatusDegraded = events.StatusDegraded
+	// StatusCritical is a target that failed CriticalAfter in a row; it stays so until healthy.
 	StatusCritical = events.StatusCritical
 )
 

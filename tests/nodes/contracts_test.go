@@ -199,7 +199,7 @@ func TestContracts_a_drifted_contract_fails(t *testing.T) {
 			old: "  - {type: postgres_transaction, version: 1, description: \"statements in one transaction, all or none\",\n" +
 				"     example: \"omni cmd postgres transaction --target orders --wait\"}\n",
 			new: "",
-			want: []string{"handlers/postgres/adapter.go:68: the code accepts command postgres_transaction/v1, which the contract does not list",
+			want: []string{"handlers/postgres/adapter.go:72: the code accepts command postgres_transaction/v1, which the contract does not list",
 				"commands (effect.Accepts): the code has [close_breaker/v1"},
 		},
 		"an_event_it_does_not_emit": {
