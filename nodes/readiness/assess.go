@@ -47,7 +47,7 @@ func (c *Config) setDefaults() {
 		c.MinCoverage = 60
 	}
 	if c.Commit == "" {
-		c.Commit = commitOf(c.Root)
+		c.Commit = CommitOf(c.Root)
 	}
 	if c.CheckWorkflows == nil {
 		c.CheckWorkflows = func(path string) error {
@@ -71,8 +71,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// commitOf is HEAD of the repository at dir, as tests/bench writes it into bench-results.json.
-func commitOf(dir string) string {
+// CommitOf is HEAD of the repository holding dir, with "-dirty" when its tree has changes
+// (untracked files count: they are compiled into what is measured), "unknown" without git. It is
+// what tests/bench writes into bench-results.json and what freshness is judged against.
+func CommitOf(dir string) string {
 	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "unknown"

@@ -21,6 +21,7 @@ import (
 
 	"github.com/omninode/omnibase-infra/events"
 	"github.com/omninode/omnibase-infra/internal/app"
+	"github.com/omninode/omnibase-infra/nodes/readiness"
 	"github.com/omninode/omnibase-infra/tests/containers"
 	"github.com/omninode/omnibase-infra/tests/images"
 )
@@ -56,7 +57,7 @@ func runBenchmarks(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "could not find the module root:", err)
 		return 1
 	}
-	commit := commitOf(root)
+	commit := readiness.CommitOf(root)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	defer func() {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,22 +108,6 @@ func (f *Figures) Write(path, commit string, ranAt time.Time, passed bool) error
 		return fmt.Errorf("could not write %s: %w", path, err)
 	}
 	return nil
-}
-
-// commitOf is HEAD of the repository holding dir, with "-dirty" when its tree has changes (what
-// was measured is not exactly that commit); "unknown" without git.
-func commitOf(dir string) string {
-	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	commit := strings.TrimSpace(string(head))
-	// Untracked files count: a new source file in a package is compiled into what is measured.
-	status, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
-	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
-		commit += "-dirty"
-	}
-	return commit
 }
 
 // metrics is a Reporter outside a benchmark.
